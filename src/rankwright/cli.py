@@ -1,0 +1,80 @@
+"""The ``rankwright`` command line: ``rankwright <command> [--config FILE] [--key value ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from rankwright.config import ConfigError, add_arguments, build_config
+from rankwright.data.records import DataError
+
+log = logging.getLogger("rankwright")
+
+
+def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
+    from rankwright.commands import bm25, evaluate, split
+
+    return {
+        "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
+        "evaluate": (evaluate.EvaluateConfig, evaluate.main, "score data (BM25 or a run) and report metrics"),
+        "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rankwright", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (cls, _, help_text) in _commands().items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--config", help="YAML file with defaults for the flags below")
+        add_arguments(cmd, cls)
+    return parser
+
+
+def _report(command: str, result: Any) -> None:
+    """What a person reads after a command: the table and where the files are."""
+    out = sys.stdout
+    if command == "evaluate":
+        data = result.metrics["data"]
+        out.write(f"data: {data['rows_in']} rows in = {data['rows_used']} used + {data['rows_dropped']} dropped")
+        out.write(f" {data['dropped_by_reason']}\n" if data["dropped_by_reason"] else "\n")
+        if "bm25" in result.metrics:
+            out.write(f"bm25: {result.metrics['bm25']}\n")
+        labels = result.metrics["labels"]
+        out.write(f"labels: {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
+        out.write(result.table + "\n")
+        binary = result.metrics.get("classification", {}).get("binary")
+        if binary and binary.get("roc_auc") is not None:
+            out.write(f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n")
+        out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
+    elif command == "split":
+        out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    cls, run, _ = _commands()[args.command]
+    try:
+        config = build_config(cls, args)
+        log.debug("config: %s", asdict(config))
+        result = run(config)
+    except (ConfigError, DataError, ValueError, FileNotFoundError) as err:
+        log.error("%s", err)
+        return 2
+    _report(args.command, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per CLI command: a config dataclass and a ``main(config)``."""

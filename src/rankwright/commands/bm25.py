@@ -1,0 +1,62 @@
+"""``rankwright bm25``: a BM25 run over each query's candidates or over a corpus."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rankwright.commands.common import load_data
+from rankwright.data.labels import LabelConfig
+from rankwright.data.readers import DataConfig, write_run
+from rankwright.data.records import RelevanceData
+from rankwright.data.split import SplitConfig
+from rankwright.retrieval.bm25 import BM25, BM25Config
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "rerank", "retrieve")
+
+
+@dataclass
+class BM25CommandConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    subset: str = field(default="all", metadata={"help": "all|train|val|test: which query split to score"})
+    mode: str = field(default="auto", metadata={"help": "rerank given candidates or retrieve from the corpus"})
+    bm25: BM25Config = field(default_factory=BM25Config)
+    output: str = field(default="runs/bm25.trec", metadata={"help": "TREC run file to write"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+def resolve_mode(mode: str, data: RelevanceData) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "auto":
+        return "retrieve" if data.corpus is not None else "rerank"
+    if mode == "retrieve" and data.corpus is None:
+        raise ValueError("mode=retrieve needs a corpus (a BEIR or SMART collection); this data only has candidates")
+    return mode
+
+
+def bm25_run(full: RelevanceData, subset: RelevanceData, config: BM25Config, mode: str, *, progress: bool = True) -> pd.DataFrame:
+    """BM25 scores: IDF over every document of ``full``; candidates or top-k of ``subset``'s queries."""
+    index = BM25(full.documents(), config, progress=progress)
+    if mode == "retrieve":
+        queries = subset.queries or dict(zip(subset.pairs["query_id"], subset.pairs["query"], strict=True))
+        return index.retrieve(queries, config.top_k, progress=progress)
+    return index.score_candidates(subset.pairs, progress=progress)
+
+
+def main(config: BM25CommandConfig) -> pd.DataFrame:
+    loaded = load_data(config)
+    mode = resolve_mode(config.mode, loaded.full)
+    log.info("BM25 %s: %s", mode, config.bm25)
+    run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
+    Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+    write_run(run, config.output, tag="bm25")
+    log.info("wrote %d lines for %d queries to %s", len(run), run["query_id"].nunique(), config.output)
+    return run

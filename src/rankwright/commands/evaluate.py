@@ -1,0 +1,79 @@
+"""``rankwright evaluate``: score relevance data (BM25 or a given run) and report
+trec_eval-exact ranking metrics, classification metrics and a random baseline."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rankwright.commands.bm25 import bm25_run, resolve_mode
+from rankwright.commands.common import load_data
+from rankwright.data.labels import LabelConfig
+from rankwright.data.readers import DataConfig, read_run
+from rankwright.data.readers.tables import read_table_file
+from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
+from rankwright.data.split import SplitConfig
+from rankwright.evaluation.evaluate import EvalOptions, Evaluation, evaluate_scores
+from rankwright.retrieval.bm25 import BM25Config
+
+log = logging.getLogger(__name__)
+
+SCORERS = ("bm25", "run")
+
+
+@dataclass
+class EvaluateConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split evaluated"})
+    scorer: str = field(default="bm25", metadata={"help": "bm25, or run (scores read from `run`)"})
+    run: str | None = field(default=None, metadata={"help": "TREC run, or a table with query_id, doc_id, score"})
+    mode: str = field(default="auto", metadata={"help": "rerank candidates or retrieve from the corpus (auto)"})
+    bm25: BM25Config = field(default_factory=BM25Config)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+    output_dir: str = field(default="runs/evaluate", metadata={"help": "folder for metrics.json, run, predictions"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+def load_scores(path: str) -> pd.DataFrame:
+    """A TREC run file, or a parquet/CSV/JSONL table with query_id, doc_id, score
+    (and optionally pred_class)."""
+    suffixes = {s.lower() for s in Path(path).suffixes}
+    if suffixes & {".parquet", ".csv", ".tsv", ".jsonl"}:
+        frame, _ = read_table_file(path)
+        missing = [c for c in (QUERY_ID, DOC_ID, SCORE) if c not in frame]
+        if missing:
+            raise DataError(path, f"missing column(s) {missing}; columns present: {list(frame.columns)}")
+        frame[SCORE] = pd.to_numeric(frame[SCORE], errors="coerce")
+        if frame[SCORE].isna().any():
+            row = int(frame.index[frame[SCORE].isna()][0]) + 1
+            raise DataError(path, "score is missing or not a number", row=row)
+        return frame.astype({QUERY_ID: str, DOC_ID: str})
+    return read_run(path)[[QUERY_ID, DOC_ID, SCORE]]
+
+
+def main(config: EvaluateConfig) -> Evaluation:
+    if config.scorer not in SCORERS:
+        raise ValueError(f"scorer must be one of {SCORERS}, got {config.scorer!r}")
+    loaded = load_data(config)
+    mode = resolve_mode(config.mode, loaded.full)
+    extra: dict[str, object] = {"subset": config.subset, "split": asdict(config.split) | {"queries": loaded.split_counts}}
+    if config.scorer == "bm25":
+        log.info("BM25 %s with %s", mode, config.bm25)
+        run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
+        extra["bm25"] = asdict(config.bm25)
+        system = "bm25"
+    else:
+        if not config.run:
+            raise ValueError("scorer=run needs run=<file>")
+        run = load_scores(config.run)
+        system = Path(config.run).stem
+    evaluation = evaluate_scores(
+        loaded.subset, loaded.scheme, run, system, config.eval, mode=mode, top_k=config.bm25.top_k, extra=extra,
+        out_dir=config.output_dir,
+    )
+    return evaluation

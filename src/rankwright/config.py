@@ -1,0 +1,171 @@
+"""Configuration: nested dataclasses, filled from a YAML file, overridden by flags.
+
+Every dataclass field becomes a ``--dotted.name`` flag whose help comes from the
+field's ``metadata["help"]``. A YAML file gives values below the flags; a key that is
+not a field, in the file or on the command line, is an error naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that cannot be used."""
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check/convert a YAML or flag value to the field type ``tp``."""
+    inner, optional = _strip_optional(tp)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null")):
+        if optional or inner is Any:
+            return None
+        raise ConfigError(f"{key} cannot be empty")
+    if _is_dataclass_type(inner):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return from_dict(inner, value, prefix=key + ".")
+    origin = typing.get_origin(inner)
+    if origin is list:
+        (item_tp,) = typing.get_args(inner) or (Any,)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            value = [value]
+        return [_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        key_tp, val_tp = typing.get_args(inner) or (Any, Any)
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return {_coerce(k, key_tp, key): _coerce(v, val_tp, f"{key}.{k}") for k, v in value.items()}
+    if inner is Any:
+        return value
+    if inner is bool:
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if inner is str:
+        return str(value)
+    if inner in (int, float):
+        try:
+            number = inner(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number ({inner.__name__}), got {value!r}") from None
+        if inner is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+        return number
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from a (nested) dict; unknown keys are an error."""
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s}; valid keys here: {', '.join(sorted(names))}")
+    kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = target.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: {part} is not a section")
+        target = node
+    target[parts[-1]] = value
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+    """One ``--a.b.c`` flag per leaf field of ``cls`` (values parsed on build)."""
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp, _ = _strip_optional(hints[f.name])
+        dotted = prefix + f.name
+        if _is_dataclass_type(tp):
+            add_arguments(parser, tp, dotted + ".")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        help_text = f.metadata.get("help", "")
+        parser.add_argument(
+            "--" + dotted,
+            dest="cfg:" + dotted,
+            default=argparse.SUPPRESS,
+            metavar=getattr(tp, "__name__", "VALUE").upper(),
+            help=f"{help_text} (default: {default!r})",
+        )
+
+
+def _yaml_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def build_config(cls: type[T], args: argparse.Namespace) -> T:
+    """YAML (``args.config``) below, flags above; returns the checked dataclass."""
+    data: dict[str, Any] = {}
+    path = getattr(args, "config", None)
+    if path:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping")
+        data = loaded
+    hints_cache: dict[str, Any] = {}
+    for dest, raw in vars(args).items():
+        if not dest.startswith("cfg:"):
+            continue
+        dotted = dest[4:]
+        tp = _leaf_type(cls, dotted, hints_cache)
+        inner, _ = _strip_optional(tp)
+        value = raw if inner is str else _yaml_value(raw)
+        _set_dotted(data, dotted, value)
+    try:
+        return from_dict(cls, data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}" if path else str(err)) from None
+
+
+def _leaf_type(cls: type, dotted: str, cache: dict[str, Any]) -> Any:
+    tp: Any = cls
+    for part in dotted.split("."):
+        inner, _ = _strip_optional(tp)
+        tp = _hints(inner)[part]
+    cache[dotted] = tp
+    return tp

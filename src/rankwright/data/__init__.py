@@ -1,0 +1,1 @@
+"""Reading, labelling and splitting relevance data."""

@@ -1,0 +1,219 @@
+"""Label schemes: raw labels -> integer gains (for trec_eval-style ranking metrics),
+a binary relevance decision (for MAP, MRR, P@k, R@k and classification metrics),
+class indices (for named classes) and training targets.
+
+Three schemes:
+
+- ``binary``: relevant when the raw label >= ``threshold``; gains 1/0.
+- ``graded``: gain = ``gains[raw]`` when a mapping is given (Cranfield: ``{1: 4, 2: 3,
+  3: 2, 4: 1, -1: 0}``), else ``round((raw - gain_offset) * gain_scale)`` (Home
+  Depot: offset 1, scale 12); relevant when raw >= ``threshold`` (translated to a gain
+  threshold) or gain >= ``relevant_gain``.
+- ``classes``: named classes (ESCI ``E, S, C, I``) with a gain per class; relevant
+  classes are listed. Fractional gains (KDD Cup 1 / 0.1 / 0.01 / 0) are multiplied by
+  the smallest power of ten that makes them integers, since trec_eval only takes
+  integer gains; the factor is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rankwright.data.records import LABEL, DataError, RelevanceData
+
+SCHEMES = ("auto", "binary", "graded", "classes")
+ESCI_GAINS = {"E": 3.0, "S": 2.0, "C": 1.0, "I": 0.0}
+KDD_GAINS = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
+
+
+@dataclass
+class LabelConfig:
+    """How raw labels become gains, relevance and classes."""
+
+    scheme: str = field(default="auto", metadata={"help": "auto|binary|graded|classes"})
+    threshold: float | None = field(
+        default=None, metadata={"help": "raw label at or above which a document is relevant (binary, graded)"}
+    )
+    gains: dict[str, float] = field(
+        default_factory=dict, metadata={"help": "raw label or class -> gain, e.g. {E: 3, S: 2, C: 1, I: 0}"}
+    )
+    gain_offset: float = field(default=0.0, metadata={"help": "graded: gain = round((raw - offset) * scale)"})
+    gain_scale: float = field(default=1.0, metadata={"help": "graded: gain = round((raw - offset) * scale)"})
+    relevant_gain: int | None = field(default=None, metadata={"help": "integer gain at or above which relevant"})
+    classes: list[str] = field(default_factory=list, metadata={"help": "class names in model-output order"})
+    relevant_classes: list[str] = field(default_factory=list, metadata={"help": "classes counted as relevant"})
+    target_range: list[float] | None = field(
+        default=None, metadata={"help": "[low, high] of the raw label, scaled to [0, 1] for MSE targets"}
+    )
+
+
+def _integer_factor(values: list[float]) -> int:
+    for power in range(5):
+        factor = 10**power
+        if all(math.isclose(v * factor, round(v * factor), abs_tol=1e-9) for v in values):
+            return factor
+    raise ValueError(f"gains {values} cannot be made integers by a power of ten up to 10^4")
+
+
+def _key(value: Any) -> str:
+    """Mapping key of a raw label: numbers as their shortest form ("2" for 2.0)."""
+    if isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool):
+        value = float(value)
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()
+
+
+class LabelScheme:
+    """A validated :class:`LabelConfig` applied to raw labels."""
+
+    def __init__(self, config: LabelConfig):
+        if config.scheme not in SCHEMES or config.scheme == "auto":
+            raise ValueError(f"labels.scheme must be one of binary, graded, classes; got {config.scheme!r}")
+        self.config = config
+        self.kind = config.scheme
+        self.gain_factor = 1
+        if self.kind == "classes":
+            self.classes = list(config.classes or config.gains)
+            if not self.classes:
+                raise ValueError("labels.scheme=classes needs labels.classes or labels.gains")
+            gains = {c: float(config.gains.get(c, 0.0)) for c in self.classes}
+            unknown = set(config.gains) - set(self.classes)
+            if unknown:
+                raise ValueError(f"labels.gains names classes {sorted(unknown)} not in labels.classes {self.classes}")
+            self.gain_factor = _integer_factor(list(gains.values()))
+            self.class_gains = gains
+            relevant = config.relevant_classes or [max(gains, key=gains.get)]  # type: ignore[arg-type]
+            bad = set(relevant) - set(self.classes)
+            if bad:
+                raise ValueError(f"labels.relevant_classes {sorted(bad)} are not classes {self.classes}")
+            self.relevant_classes = list(relevant)
+            self.relevant_gain = min(round(gains[c] * self.gain_factor) for c in self.relevant_classes)
+        elif self.kind == "binary":
+            if config.threshold is None:
+                raise ValueError("labels.scheme=binary needs labels.threshold (e.g. 1 for 0/1 labels, 2.33 for Home Depot)")
+            self.relevant_gain = 1
+        else:
+            if config.gains:
+                self.gain_factor = _integer_factor(list(config.gains.values()))
+            if config.relevant_gain is not None:
+                self.relevant_gain = int(config.relevant_gain)
+            elif config.threshold is not None:
+                self.relevant_gain = int(self._graded_gain(np.array([config.threshold]), "labels.threshold")[0])
+            else:
+                self.relevant_gain = 1
+
+    # -- raw label -> gain / relevance / class -------------------------------------------------
+
+    def _graded_gain(self, raw: np.ndarray, source: str, rows: np.ndarray | None = None) -> np.ndarray:
+        if self.config.gains:
+            table = {str(k): v for k, v in self.config.gains.items()}
+            keys = [_key(v) for v in raw]
+            missing = [i for i, k in enumerate(keys) if k not in table]
+            if missing:
+                self._unknown(raw, missing, source, rows, sorted(table))
+            return np.array([round(table[k] * self.gain_factor) for k in keys], dtype=np.int64)
+        values = self._numeric(raw, source, rows)
+        return np.rint((values - self.config.gain_offset) * self.config.gain_scale).astype(np.int64)
+
+    def _numeric(self, raw: np.ndarray, source: str, rows: np.ndarray | None) -> np.ndarray:
+        values = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(np.isnan(values))
+        if len(bad):
+            self._unknown(raw, list(bad), source, rows, "numbers")
+        return values
+
+    def _unknown(self, raw: np.ndarray, idx: list[int], source: str, rows: np.ndarray | None, allowed: Any) -> None:
+        i = idx[0]
+        raise DataError(
+            source,
+            f"unknown label value {raw[i]!r} ({len(idx)} row(s) in all); expected {allowed}",
+            row=None if rows is None else int(rows[i]),
+        )
+
+    def gains(self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None) -> np.ndarray:
+        """Integer gains (trec_eval qrels values); negative gains are clipped to 0."""
+        raw = np.asarray(labels, dtype=object)
+        if self.kind == "binary":
+            return self.relevant(raw, source, rows).astype(np.int64)
+        if self.kind == "classes":
+            idx = self.class_index(raw, source, rows)
+            table = np.array([round(self.class_gains[c] * self.gain_factor) for c in self.classes], dtype=np.int64)
+            return table[idx]
+        return np.maximum(self._graded_gain(raw, source, rows), 0)
+
+    def relevant(self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None) -> np.ndarray:
+        raw = np.asarray(labels, dtype=object)
+        if self.kind == "binary":
+            return self._numeric(raw, source, rows) >= float(self.config.threshold)  # type: ignore[arg-type]
+        return self.gains(raw, source, rows) >= self.relevant_gain
+
+    def class_index(self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None) -> np.ndarray:
+        if self.kind != "classes":
+            raise ValueError(f"class indices need labels.scheme=classes; this scheme is {self.kind}")
+        lookup = {c: i for i, c in enumerate(self.classes)}
+        keys = [_key(v) for v in np.asarray(labels, dtype=object)]
+        missing = [i for i, k in enumerate(keys) if k not in lookup]
+        if missing:
+            self._unknown(np.asarray(labels, dtype=object), missing, source, rows, self.classes)
+        return np.array([lookup[k] for k in keys], dtype=np.int64)
+
+    def target(self, labels: pd.Series | np.ndarray) -> np.ndarray:
+        """A regression target in [0, 1]: the raw label scaled by ``target_range``."""
+        if self.config.target_range is None:
+            raise ValueError("MSE targets need labels.target_range, e.g. [1, 3] for Home Depot")
+        low, high = self.config.target_range
+        values = pd.to_numeric(pd.Series(np.asarray(labels, dtype=object)), errors="coerce").to_numpy(dtype=float)
+        return np.clip((values - low) / (high - low), 0.0, 1.0)
+
+    def expected_gain(self, probs: np.ndarray) -> np.ndarray:
+        """A scalar score from class probabilities: sum_c P(c) * gain(c) / max gain
+        (ESCI gains 3/2/1/0 give the seed's (3P(E) + 2P(S) + P(C)) / 3)."""
+        gains = np.array([self.class_gains[c] for c in self.classes], dtype=float)
+        return np.asarray(probs, dtype=float) @ gains / gains.max()
+
+    def validate(self, data: RelevanceData) -> None:
+        """Raise on any label this scheme cannot map, naming the file and row."""
+        rows = data.pairs["source_row"].to_numpy() if "source_row" in data.pairs else None
+        self.gains(data.pairs[LABEL], data.report.source, rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"scheme": self.kind, "relevant_gain": self.relevant_gain, "gain_factor": self.gain_factor}
+        out["config"] = asdict(self.config)
+        if self.kind == "classes":
+            out["class_gains"] = self.class_gains
+            out["relevant_classes"] = self.relevant_classes
+        return out
+
+
+def infer_scheme(data: RelevanceData) -> LabelConfig:
+    """A scheme for ``labels.scheme: auto``: 0/1 -> binary, small integers -> graded
+    with raw gains, E/S/C/I -> ESCI classes; anything else asks for a config."""
+    labels = data.pairs[LABEL]
+    values = set(labels.map(_key))
+    if values <= set(ESCI_GAINS):
+        return LabelConfig(scheme="classes", classes=list(ESCI_GAINS), gains=dict(ESCI_GAINS), relevant_classes=["E"])
+    numeric = pd.to_numeric(labels, errors="coerce")
+    if numeric.notna().all():
+        if values <= {"0", "1"}:
+            return LabelConfig(scheme="binary", threshold=1.0)
+        if (numeric == numeric.round()).all() and numeric.min() >= 0:
+            return LabelConfig(scheme="graded")
+    shown = sorted(values)[:8]
+    raise DataError(
+        data.report.source,
+        f"cannot infer a label scheme from labels {shown}; set labels.scheme (binary with a threshold, "
+        "graded with gains or gain_offset/gain_scale, or classes)",
+    )
+
+
+def build_scheme(config: LabelConfig, data: RelevanceData | None = None) -> LabelScheme:
+    if config.scheme == "auto":
+        if data is None:
+            raise ValueError("labels.scheme=auto needs the data to infer from")
+        config = infer_scheme(data)
+    return LabelScheme(config)

@@ -1,0 +1,81 @@
+"""One entry point, :func:`read_relevance`, for every input format.
+
+The format is detected from the path when unambiguous (a BEIR or SMART folder, a
+parquet/CSV/TSV table, a JSONL file whose first record shows a grouped or pointwise
+layout) and can always be named explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rankwright.data.readers.collections import find_smart_files, read_beir, read_smart_collection
+from rankwright.data.readers.grouped import GROUPED_LAYOUTS, detect_grouped_layout, read_grouped
+from rankwright.data.readers.jsonl import first_jsonl_record
+from rankwright.data.readers.tables import ColumnMap, read_table
+from rankwright.data.readers.trec import read_qrels, read_run, write_run
+from rankwright.data.records import DataError, RelevanceData
+
+FORMATS = ("auto", "table", "grouped", *GROUPED_LAYOUTS, "beir", "smart")
+
+__all__ = ["FORMATS", "ColumnMap", "DataConfig", "detect_format", "read_qrels", "read_relevance", "read_run", "write_run"]
+
+
+@dataclass
+class DataConfig:
+    """Where the relevance data is and how to read it."""
+
+    path: str = field(default="", metadata={"help": "file or folder (table, grouped JSONL, BEIR or SMART folder)"})
+    format: str = field(default="auto", metadata={"help": f"one of {', '.join(FORMATS)}"})
+    columns: ColumnMap = field(default_factory=ColumnMap, metadata={"help": "column mapping for tables"})
+    encoding: str | None = field(default=None, metadata={"help": "text encoding of CSV/TSV (default: UTF-8, else latin-1)"})
+    on_duplicate: str = field(
+        default="drop", metadata={"help": "conflicting labels for one (query, doc): drop|error|max|mean|first"}
+    )
+    qrels_split: str = field(default="test", metadata={"help": "BEIR qrels/<split>.tsv to read"})
+    doc_fields: list[str] = field(default_factory=lambda: ["T", "W"], metadata={"help": "SMART fields of a document"})
+    query_numbering: str = field(default="auto", metadata={"help": "SMART query ids: auto|id|order"})
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of ``path``; raises naming the path when it cannot tell."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(str(path), "does not exist")
+    if path.is_dir():
+        if (path / "corpus.jsonl").exists() and (path / "queries.jsonl").exists():
+            return "beir"
+        try:
+            find_smart_files(path)
+        except DataError as err:
+            raise DataError(str(path), f"folder is neither BEIR (corpus.jsonl, queries.jsonl, qrels/) nor SMART ({err.problem})") from None
+        return "smart"
+    suffixes = [s.lower() for s in path.suffixes]
+    if ".jsonl" in suffixes or ".ndjson" in suffixes:
+        record = first_jsonl_record(path)
+        if record is None:
+            raise DataError(str(path), "is empty")
+        return detect_grouped_layout(record) or "table"
+    if {".parquet", ".csv", ".tsv"} & set(suffixes):
+        return "table"
+    raise DataError(str(path), f"cannot tell the format from the name; set format to one of {', '.join(FORMATS)}")
+
+
+def read_relevance(config: DataConfig | str | Path) -> RelevanceData:
+    """Read relevance data in any supported format into :class:`RelevanceData`."""
+    if not isinstance(config, DataConfig):
+        config = DataConfig(path=str(config))
+    if not config.path:
+        raise ValueError("data.path is not set")
+    fmt = config.format if config.format != "auto" else detect_format(config.path)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown data format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "table":
+        return read_table(config.path, config.columns, encoding=config.encoding, on_duplicate=config.on_duplicate)
+    if fmt == "grouped" or fmt in GROUPED_LAYOUTS:
+        return read_grouped(config.path, None if fmt == "grouped" else fmt, on_duplicate=config.on_duplicate)
+    if fmt == "beir":
+        return read_beir(config.path, config.qrels_split)
+    docs, queries, qrels = find_smart_files(config.path)
+    return read_smart_collection(docs, queries, qrels, doc_fields=config.doc_fields, query_numbering=config.query_numbering)

@@ -1,0 +1,111 @@
+"""Checks shared by every reader: missing values, ids, duplicates, drop accounting."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import unicodedata
+
+import pandas as pd
+
+from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport
+
+log = logging.getLogger(__name__)
+
+#: The input line (JSONL, TREC, SMART) or 1-based data row (tables) a pair came from.
+SOURCE_ROW = "source_row"
+
+DUPLICATE_POLICIES = ("drop", "error", "max", "mean", "first")
+
+
+def normalize_query(text: str) -> str:
+    """The key used to decide that two queries are the same one (splits, leakage)."""
+    return " ".join(unicodedata.normalize("NFKC", str(text)).lower().split())
+
+
+def stable_id(prefix: str, text: str) -> str:
+    """An id derived from the text alone, identical on every machine and Python."""
+    return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.isna() | series.astype(str).str.strip().eq("")
+
+
+def finalize_pairs(
+    df: pd.DataFrame,
+    report: DropReport,
+    *,
+    on_duplicate: str = "drop",
+) -> pd.DataFrame:
+    """Drop unusable rows (counted in ``report``), fill missing ids, resolve duplicates.
+
+    ``df`` has at least query, doc, label and :data:`SOURCE_ROW`; query_id/doc_id are
+    optional. Rows with an empty query or document or a missing label are dropped;
+    repeated (query, doc) pairs with the same label are merged; pairs with
+    conflicting labels follow ``on_duplicate``: ``drop`` (all of them, counted),
+    ``error``, ``max``, ``mean`` (numeric labels) or ``first``.
+    """
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise ValueError(f"on_duplicate must be one of {DUPLICATE_POLICIES}, got {on_duplicate!r}")
+    df = df.copy()
+    for reason, mask in (
+        ("empty query", _blank(df[QUERY])),
+        ("empty document", _blank(df[DOC])),
+        ("missing label (NaN or empty)", _blank(df[LABEL])),
+    ):
+        if mask.any():
+            first = df.loc[mask, SOURCE_ROW].iloc[0]
+            report.drop(reason, int(mask.sum()), example=f"{report.source}: row {first}")
+            df = df[~mask]
+    df[QUERY] = df[QUERY].astype(str).str.strip()
+    df[DOC] = df[DOC].astype(str).str.strip()
+    if QUERY_ID not in df or df[QUERY_ID].isna().all():
+        df[QUERY_ID] = [stable_id("q", q) for q in df[QUERY]]
+    else:
+        df[QUERY_ID] = df[QUERY_ID].astype(str)
+    if DOC_ID not in df or df[DOC_ID].isna().all():
+        df[DOC_ID] = [stable_id("d", d) for d in df[DOC]]
+    else:
+        df[DOC_ID] = df[DOC_ID].astype(str)
+    df = _resolve_duplicates(df, report, on_duplicate)
+    return df.reset_index(drop=True)
+
+
+def _resolve_duplicates(df: pd.DataFrame, report: DropReport, policy: str) -> pd.DataFrame:
+    key = [QUERY_ID, DOC_ID]
+    dup = df.duplicated(key, keep=False)
+    if not dup.any():
+        return df
+    groups = df[dup].groupby(key, sort=False)[LABEL]
+    n_labels = groups.transform(lambda s: s.astype(str).nunique())
+    conflicting_idx = n_labels[n_labels > 1].index
+    same = df.loc[dup].drop(conflicting_idx)
+    # Identical repeats: keep the first, count the rest.
+    extra = same.duplicated(key, keep="first")
+    if extra.any():
+        report.drop("duplicate pair (same label, merged)", int(extra.sum()))
+        df = df.drop(same[extra].index)
+    if len(conflicting_idx) == 0:
+        return df
+    conflicting = df.loc[conflicting_idx]
+    row = conflicting.iloc[0]
+    labels = sorted(conflicting[(conflicting[QUERY_ID] == row[QUERY_ID]) & (conflicting[DOC_ID] == row[DOC_ID])][LABEL].astype(str))
+    example = (
+        f"{report.source}: rows {sorted(conflicting[SOURCE_ROW].head(2).tolist())} "
+        f"give query {row[QUERY]!r} and document {row[DOC_ID]!r} the labels {labels}"
+    )
+    if policy == "error":
+        raise DataError(report.source, f"duplicate (query, doc) pairs with conflicting labels: {example}")
+    if policy == "drop":
+        report.drop("duplicate pair with conflicting labels", len(conflicting), example=example)
+        return df.drop(conflicting_idx)
+    if policy in ("max", "mean"):
+        values = pd.to_numeric(conflicting[LABEL], errors="coerce")
+        if values.isna().any():
+            raise DataError(report.source, f"on_duplicate={policy!r} needs numeric labels: {example}")
+        agg = values.groupby([conflicting[QUERY_ID], conflicting[DOC_ID]]).transform(policy)
+        conflicting = conflicting.assign(**{LABEL: agg})
+    keep = conflicting.drop_duplicates(key, keep="first")
+    report.drop(f"duplicate pair with conflicting labels ({policy})", len(conflicting) - len(keep), example=example)
+    return pd.concat([df.drop(conflicting_idx), keep]).sort_index()

@@ -1,0 +1,179 @@
+"""Pointwise tables (parquet, CSV/TSV, JSONL): one judged (query, document) pair a row."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs
+from rankwright.data.readers.jsonl import iter_jsonl
+from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ColumnMap:
+    """Which input columns hold the query, the document text parts and the label.
+
+    Fields left unset are taken from the layout recognised from the header (ESCI,
+    Home Depot, or rankwright's own query/doc/label columns).
+    """
+
+    query: str | None = field(default=None, metadata={"help": "query text column"})
+    docs: list[str] | None = field(default=None, metadata={"help": "document text column(s), joined in order"})
+    label: str | None = field(default=None, metadata={"help": "label column (grade or class name)"})
+    query_id: str | None = field(default=None, metadata={"help": "query id column (optional)"})
+    doc_id: str | None = field(default=None, metadata={"help": "document id column (optional)"})
+    separator: str = field(default="\n", metadata={"help": "joins the document columns"})
+    truncate_words: dict[str, int] = field(
+        default_factory=dict, metadata={"help": "column -> words kept, e.g. {description: 350}"}
+    )
+    keep: list[str] = field(default_factory=list, metadata={"help": "extra columns carried along as metadata"})
+
+    def is_set(self) -> bool:
+        return any(v is not None for v in (self.query, self.docs, self.label, self.query_id, self.doc_id))
+
+
+@dataclass(frozen=True)
+class Layout:
+    query: str
+    docs: tuple[str, ...]
+    label: str
+    query_id: str | None = None
+    doc_id: str | None = None
+
+
+#: Known layouts, recognised by their column names when no mapping is given.
+LAYOUTS: dict[str, Layout] = {
+    "esci": Layout("query", ("item_text",), "esci_label", "query_id", "product_id"),
+    "homedepot": Layout("search_term", ("product_title",), "relevance", None, "product_uid"),
+    "canonical": Layout("query", ("doc",), "label", "query_id", "doc_id"),
+}
+
+
+def read_table_file(path: str | Path, *, encoding: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Load a parquet/CSV/TSV/JSONL table (compressed CSV too); returns (frame, notes)."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes]
+    notes: list[str] = []
+    if ".parquet" in suffixes:
+        return pd.read_parquet(path), notes
+    if ".jsonl" in suffixes or ".ndjson" in suffixes:
+        return pd.DataFrame([obj for _, obj in iter_jsonl(path)]), notes
+    sep = "\t" if ".tsv" in suffixes else ","
+    try:
+        frame = pd.read_csv(path, sep=sep, encoding=encoding or "utf-8", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        if encoding:
+            raise DataError(str(path), f"cannot be decoded as {encoding}") from None
+        notes.append(f"{path.name} is not UTF-8; read as latin-1")
+        log.warning("%s is not UTF-8; reading it as latin-1", path)
+        frame = pd.read_csv(path, sep=sep, encoding="latin-1", dtype=str, keep_default_na=False)
+    return frame.replace({"": None}), notes
+
+
+def detect_layout(columns: list[str]) -> Layout | None:
+    cols = set(columns)
+    for layout in LAYOUTS.values():
+        if {layout.query, layout.label, *layout.docs} <= cols:
+            return layout
+    return None
+
+
+def resolve_columns(columns: ColumnMap | None, present: list[str], source: str) -> ColumnMap:
+    """The user's mapping completed from the recognised layout; checked against the
+    columns present. Id columns named by the user must exist; a layout's are optional."""
+    columns = columns or ColumnMap()
+    layout = detect_layout(present) or LAYOUTS["canonical"]
+    if not columns.is_set() and detect_layout(present) is None:
+        raise DataError(
+            source, f"columns {present} match no known layout; give a column mapping (query, docs, label)"
+        )
+    resolved = ColumnMap(
+        query=columns.query or layout.query,
+        docs=list(columns.docs or layout.docs),
+        label=columns.label or layout.label,
+        query_id=columns.query_id or (layout.query_id if layout.query_id in present else None),
+        doc_id=columns.doc_id or (layout.doc_id if layout.doc_id in present else None),
+        separator=columns.separator,
+        truncate_words=dict(columns.truncate_words),
+        keep=list(columns.keep),
+    )
+    wanted = [resolved.query, resolved.label, *resolved.docs, *resolved.keep]
+    wanted += [c for c in (resolved.query_id, resolved.doc_id) if c]
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise DataError(source, f"missing column(s) {missing}; columns present: {present}")
+    return resolved
+
+
+def _truncate(text: str, n_words: int) -> str:
+    words = text.split()
+    return text if len(words) <= n_words else " ".join(words[:n_words])
+
+
+def _join_docs(frame: pd.DataFrame, columns: ColumnMap) -> pd.Series:
+    parts = []
+    for col in columns.docs or []:
+        part = frame[col].astype("string").fillna("").str.strip()
+        if col in columns.truncate_words:
+            limit = int(columns.truncate_words[col])
+            part = part.map(lambda t, n=limit: _truncate(t, n))
+        parts.append(part)
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.str.cat(part, sep=columns.separator).str.strip()
+    return joined
+
+
+def read_table(
+    path: str | Path,
+    columns: ColumnMap | None = None,
+    *,
+    encoding: str | None = None,
+    on_duplicate: str = "drop",
+) -> RelevanceData:
+    """Read a pointwise table into :class:`RelevanceData`.
+
+    Unset parts of ``columns`` come from the layout recognised from the header (ESCI,
+    Home Depot, or rankwright's own query/doc/label); a missing column is an error
+    that names the file, the column and the columns present.
+    """
+    source = str(path)
+    frame, notes = read_table_file(path, encoding=encoding)
+    columns = resolve_columns(columns, list(frame.columns), source)
+    report = DropReport(source=source, rows_in=len(frame), notes=notes)
+    out = pd.DataFrame(
+        {
+            QUERY: frame[columns.query],
+            DOC: _join_docs(frame, columns),
+            LABEL: frame[columns.label],
+            SOURCE_ROW: range(1, len(frame) + 1),
+        }
+    )
+    if columns.query_id:
+        out[QUERY_ID] = frame[columns.query_id]
+    if columns.doc_id:
+        out[DOC_ID] = frame[columns.doc_id]
+    for col in columns.keep:
+        out[col] = frame[col]
+    out[LABEL] = _coerce_numeric(out[LABEL])
+    pairs = finalize_pairs(out, report, on_duplicate=on_duplicate)
+    return RelevanceData(pairs=pairs, report=report, format="table")
+
+
+_MISSING_WORDS = {"", "nan", "na", "n/a", "null", "none"}
+
+
+def _coerce_numeric(labels: pd.Series) -> pd.Series:
+    """Numbers stay numbers (CSV gives strings); class names stay strings."""
+    labels = labels.mask(labels.astype(str).str.strip().str.lower().isin(_MISSING_WORDS))
+    numeric = pd.to_numeric(labels, errors="coerce")
+    present = labels.notna() & labels.astype(str).str.strip().ne("")
+    if present.any() and numeric[present].notna().all():
+        return numeric
+    return labels

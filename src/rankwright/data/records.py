@@ -1,0 +1,152 @@
+"""The one internal representation every reader produces.
+
+A :class:`RelevanceData` holds judged (query, document, label) pairs in a pandas
+table with fixed column names, plus, for collections, the full corpus and query set,
+and a :class:`DropReport` that accounts for every input row that was not used.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+QUERY_ID = "query_id"
+QUERY = "query"
+DOC_ID = "doc_id"
+DOC = "doc"
+LABEL = "label"
+#: Optional columns a reader may add: teacher/first-stage scores, the source group.
+SCORE = "score"
+GROUP = "group"
+#: Optional: 1 for a negative given as hard (mined), 0 for a random one.
+HARD = "hard"
+
+PAIR_COLUMNS = [QUERY_ID, QUERY, DOC_ID, DOC, LABEL]
+
+
+class DataError(ValueError):
+    """Bad input that cannot be used: the message names the file, line/row and problem."""
+
+    def __init__(self, source: str, problem: str, *, line: int | None = None, row: int | None = None):
+        where = source
+        if line is not None:
+            where += f", line {line}"
+        if row is not None:
+            where += f", row {row}"
+        super().__init__(f"{where}: {problem}")
+        self.source = source
+        self.line = line
+        self.row = row
+        self.problem = problem
+
+
+@dataclass
+class DropReport:
+    """Counts input rows by fate, so that rows in = rows used + rows dropped."""
+
+    source: str = ""
+    rows_in: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def drop(self, reason: str, n: int = 1, example: str | None = None) -> None:
+        if n <= 0:
+            return
+        self.dropped[reason] += n
+        if example is not None:
+            shown = self.examples.setdefault(reason, [])
+            if len(shown) < 3:
+                shown.append(example)
+
+    @property
+    def rows_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def rows_used(self) -> int:
+        return self.rows_in - self.rows_dropped
+
+    def merge(self, other: DropReport) -> None:
+        self.rows_in += other.rows_in
+        for reason, n in other.dropped.items():
+            self.dropped[reason] += n
+        for reason, shown in other.examples.items():
+            mine = self.examples.setdefault(reason, [])
+            mine.extend(shown[: max(0, 3 - len(mine))])
+        self.notes.extend(other.notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "rows_in": self.rows_in,
+            "rows_used": self.rows_used,
+            "rows_dropped": self.rows_dropped,
+            "dropped_by_reason": dict(self.dropped),
+            "examples": self.examples,
+            "notes": self.notes,
+        }
+
+    def summary(self) -> str:
+        text = f"{self.source}: {self.rows_in} rows in = {self.rows_used} used + {self.rows_dropped} dropped"
+        if self.dropped:
+            text += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(self.dropped.items())) + ")"
+        return text
+
+
+@dataclass
+class RelevanceData:
+    """Judged pairs plus, where the source has them, the whole corpus and query set.
+
+    ``pairs`` has the columns :data:`PAIR_COLUMNS` (ids and texts are strings;
+    ``label`` is the raw label: a number for grades, a string for named classes) and
+    may carry :data:`SCORE`, :data:`GROUP`, :data:`HARD` and metadata columns.
+    ``corpus`` maps doc_id to text and ``queries`` maps query_id to text for
+    collections (BEIR, SMART) that are retrieved from rather than reranked.
+    """
+
+    pairs: pd.DataFrame
+    report: DropReport
+    corpus: dict[str, str] | None = None
+    queries: dict[str, str] | None = None
+    format: str = ""
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def n_queries(self) -> int:
+        return int(self.pairs[QUERY_ID].nunique())
+
+    def documents(self) -> dict[str, str]:
+        """Every document text known: the corpus if there is one, else the pairs'."""
+        if self.corpus is not None:
+            return self.corpus
+        docs = self.pairs.drop_duplicates(DOC_ID)
+        return dict(zip(docs[DOC_ID], docs[DOC], strict=True))
+
+    def subset(self, query_ids: set[str]) -> RelevanceData:
+        pairs = self.pairs[self.pairs[QUERY_ID].isin(query_ids)].reset_index(drop=True)
+        queries = None if self.queries is None else {q: t for q, t in self.queries.items() if q in query_ids}
+        return RelevanceData(pairs, self.report, self.corpus, queries, self.format)
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and blank strings."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

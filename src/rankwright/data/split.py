@@ -1,0 +1,100 @@
+"""Splits by query (or by user): every row of a query lands in exactly one split.
+
+Queries that share an id or a normalised text form one unit. Units are ordered by a
+SHA-256 of (seed, unit key), so the same seed gives the same split on every machine
+and Python version, and cut at the requested ratios.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from rankwright.data.readers.common import normalize_query
+from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+@dataclass
+class SplitConfig:
+    """Query-level train/val/test split."""
+
+    ratios: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15], metadata={"help": "train, val, test"})
+    seed: int = field(default=42, metadata={"help": "same seed, same split, on any machine"})
+    by: str = field(default=QUERY_ID, metadata={"help": "column whose values are kept together (query_id or user_id)"})
+
+
+class LeakageError(ValueError):
+    """A query (id or normalised text) occurs in more than one split."""
+
+
+def _units(pairs: pd.DataFrame, by: str) -> pd.Series:
+    """Unit label per row: rows linked by the same id or normalised query text share a unit."""
+    ids = pairs[by].astype(str).to_numpy()
+    texts = pairs[QUERY].map(normalize_query).to_numpy() if by == QUERY_ID else ids
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for qid, text in zip(ids, texts, strict=True):
+        a, b = find("id:" + qid), find("text:" + text)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return pd.Series([find("id:" + q) for q in ids], index=pairs.index)
+
+
+def _rank_key(seed: int, unit: str) -> str:
+    return hashlib.sha256(f"{seed}\x1f{unit}".encode()).hexdigest()
+
+
+def assign_splits(pairs: pd.DataFrame, config: SplitConfig) -> pd.Series:
+    """The split name of every row."""
+    if len(config.ratios) != 3 or any(r < 0 for r in config.ratios) or sum(config.ratios) <= 0:
+        raise ValueError(f"split.ratios must be three non-negative numbers (train, val, test), got {config.ratios}")
+    if config.by not in pairs:
+        raise ValueError(f"split.by={config.by!r} is not a column; columns: {list(pairs.columns)}")
+    units = _units(pairs, config.by)
+    ordered = sorted(units.unique(), key=lambda u: _rank_key(config.seed, u))
+    total = sum(config.ratios)
+    n = len(ordered)
+    cut1 = round(n * config.ratios[0] / total)
+    cut2 = round(n * (config.ratios[0] + config.ratios[1]) / total)
+    names = {u: SPLIT_NAMES[0] if i < cut1 else SPLIT_NAMES[1] if i < cut2 else SPLIT_NAMES[2] for i, u in enumerate(ordered)}
+    return units.map(names)
+
+
+def check_no_leakage(splits: dict[str, pd.DataFrame], by: str = QUERY_ID) -> None:
+    """Raise :class:`LeakageError` if any id (or, for queries, normalised text) is in two splits."""
+    seen: dict[str, str] = {}
+    for name, frame in splits.items():
+        keys = {"id " + str(v) for v in frame[by].unique()}
+        if by == QUERY_ID:
+            keys |= {"query text " + repr(normalize_query(t)) for t in frame[QUERY].unique()}
+        for key in keys:
+            other = seen.setdefault(key, name)
+            if other != name:
+                raise LeakageError(f"{key} is in both the {other} and the {name} split")
+
+
+def split_data(data: RelevanceData, config: SplitConfig) -> dict[str, RelevanceData]:
+    """Split ``data`` by query (or ``config.by``) and check that nothing leaks."""
+    labels = assign_splits(data.pairs, config)
+    parts = {name: data.pairs[labels == name].reset_index(drop=True) for name in SPLIT_NAMES}
+    check_no_leakage(parts, config.by)
+    out = {}
+    for name, frame in parts.items():
+        queries = None
+        if data.queries is not None:
+            wanted = set(frame[QUERY_ID])
+            queries = {q: t for q, t in data.queries.items() if q in wanted}
+        out[name] = RelevanceData(frame, data.report, data.corpus, queries, data.format)
+    return out

@@ -1,0 +1,1 @@
+"""Ranking metrics (trec_eval conventions), classification metrics, and outputs."""

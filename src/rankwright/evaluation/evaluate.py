@@ -1,0 +1,154 @@
+"""Evaluate a scored run against relevance data: ranking metrics over all and over
+informative queries, an optional random-order baseline, classification metrics on
+the judged pairs, and every output written to one folder."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rankwright.data.labels import LabelScheme
+from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
+from rankwright.evaluation.classification import binary_metrics, by_label, class_metrics
+from rankwright.evaluation.ranking import GAIN, RankingConfig, RankingResult, evaluate_run, random_baseline
+from rankwright.evaluation.report import format_table, write_outputs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalOptions:
+    """What to compute beyond the system's ranking metrics."""
+
+    metrics: RankingConfig = field(default_factory=RankingConfig)
+    random_baseline: bool = field(default=True, metadata={"help": "add a random-order row"})
+    random_repeats: int = field(default=10, metadata={"help": "shuffles averaged for the random row"})
+    seed: int = field(default=42, metadata={"help": "seed of the random row"})
+    decision_threshold: float | None = field(
+        default=None, metadata={"help": "score at or above which a pair is predicted relevant (accuracy, F1)"}
+    )
+    breakdown_by: str | None = field(
+        default=None, metadata={"help": "also average per-query metrics by this pair column (e.g. user_id)"}
+    )
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, Any]
+    per_query: pd.DataFrame
+    predictions: pd.DataFrame | None
+    run: pd.DataFrame
+    table: str
+    paths: dict[str, str] = field(default_factory=dict)
+
+
+def qrels_of(data: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
+    rows = data.pairs["source_row"].to_numpy() if "source_row" in data.pairs else None
+    gains = scheme.gains(data.pairs[LABEL], data.report.source, rows)
+    return pd.DataFrame({QUERY_ID: data.pairs[QUERY_ID], DOC_ID: data.pairs[DOC_ID], GAIN: gains})
+
+
+def _random_retrieval(data: RelevanceData, top_k: int, rng: np.random.Generator) -> pd.DataFrame:
+    """k random corpus documents per query: the random-order row of a retrieval run."""
+    doc_ids = np.array(list(data.documents()), dtype=object)
+    k = min(top_k, len(doc_ids))
+    frames = [
+        pd.DataFrame({QUERY_ID: q, DOC_ID: rng.choice(doc_ids, size=k, replace=False)})
+        for q in data.pairs[QUERY_ID].unique()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _predictions(data: RelevanceData, scheme: LabelScheme, run: pd.DataFrame, qrels: pd.DataFrame) -> pd.DataFrame:
+    pairs = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC, LABEL]].copy()
+    pairs[GAIN] = qrels[GAIN].to_numpy()
+    pairs["relevant"] = pairs[GAIN] >= scheme.relevant_gain
+    scored = pairs.merge(run, on=[QUERY_ID, DOC_ID], how="left")
+    extra = [c for c in run.columns if c not in (QUERY_ID, DOC_ID, SCORE)]
+    ordered = scored.sort_values([QUERY_ID, SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort")
+    scored["rank"] = ordered.groupby(QUERY_ID).cumcount().reindex(scored.index) + 1
+    return scored[[*pairs.columns, SCORE, "rank", *extra]]
+
+
+def _classification(pred: pd.DataFrame, scheme: LabelScheme, options: EvalOptions) -> dict[str, Any]:
+    scored = pred[pred[SCORE].notna()]
+    if len(scored) < len(pred):
+        log.warning("%d judged pairs have no score in the run; classification metrics use the %d scored", len(pred) - len(scored), len(scored))
+    out: dict[str, Any] = {"binary": binary_metrics(scored["relevant"].to_numpy(), scored[SCORE].to_numpy(), options.decision_threshold)}
+    predicted = None if options.decision_threshold is None else scored[SCORE].to_numpy() >= options.decision_threshold
+    out["by_label"] = by_label(scored[LABEL], scored[SCORE].to_numpy(), predicted)
+    if scheme.kind == "classes" and "pred_class" in scored:
+        true_idx = scheme.class_index(scored[LABEL])
+        pred_idx = scheme.class_index(scored["pred_class"])
+        out["classes"] = class_metrics(true_idx, pred_idx, scheme.classes)
+    return out
+
+
+def evaluate_scores(
+    data: RelevanceData,
+    scheme: LabelScheme,
+    run: pd.DataFrame,
+    system: str,
+    options: EvalOptions | None = None,
+    *,
+    mode: str = "rerank",
+    top_k: int = 100,
+    extra: dict[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+) -> Evaluation:
+    """Evaluate ``run`` (query_id, doc_id, score[, pred_class]) on ``data``.
+
+    ``mode`` is ``rerank`` when the run scores the judged candidates (classification
+    metrics and per-pair predictions are added) or ``retrieve`` when it ranks a corpus.
+    """
+    options = options or EvalOptions()
+    qrels = qrels_of(data, scheme)
+    result = evaluate_run(run, qrels, scheme.relevant_gain, options.metrics)
+    systems: dict[str, RankingResult] = {system: result}
+    if options.random_baseline:
+        rng = np.random.default_rng(options.seed)
+        candidates = data.pairs if mode == "rerank" else _random_retrieval(data, top_k, rng)
+        systems["random"] = random_baseline(
+            candidates, qrels, scheme.relevant_gain, options.metrics, repeats=options.random_repeats, seed=options.seed
+        )
+    summaries = {name: r.summary() for name, r in systems.items()}
+    metrics: dict[str, Any] = {
+        "system": system,
+        "mode": mode,
+        "ranking": summaries,
+        "labels": scheme.to_dict(),
+        "conventions": (
+            "trec_eval via pytrec_eval (ir-measures): linear gains, log2 discount, score ties broken by doc_id "
+            "descending; judged queries missing from the run score 0; MAP/MRR/P/R use gain >= relevant_gain"
+        ),
+        "data": data.report.to_dict(),
+    }
+    predictions = None
+    if mode == "rerank":
+        predictions = _predictions(data, scheme, run, qrels)
+        metrics["classification"] = _classification(predictions, scheme, options)
+    per_query = result.per_query.copy()
+    if data.queries is not None:
+        per_query.insert(0, QUERY, per_query.index.map(data.queries))
+    else:
+        texts = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[QUERY]
+        per_query.insert(0, QUERY, per_query.index.map(texts))
+    if options.breakdown_by:
+        if options.breakdown_by not in data.pairs:
+            raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")
+        owner = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[options.breakdown_by]
+        per_query[options.breakdown_by] = per_query.index.map(owner)
+        grouped = per_query.groupby(options.breakdown_by)[result.metrics].mean()
+        metrics["breakdown"] = {"by": options.breakdown_by, "n_groups": len(grouped), "mean_over_groups": grouped.mean().to_dict()}
+    if extra:
+        metrics.update(extra)
+    table = format_table(summaries)
+    evaluation = Evaluation(metrics, per_query, predictions, run, table)
+    if out_dir is not None:
+        evaluation.paths = write_outputs(out_dir, metrics, per_query, predictions, run, tag=system.replace(" ", "_"))
+    return evaluation

@@ -1,0 +1,71 @@
+"""Writing evaluation results: metrics.json, per-query table, predictions, TREC run,
+and the printed table."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rankwright.data.readers.trec import write_run
+
+TABLE_METRICS = ("ndcg@10", "ndcg", "map", "mrr", "p@10", "recall@100")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write_json(obj: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_outputs(
+    out_dir: str | Path,
+    metrics: dict[str, Any],
+    per_query: pd.DataFrame,
+    predictions: pd.DataFrame | None,
+    run: pd.DataFrame,
+    tag: str,
+) -> dict[str, str]:
+    """Write everything an evaluation produces; returns name -> path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"metrics": out / "metrics.json", "per_query": out / "per_query.csv", "run": out / "run.trec"}
+    write_json(metrics, paths["metrics"])
+    per_query.to_csv(paths["per_query"])
+    write_run(run, paths["run"], tag=tag)
+    if predictions is not None:
+        paths["predictions"] = out / "predictions.parquet"
+        predictions.to_parquet(paths["predictions"], index=False)
+    return {k: str(v) for k, v in paths.items()}
+
+
+def format_table(rows: dict[str, dict[str, Any]], metrics: list[str] | None = None) -> str:
+    """A plain-text table: one row per system and query subset."""
+    first = next(iter(rows.values()))
+    names = [m for m in (metrics or TABLE_METRICS) if m in first["all"]]
+    header = ["system", "queries", "n"] + names
+    lines = [header]
+    for system, summary in rows.items():
+        for subset in ("all", "informative"):
+            part = summary[subset]
+            cells = [system, subset, str(part["n_queries"])]
+            cells += ["-" if part.get(m) is None or math.isnan(part[m]) else f"{part[m]:.4f}" for m in names]
+            lines.append(cells)
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in lines]
+    text.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(text)

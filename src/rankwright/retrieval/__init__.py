@@ -1,0 +1,1 @@
+"""First-stage scorers: BM25 over candidates or a whole corpus."""
