@@ -50,7 +50,9 @@ def _report(command: str, result: Any) -> None:
         out.write(result.table + "\n")
         binary = result.metrics.get("classification", {}).get("binary")
         if binary and binary.get("roc_auc") is not None:
-            out.write(f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n")
+            out.write(
+                f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n"
+            )
         out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     cls, run, _ = _commands()[args.command]
     try:
         config = build_config(cls, args)

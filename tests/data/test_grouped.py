@@ -12,8 +12,10 @@ from rankwright.data.records import DataError
 
 SEED002 = {
     "query_text": "how do solar panels work",
-    "positives": [{"doc_id": "p1", "text": "Photovoltaic cells turn light into current."}]
-    + [{"doc_id": "p2", "text": "Panels convert sunlight to electricity."}],
+    "positives": [
+        {"doc_id": "p1", "text": "Photovoltaic cells turn light into current."},
+        {"doc_id": "p2", "text": "Panels convert sunlight to electricity."},
+    ],
     "negatives": [{"doc_id": "n1", "text": "Wind turbines spin in the breeze."}],
     "source_chunk": "chunk-17",
     "meta": {"generator": "llm", "round": 2},

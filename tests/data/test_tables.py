@@ -47,7 +47,7 @@ def test_homedepot_latin1_csv_falls_back_with_note(tmp_path):
 
 def test_explicit_encoding_that_fails_is_an_error(tmp_path):
     path = _csv(tmp_path / "t.csv", ["query", "doc", "label"], [["q", "é", 1]], encoding="latin-1")
-    with pytest.raises(DataError, match="t.csv"):
+    with pytest.raises(DataError, match=r"t\.csv"):
         read_relevance(DataConfig(path=str(path), encoding="utf-8"))
 
 

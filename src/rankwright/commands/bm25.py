@@ -42,7 +42,9 @@ def resolve_mode(mode: str, data: RelevanceData) -> str:
     return mode
 
 
-def bm25_run(full: RelevanceData, subset: RelevanceData, config: BM25Config, mode: str, *, progress: bool = True) -> pd.DataFrame:
+def bm25_run(
+    full: RelevanceData, subset: RelevanceData, config: BM25Config, mode: str, *, progress: bool = True
+) -> pd.DataFrame:
     """BM25 scores: IDF over every document of ``full``; candidates or top-k of ``subset``'s queries."""
     index = BM25(full.documents(), config, progress=progress)
     if mode == "retrieve":

@@ -23,7 +23,7 @@ class LoadedData:
     split_counts: dict[str, int] | None
 
 
-def load_data(config) -> LoadedData:  # noqa: ANN001 - any config with data, labels, split, subset
+def load_data(config) -> LoadedData:
     """Read ``config.data``, check every label against ``config.labels`` and keep the
     ``config.subset`` split (all, train, val or test)."""
     if config.subset not in SUBSETS:

@@ -61,7 +61,10 @@ def main(config: EvaluateConfig) -> Evaluation:
         raise ValueError(f"scorer must be one of {SCORERS}, got {config.scorer!r}")
     loaded = load_data(config)
     mode = resolve_mode(config.mode, loaded.full)
-    extra: dict[str, object] = {"subset": config.subset, "split": asdict(config.split) | {"queries": loaded.split_counts}}
+    extra: dict[str, object] = {
+        "subset": config.subset,
+        "split": asdict(config.split) | {"queries": loaded.split_counts},
+    }
     if config.scorer == "bm25":
         log.info("BM25 %s with %s", mode, config.bm25)
         run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
@@ -73,7 +76,14 @@ def main(config: EvaluateConfig) -> Evaluation:
         run = load_scores(config.run)
         system = Path(config.run).stem
     evaluation = evaluate_scores(
-        loaded.subset, loaded.scheme, run, system, config.eval, mode=mode, top_k=config.bm25.top_k, extra=extra,
+        loaded.subset,
+        loaded.scheme,
+        run,
+        system,
+        config.eval,
+        mode=mode,
+        top_k=config.bm25.top_k,
+        extra=extra,
         out_dir=config.output_dir,
     )
     return evaluation

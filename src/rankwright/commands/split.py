@@ -52,7 +52,9 @@ def main(config: SplitCommandConfig) -> dict[str, str]:
         if data.corpus is not None:
             qrels_dir = out / "qrels"
             qrels_dir.mkdir(exist_ok=True)
-            part.pairs[[QUERY_ID, DOC_ID, "label"]].to_csv(qrels_dir / f"{name}.tsv", sep="\t", index=False, header=["query-id", "corpus-id", "score"])
+            part.pairs[[QUERY_ID, DOC_ID, "label"]].to_csv(
+                qrels_dir / f"{name}.tsv", sep="\t", index=False, header=["query-id", "corpus-id", "score"]
+            )
         log.info("%s: %d queries, %d pairs -> %s", name, part.n_queries, len(part.pairs), path)
     if data.corpus is not None:
         _write_beir_texts(out, data.corpus, data.queries or {})

@@ -61,7 +61,14 @@ def _integer_factor(values: list[float]) -> int:
 
 
 def _key(value: Any) -> str:
-    """Mapping key of a raw label: numbers as their shortest form ("2" for 2.0)."""
+    """Mapping key of a raw label: numbers (and numeric strings such as "2.0") as
+    their shortest form ("2"), class names as written."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            return text
     if isinstance(value, float | int | np.floating | np.integer) and not isinstance(value, bool):
         value = float(value)
         return str(int(value)) if value.is_integer() else repr(value)
@@ -95,7 +102,9 @@ class LabelScheme:
             self.relevant_gain = min(round(gains[c] * self.gain_factor) for c in self.relevant_classes)
         elif self.kind == "binary":
             if config.threshold is None:
-                raise ValueError("labels.scheme=binary needs labels.threshold (e.g. 1 for 0/1 labels, 2.33 for Home Depot)")
+                raise ValueError(
+                    "labels.scheme=binary needs labels.threshold (e.g. 1 for 0/1 labels, 2.33 for Home Depot)"
+                )
             self.relevant_gain = 1
         else:
             if config.gains:
@@ -135,7 +144,9 @@ class LabelScheme:
             row=None if rows is None else int(rows[i]),
         )
 
-    def gains(self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None) -> np.ndarray:
+    def gains(
+        self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """Integer gains (trec_eval qrels values); negative gains are clipped to 0."""
         raw = np.asarray(labels, dtype=object)
         if self.kind == "binary":
@@ -146,13 +157,17 @@ class LabelScheme:
             return table[idx]
         return np.maximum(self._graded_gain(raw, source, rows), 0)
 
-    def relevant(self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None) -> np.ndarray:
+    def relevant(
+        self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None
+    ) -> np.ndarray:
         raw = np.asarray(labels, dtype=object)
         if self.kind == "binary":
             return self._numeric(raw, source, rows) >= float(self.config.threshold)  # type: ignore[arg-type]
         return self.gains(raw, source, rows) >= self.relevant_gain
 
-    def class_index(self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None) -> np.ndarray:
+    def class_index(
+        self, labels: pd.Series | np.ndarray, source: str = "labels", rows: np.ndarray | None = None
+    ) -> np.ndarray:
         if self.kind != "classes":
             raise ValueError(f"class indices need labels.scheme=classes; this scheme is {self.kind}")
         lookup = {c: i for i, c in enumerate(self.classes)}
@@ -182,7 +197,11 @@ class LabelScheme:
         self.gains(data.pairs[LABEL], data.report.source, rows)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"scheme": self.kind, "relevant_gain": self.relevant_gain, "gain_factor": self.gain_factor}
+        out: dict[str, Any] = {
+            "scheme": self.kind,
+            "relevant_gain": self.relevant_gain,
+            "gain_factor": self.gain_factor,
+        }
         out["config"] = asdict(self.config)
         if self.kind == "classes":
             out["class_gains"] = self.class_gains

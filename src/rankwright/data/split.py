@@ -68,7 +68,9 @@ def assign_splits(pairs: pd.DataFrame, config: SplitConfig) -> pd.Series:
     n = len(ordered)
     cut1 = round(n * config.ratios[0] / total)
     cut2 = round(n * (config.ratios[0] + config.ratios[1]) / total)
-    names = {u: SPLIT_NAMES[0] if i < cut1 else SPLIT_NAMES[1] if i < cut2 else SPLIT_NAMES[2] for i, u in enumerate(ordered)}
+    names = {
+        u: SPLIT_NAMES[0] if i < cut1 else SPLIT_NAMES[1] if i < cut2 else SPLIT_NAMES[2] for i, u in enumerate(ordered)
+    }
     return units.map(names)
 
 

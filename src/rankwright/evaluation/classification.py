@@ -22,7 +22,7 @@ def binary_metrics(relevant: np.ndarray, scores: np.ndarray, threshold: float | 
     recall and F1 too. AUC/AP are None when only one class is present."""
     relevant = np.asarray(relevant, dtype=bool)
     scores = np.asarray(scores, dtype=float)
-    out: dict[str, Any] = {"n_pairs": int(len(relevant)), "n_relevant": int(relevant.sum())}
+    out: dict[str, Any] = {"n_pairs": len(relevant), "n_relevant": int(relevant.sum())}
     both = 0 < relevant.sum() < len(relevant)
     out["roc_auc"] = float(skm.roc_auc_score(relevant, scores)) if both else None
     out["average_precision"] = float(skm.average_precision_score(relevant, scores)) if both else None

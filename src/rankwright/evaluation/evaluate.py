@@ -78,8 +78,14 @@ def _predictions(data: RelevanceData, scheme: LabelScheme, run: pd.DataFrame, qr
 def _classification(pred: pd.DataFrame, scheme: LabelScheme, options: EvalOptions) -> dict[str, Any]:
     scored = pred[pred[SCORE].notna()]
     if len(scored) < len(pred):
-        log.warning("%d judged pairs have no score in the run; classification metrics use the %d scored", len(pred) - len(scored), len(scored))
-    out: dict[str, Any] = {"binary": binary_metrics(scored["relevant"].to_numpy(), scored[SCORE].to_numpy(), options.decision_threshold)}
+        log.warning(
+            "%d judged pairs have no score in the run; classification metrics use the %d scored",
+            len(pred) - len(scored),
+            len(scored),
+        )
+    out: dict[str, Any] = {
+        "binary": binary_metrics(scored["relevant"].to_numpy(), scored[SCORE].to_numpy(), options.decision_threshold)
+    }
     predicted = None if options.decision_threshold is None else scored[SCORE].to_numpy() >= options.decision_threshold
     out["by_label"] = by_label(scored[LABEL], scored[SCORE].to_numpy(), predicted)
     if scheme.kind == "classes" and "pred_class" in scored:
@@ -144,7 +150,11 @@ def evaluate_scores(
         owner = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[options.breakdown_by]
         per_query[options.breakdown_by] = per_query.index.map(owner)
         grouped = per_query.groupby(options.breakdown_by)[result.metrics].mean()
-        metrics["breakdown"] = {"by": options.breakdown_by, "n_groups": len(grouped), "mean_over_groups": grouped.mean().to_dict()}
+        metrics["breakdown"] = {
+            "by": options.breakdown_by,
+            "n_groups": len(grouped),
+            "mean_over_groups": grouped.mean().to_dict(),
+        }
     if extra:
         metrics.update(extra)
     table = format_table(summaries)

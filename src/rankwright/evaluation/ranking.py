@@ -85,7 +85,9 @@ def evaluate_run(
     qrel_records = [
         ir_measures.Qrel(q, d, int(g)) for q, d, g in zip(qrels[QUERY_ID], qrels[DOC_ID], qrels[GAIN], strict=True)
     ]
-    run_records = [ir_measures.ScoredDoc(q, d, s) for q, d, s in zip(run[QUERY_ID], run[DOC_ID], run[SCORE], strict=True)]
+    run_records = [
+        ir_measures.ScoredDoc(q, d, s) for q, d, s in zip(run[QUERY_ID], run[DOC_ID], run[SCORE], strict=True)
+    ]
     values: dict[str, dict[str, float]] = {name: {} for name in measures}
     by_measure = {m: name for name, m in measures.items()}
     evaluator = ir_measures.pytrec_eval.evaluator(list(measures.values()), qrel_records)

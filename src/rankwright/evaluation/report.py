@@ -57,7 +57,7 @@ def format_table(rows: dict[str, dict[str, Any]], metrics: list[str] | None = No
     """A plain-text table: one row per system and query subset."""
     first = next(iter(rows.values()))
     names = [m for m in (metrics or TABLE_METRICS) if m in first["all"]]
-    header = ["system", "queries", "n"] + names
+    header = ["system", "queries", "n", *names]
     lines = [header]
     for system, summary in rows.items():
         for subset in ("all", "informative"):
@@ -66,6 +66,9 @@ def format_table(rows: dict[str, dict[str, Any]], metrics: list[str] | None = No
             cells += ["-" if part.get(m) is None or math.isnan(part[m]) else f"{part[m]:.4f}" for m in names]
             lines.append(cells)
     widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
-    text = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in lines]
+    text = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        for row in lines
+    ]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)

@@ -51,7 +51,9 @@ class BM25:
         )
         self.doc_ids = np.array(list(documents), dtype=object)
         self._row = {d: i for i, d in enumerate(self.doc_ids)}
-        tokens = self.tokenizer.tokenize(list(documents.values()), update_vocab=True, return_as="ids", show_progress=progress)
+        tokens = self.tokenizer.tokenize(
+            list(documents.values()), update_vocab=True, return_as="ids", show_progress=progress
+        )
         self.model = bm25s.BM25(k1=self.config.k1, b=self.config.b, method=self.config.method)
         vocab = self.tokenizer.get_vocab_dict()
         self.model.index(bm25s.tokenization.Tokenized(ids=tokens, vocab=vocab), show_progress=progress)
@@ -75,7 +77,7 @@ class BM25:
             raise KeyError(f"document {missing!r} is not in the BM25 index")
         positions = rows.to_numpy(dtype=np.int64)
         groups = pairs.groupby(QUERY_ID, sort=False).indices
-        for qid, idx in tqdm(groups.items(), desc="BM25 scoring", unit="query", disable=not progress):
+        for _qid, idx in tqdm(groups.items(), desc="BM25 scoring", unit="query", disable=not progress):
             all_scores = self.query_scores(pairs[QUERY].iloc[idx[0]])
             scores[idx] = all_scores[positions[idx]]
         out[SCORE] = scores

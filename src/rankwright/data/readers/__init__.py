@@ -19,7 +19,16 @@ from rankwright.data.records import DataError, RelevanceData
 
 FORMATS = ("auto", "table", "grouped", *GROUPED_LAYOUTS, "beir", "smart")
 
-__all__ = ["FORMATS", "ColumnMap", "DataConfig", "detect_format", "read_qrels", "read_relevance", "read_run", "write_run"]
+__all__ = [
+    "FORMATS",
+    "ColumnMap",
+    "DataConfig",
+    "detect_format",
+    "read_qrels",
+    "read_relevance",
+    "read_run",
+    "write_run",
+]
 
 
 @dataclass
@@ -29,7 +38,9 @@ class DataConfig:
     path: str = field(default="", metadata={"help": "file or folder (table, grouped JSONL, BEIR or SMART folder)"})
     format: str = field(default="auto", metadata={"help": f"one of {', '.join(FORMATS)}"})
     columns: ColumnMap = field(default_factory=ColumnMap, metadata={"help": "column mapping for tables"})
-    encoding: str | None = field(default=None, metadata={"help": "text encoding of CSV/TSV (default: UTF-8, else latin-1)"})
+    encoding: str | None = field(
+        default=None, metadata={"help": "text encoding of CSV/TSV (default: UTF-8, else latin-1)"}
+    )
     on_duplicate: str = field(
         default="drop", metadata={"help": "conflicting labels for one (query, doc): drop|error|max|mean|first"}
     )
@@ -49,7 +60,9 @@ def detect_format(path: str | Path) -> str:
         try:
             find_smart_files(path)
         except DataError as err:
-            raise DataError(str(path), f"folder is neither BEIR (corpus.jsonl, queries.jsonl, qrels/) nor SMART ({err.problem})") from None
+            raise DataError(
+                str(path), f"folder is neither BEIR (corpus.jsonl, queries.jsonl, qrels/) nor SMART ({err.problem})"
+            ) from None
         return "smart"
     suffixes = [s.lower() for s in path.suffixes]
     if ".jsonl" in suffixes or ".ndjson" in suffixes:
@@ -78,4 +91,6 @@ def read_relevance(config: DataConfig | str | Path) -> RelevanceData:
     if fmt == "beir":
         return read_beir(config.path, config.qrels_split)
     docs, queries, qrels = find_smart_files(config.path)
-    return read_smart_collection(docs, queries, qrels, doc_fields=config.doc_fields, query_numbering=config.query_numbering)
+    return read_smart_collection(
+        docs, queries, qrels, doc_fields=config.doc_fields, query_numbering=config.query_numbering
+    )

@@ -107,7 +107,9 @@ def read_smart_collection(
     numbers queries 1..n in file order (Cranfield's qrels do this while its ``.I``
     numbers skip values), ``auto`` picks whichever matches the qrels' query ids."""
     doc_records = parse_smart(docs_path)
-    corpus = {str(int(i)) if i.isdigit() else i: t for i, t in smart_texts(doc_records, doc_fields or ["T", "W"]).items()}
+    corpus = {
+        str(int(i)) if i.isdigit() else i: t for i, t in smart_texts(doc_records, doc_fields or ["T", "W"]).items()
+    }
     query_records = parse_smart(queries_path)
     qrels = read_qrels(qrels_path)
     qrels[QUERY_ID] = qrels[QUERY_ID].map(lambda q: str(int(q)) if q.isdigit() else q)

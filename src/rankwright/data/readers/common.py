@@ -49,11 +49,8 @@ def finalize_pairs(
     if on_duplicate not in DUPLICATE_POLICIES:
         raise ValueError(f"on_duplicate must be one of {DUPLICATE_POLICIES}, got {on_duplicate!r}")
     df = df.copy()
-    for reason, mask in (
-        ("empty query", _blank(df[QUERY])),
-        ("empty document", _blank(df[DOC])),
-        ("missing label (NaN or empty)", _blank(df[LABEL])),
-    ):
+    for reason, column in (("empty query", QUERY), ("empty document", DOC), ("missing label (NaN or empty)", LABEL)):
+        mask = _blank(df[column])
         if mask.any():
             first = df.loc[mask, SOURCE_ROW].iloc[0]
             report.drop(reason, int(mask.sum()), example=f"{report.source}: row {first}")
@@ -90,10 +87,10 @@ def _resolve_duplicates(df: pd.DataFrame, report: DropReport, policy: str) -> pd
         return df
     conflicting = df.loc[conflicting_idx]
     row = conflicting.iloc[0]
-    labels = sorted(conflicting[(conflicting[QUERY_ID] == row[QUERY_ID]) & (conflicting[DOC_ID] == row[DOC_ID])][LABEL].astype(str))
+    same_pair = conflicting[(conflicting[QUERY_ID] == row[QUERY_ID]) & (conflicting[DOC_ID] == row[DOC_ID])]
     example = (
-        f"{report.source}: rows {sorted(conflicting[SOURCE_ROW].head(2).tolist())} "
-        f"give query {row[QUERY]!r} and document {row[DOC_ID]!r} the labels {labels}"
+        f"rows {sorted(same_pair[SOURCE_ROW].tolist())} give query {row[QUERY]!r} and document "
+        f"{row[DOC_ID]!r} the labels {sorted(same_pair[LABEL].astype(str))}"
     )
     if policy == "error":
         raise DataError(report.source, f"duplicate (query, doc) pairs with conflicting labels: {example}")

@@ -22,7 +22,17 @@ import pandas as pd
 
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs, stable_id
 from rankwright.data.readers.jsonl import iter_jsonl
-from rankwright.data.records import DOC, DOC_ID, GROUP, LABEL, QUERY, QUERY_ID, SCORE, DataError, DropReport, RelevanceData
+from rankwright.data.records import (
+    DOC,
+    DOC_ID,
+    GROUP,
+    LABEL,
+    QUERY,
+    SCORE,
+    DataError,
+    DropReport,
+    RelevanceData,
+)
 
 #: layout -> (query key, positives key, negatives key, positive scores key, negative scores key)
 GROUPED_LAYOUTS: dict[str, tuple[str, str, str, str | None, str | None]] = {

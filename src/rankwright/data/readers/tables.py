@@ -90,9 +90,7 @@ def resolve_columns(columns: ColumnMap | None, present: list[str], source: str) 
     columns = columns or ColumnMap()
     layout = detect_layout(present) or LAYOUTS["canonical"]
     if not columns.is_set() and detect_layout(present) is None:
-        raise DataError(
-            source, f"columns {present} match no known layout; give a column mapping (query, docs, label)"
-        )
+        raise DataError(source, f"columns {present} match no known layout; give a column mapping (query, docs, label)")
     resolved = ColumnMap(
         query=columns.query or layout.query,
         docs=list(columns.docs or layout.docs),

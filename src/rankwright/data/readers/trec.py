@@ -39,11 +39,15 @@ def read_qrels(path: str | Path, *, skip_header: bool = False) -> pd.DataFrame:
             if width is None:
                 if len(fields) not in (3, 4):
                     raise DataError(
-                        source, f"a qrels line has 3 or 4 fields (qid [iter] docid grade), found {len(fields)}", line=lineno
+                        source,
+                        f"a qrels line has 3 or 4 fields (qid [iter] docid grade), found {len(fields)}",
+                        line=lineno,
                     )
                 width = len(fields)
             elif len(fields) != width:
-                raise DataError(source, f"expected {width} fields like the first line, found {len(fields)}", line=lineno)
+                raise DataError(
+                    source, f"expected {width} fields like the first line, found {len(fields)}", line=lineno
+                )
             qid, docid, grade = (fields[0], fields[1], fields[2]) if width == 3 else (fields[0], fields[2], fields[3])
             rows.append((qid, docid, _parse_number(grade, float, source, lineno, "grade")))
     if not rows:
@@ -66,7 +70,9 @@ def read_run(path: str | Path) -> pd.DataFrame:
             if not fields:
                 continue
             if len(fields) != 6:
-                raise DataError(source, f"a run line has 6 fields (qid Q0 docid rank score tag), found {len(fields)}", line=lineno)
+                raise DataError(
+                    source, f"a run line has 6 fields (qid Q0 docid rank score tag), found {len(fields)}", line=lineno
+                )
             qid, _, docid, rank, score, tag = fields
             rows.append(
                 (
@@ -92,10 +98,12 @@ def write_run(scores: pd.DataFrame, path: str | Path, tag: str = "rankwright") -
     (score descending, ties by doc_id descending), so rank numbers match what
     trec_eval evaluates."""
     frame = scores[[QUERY_ID, DOC_ID, SCORE]].copy()
+    # Sort on the value written (repr round-trips a float exactly), so ranks agree with trec_eval.
+    frame[SCORE] = frame[SCORE].astype(float)
     frame[QUERY_ID] = frame[QUERY_ID].astype(str)
     frame[DOC_ID] = frame[DOC_ID].astype(str)
     frame = frame.sort_values([QUERY_ID, SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort")
     frame[RANK] = frame.groupby(QUERY_ID).cumcount() + 1
     with open(path, "w", encoding="utf-8") as handle:
         for qid, docid, score, rank in zip(frame[QUERY_ID], frame[DOC_ID], frame[SCORE], frame[RANK], strict=True):
-            handle.write(f"{qid} Q0 {docid} {rank} {score:.8g} {tag}\n")
+            handle.write(f"{qid} Q0 {docid} {rank} {float(score)!r} {tag}\n")
