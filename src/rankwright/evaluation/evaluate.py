@@ -65,13 +65,18 @@ def _random_retrieval(data: RelevanceData, top_k: int, rng: np.random.Generator)
 
 
 def _predictions(data: RelevanceData, scheme: LabelScheme, run: pd.DataFrame, qrels: pd.DataFrame) -> pd.DataFrame:
+    """Judged pairs with their score and their rank in the whole run (the rank
+    run.trec gives them; missing when the run did not score the pair)."""
     pairs = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC, LABEL]].copy()
     pairs[GAIN] = qrels[GAIN].to_numpy()
     pairs["relevant"] = pairs[GAIN] >= scheme.relevant_gain
-    scored = pairs.merge(run, on=[QUERY_ID, DOC_ID], how="left")
-    extra = [c for c in run.columns if c not in (QUERY_ID, DOC_ID, SCORE)]
-    ordered = scored.sort_values([QUERY_ID, SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort")
-    scored["rank"] = ordered.groupby(QUERY_ID).cumcount().reindex(scored.index) + 1
+    reserved = {*pairs.columns, SCORE, "rank"}
+    extra = [c for c in run.columns if c not in reserved]
+    ranked = run[[QUERY_ID, DOC_ID, SCORE, *extra]].copy()
+    ordered = ranked.sort_values([QUERY_ID, SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort")
+    ranked["rank"] = ordered.groupby(QUERY_ID).cumcount().reindex(ranked.index) + 1
+    scored = pairs.merge(ranked, on=[QUERY_ID, DOC_ID], how="left")
+    scored["rank"] = scored["rank"].astype("Int64")
     return scored[[*pairs.columns, SCORE, "rank", *extra]]
 
 

@@ -1,0 +1,1 @@
+"""Model types: cross-encoders (and, later, generative rerankers) behind one head interface."""

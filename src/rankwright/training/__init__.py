@@ -1,0 +1,1 @@
+"""Training: epoch-wise group sampling, collation, and a thin transformers.Trainer subclass."""

@@ -1,0 +1,80 @@
+"""The ``train`` command's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rankwright.data.labels import LabelConfig
+from rankwright.data.readers import DataConfig
+from rankwright.data.split import SplitConfig
+from rankwright.evaluation.ranking import RankingConfig
+from rankwright.training.sampling import SamplingConfig
+
+
+@dataclass
+class ModelConfig:
+    name: str = field(default="all-MiniLM-L6-v2", metadata={"help": "Hugging Face model id or local folder"})
+    type: str | None = field(default=None, metadata={"help": "cross-encoder|generative (default: from the config)"})
+    max_length: int = field(default=256, metadata={"help": "tokens per (query, document); documents cut first"})
+
+
+@dataclass
+class LossConfig:
+    name: str = field(default="bce", metadata={"help": "bce|ce|mse|margin|ranknet|listwise_ce|listnet"})
+    params: dict[str, Any] = field(default_factory=dict, metadata={"help": "loss parameters, e.g. {temperature: 0.5}"})
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = field(default=False, metadata={"help": "train LoRA adapters (peft) instead of all weights"})
+    r: int = field(default=16, metadata={"help": "LoRA rank"})
+    alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: list[str] | None = field(
+        default=None, metadata={"help": "modules to adapt (default: the attention projections peft knows)"}
+    )
+
+
+@dataclass
+class TrainingConfig:
+    epochs: float = field(default=1.0, metadata={"help": "training epochs"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many optimizer steps (-1: epochs decide)"})
+    batch_size: int = field(default=32, metadata={"help": "examples (pairs or groups) per device per step"})
+    eval_batch_size: int = field(default=128, metadata={"help": "pairs per batch when validating"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    learning_rate: float = field(default=2e-5, metadata={"help": "peak learning rate"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "linear warmup share of the steps, then linear decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision"})
+    fp16: bool = field(default=False, metadata={"help": "fp16 mixed precision (CUDA)"})
+    eval_strategy: str = field(default="epoch", metadata={"help": "epoch|steps|no"})
+    eval_steps: int | None = field(default=None, metadata={"help": "validate every N steps (eval_strategy=steps)"})
+    save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept"})
+    metric_for_best_model: str = field(default="ndcg@10", metadata={"help": "validation metric that picks best/"})
+    logging_steps: int = field(default=50, metadata={"help": "log every N steps"})
+    seed: int = field(default=42, metadata={"help": "seed of initialisation, sampling and order"})
+    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={"help": "wandb, tensorboard, ..."})
+    resume: bool = field(default=False, metadata={"help": "resume from the last checkpoint in output_dir"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory"})
+    dataloader_num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    val_path: str | None = field(
+        default=None, metadata={"help": "separate validation file (same format options); default: split.val"}
+    )
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    metrics: RankingConfig = field(default_factory=RankingConfig)
+    output_dir: str = field(default="runs/train", metadata={"help": "checkpoints, best/ and final/ model folders"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})

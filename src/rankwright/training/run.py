@@ -1,0 +1,251 @@
+"""``train``: data -> checks -> groups -> model (+LoRA) -> Trainer -> best/ and final/."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import TrainingArguments, set_seed
+
+import rankwright
+from rankwright.data.labels import LabelScheme, build_scheme
+from rankwright.data.readers import DataConfig, read_relevance
+from rankwright.data.records import LABEL, QUERY_ID, RelevanceData
+from rankwright.data.split import split_data
+from rankwright.evaluation.report import write_json
+from rankwright.losses import build_loss
+from rankwright.losses.base import RerankLoss
+from rankwright.models.cross_encoder import CrossEncoderHead
+from rankwright.models.loading import load_sequence_classifier, model_type_of, resolve_model_path
+from rankwright.models.metadata import ModelMetadata
+from rankwright.training.config import TrainConfig
+from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
+from rankwright.training.trainer import RerankTrainer, SaveBestCallback, ValidationSet
+
+log = logging.getLogger(__name__)
+
+
+class TrainingSetupError(ValueError):
+    """The configuration cannot train on this data; the message says what to change."""
+
+
+@dataclass
+class TrainResult:
+    output_dir: str
+    best_dir: str | None
+    final_dir: str
+    metrics: dict[str, Any]
+
+
+def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, train: RelevanceData) -> None:
+    """Fail before any model is loaded when the loss cannot learn from these labels."""
+    if loss.label_kind == "class" and scheme.kind != "classes":
+        raise TrainingSetupError(
+            f"loss {loss_name!r} predicts named classes but labels.scheme is {scheme.kind!r}; use loss bce/mse/"
+            "margin/listwise_ce, or set labels.scheme: classes with labels.classes"
+        )
+    if loss.label_kind == "target" and scheme.config.target_range is None:
+        raise TrainingSetupError(
+            f"loss {loss_name!r} regresses a label scaled to [0, 1]: set labels.target_range, e.g. [1, 3] for 1..3 grades"
+        )
+    if loss.label_kind == "target" and scheme.kind == "classes":
+        raise TrainingSetupError(f"loss {loss_name!r} needs numeric labels; these are classes: use loss ce")
+    if loss.needs_positive:
+        relevant = scheme.relevant(train.pairs[LABEL])
+        with_pos = train.pairs.loc[relevant, QUERY_ID].nunique()
+        if with_pos == 0:
+            raise TrainingSetupError(
+                f"loss {loss_name!r} needs at least one positive per group, but no training query has a relevant "
+                f"document (relevant = gain >= {scheme.relevant_gain}); lower labels.threshold or use a pointwise loss"
+            )
+        missing = train.n_queries - with_pos
+        if missing:
+            log.info("%d of %d training queries have no positive and are skipped by %s", missing, train.n_queries, loss_name)
+
+
+def _datasets(config: TrainConfig) -> tuple[RelevanceData, RelevanceData | None, LabelScheme]:
+    data = read_relevance(config.data)
+    log.info("%s", data.report.summary())
+    scheme = build_scheme(config.labels, data)
+    scheme.validate(data)
+    if config.val_path:
+        val_config = DataConfig(**{**asdict(config.data), "path": config.val_path})
+        val_config.columns = config.data.columns
+        val = read_relevance(val_config)
+        scheme.validate(val)
+        return data, val, scheme
+    parts = split_data(data, config.split)
+    log.info("query split %s seed %d: %s", config.split.ratios, config.split.seed,
+             {k: v.n_queries for k, v in parts.items()})
+    val = parts["val"] if parts["val"].n_queries else None
+    return parts["train"], val, scheme
+
+
+def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+    ids = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+    return np.array([len(x) for x in ids], dtype=np.int64)
+
+
+def _apply_lora(model, config: TrainConfig):  # noqa: ANN001
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+    )
+    model = get_peft_model(model, lora)
+    trainable, total = model.get_nb_trainable_parameters()
+    log.info("LoRA: %d of %d parameters trainable (%.2f%%)", trainable, total, 100 * trainable / total)
+    return model
+
+
+def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:  # noqa: ANN001
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    if extra:
+        metadata.training = {**metadata.training, **extra}
+    metadata.save(folder)
+
+
+def train(config: TrainConfig) -> TrainResult:
+    started = time.perf_counter()
+    train_data, val_data, scheme = _datasets(config)
+    loss = build_loss(config.loss.name, config.loss.params)
+    check_loss_fits_data(config.loss.name, loss, scheme, train_data)
+    if config.sampling.mode not in MODES:
+        raise TrainingSetupError(f"sampling.mode must be one of {MODES}, got {config.sampling.mode!r}")
+    grouped = loss.grouped if config.sampling.mode == "auto" else config.sampling.mode == "groups"
+    if loss.grouped and not grouped:
+        raise TrainingSetupError(f"loss {config.loss.name!r} compares documents of a group: use sampling.mode groups")
+    model_type = model_type_of(resolve_model_path(config.model.name), config.model.type)
+    if model_type != "cross-encoder":
+        raise TrainingSetupError(f"model type {model_type!r} is not supported by this version; use a cross-encoder")
+
+    set_seed(config.training.seed)
+    num_labels = len(scheme.classes) if loss.multi_class else 1
+    model, tokenizer = load_sequence_classifier(config.model.name, num_labels)
+    head = CrossEncoderHead(tokenizer, config.model.max_length, num_labels)
+    if config.lora.enabled:
+        model = _apply_lora(model, config)
+
+    pool = Pool.build(train_data.pairs, scheme, loss.label_kind)
+    examples = EpochExamples(pool, config.sampling, grouped, loss.label_kind, config.training.seed)
+    if len(examples) == 0:
+        raise TrainingSetupError("no training examples: every query was skipped (see the log for why)")
+    query_len = _token_lengths(tokenizer, pool.queries)
+    doc_len = _token_lengths(tokenizer, pool.docs)
+    lengths_fn = partial(examples.lengths, query_len + 3, doc_len, config.model.max_length)
+    sampler = LengthGroupedSampler(
+        examples, lengths_fn, config.training.batch_size, config.training.seed, config.sampling.length_grouping
+    )
+    label_dtype = torch.long if loss.label_kind == "class" else torch.float32
+    collator = partial(collate_examples, pool=pool, head=head, label_dtype=label_dtype)
+
+    metadata = ModelMetadata(
+        model_type="cross-encoder",
+        num_labels=num_labels,
+        max_length=config.model.max_length,
+        labels=scheme.to_dict(),
+        activation="sigmoid" if num_labels == 1 else "softmax",
+        score="logit" if num_labels == 1 else "expected_gain",
+        base_model=config.model.name,
+        adapter=config.lora.enabled,
+        training={
+            "rankwright_version": rankwright.__version__,
+            "loss": {"name": config.loss.name, **config.loss.params},
+            "data": config.data.path,
+            "train_queries": train_data.n_queries,
+            "train_pairs": len(train_data.pairs),
+            "config": asdict(config),
+        },
+    )
+    validation = None
+    if val_data is not None and config.training.eval_strategy != "no":
+        gains = scheme.gains(val_data.pairs[LABEL])
+        validation = ValidationSet(val_data.pairs, gains, scheme.relevant_gain, config.metrics)
+
+    out = Path(config.output_dir)
+    t = config.training
+    eval_strategy = t.eval_strategy if validation is not None else "no"
+    args = TrainingArguments(
+        output_dir=str(out),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.grad_accum,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type="linear",
+        max_grad_norm=t.max_grad_norm,
+        bf16=t.bf16,
+        fp16=t.fp16,
+        eval_strategy=eval_strategy,
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        logging_steps=t.logging_steps,
+        seed=t.seed,
+        report_to=t.report_to,
+        remove_unused_columns=False,
+        gradient_checkpointing=t.gradient_checkpointing,
+        dataloader_num_workers=t.dataloader_num_workers,
+        disable_tqdm=not config.progress,
+        use_cpu=not torch.cuda.is_available(),
+    )
+    best_dir = out / "best"
+    saver = SaveBestCallback(
+        lambda step, metric: save_model(model if trainer is None else trainer.model, tokenizer, metadata, best_dir,
+                                        {"best": {"step": step, **metric}}),
+        t.metric_for_best_model,
+    )
+    trainer = None
+    trainer = RerankTrainer(
+        model=model,
+        args=args,
+        train_dataset=examples,
+        eval_dataset=examples if validation is not None else None,
+        data_collator=collator,
+        callbacks=[saver],
+        head=head,
+        rerank_loss=loss,
+        validation=validation,
+        metadata=metadata,
+        train_sampler=sampler,
+    )
+    resume = t.resume and any(out.glob("checkpoint-*"))
+    if t.resume and not resume:
+        log.warning("--training.resume: no checkpoint in %s; starting from scratch", out)
+    train_start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    train_seconds = time.perf_counter() - train_start
+    final_metrics = trainer.evaluate() if validation is not None else {}
+    summary = {
+        "train_runtime_s": train_seconds,
+        "global_steps": output.global_step,
+        "pairs_seen": trainer.pairs_seen,
+        "pairs_per_second": trainer.pairs_seen / train_seconds if train_seconds else None,
+        "train_loss": output.training_loss,
+        "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
+        "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
+        "validation_history": saver.history,
+        "total_runtime_s": time.perf_counter() - started,
+    }
+    final_dir = out / "final"
+    save_model(trainer.model, tokenizer, metadata, final_dir, {"result": summary})
+    write_json(summary, out / "train_summary.json")
+    log.info("trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s", train_seconds, output.global_step,
+             summary["pairs_per_second"] or 0, final_dir, f", best: {best_dir}" if saver.best is not None else "")
+    return TrainResult(str(out), str(best_dir) if saver.best is not None else None, str(final_dir), summary)

@@ -1,0 +1,111 @@
+"""A thin ``transformers.Trainer`` subclass: the loss is a pluggable function of
+(scores, labels, mask); evaluation runs the ranking metrics on the fixed validation
+set through the Reranker's batching path; the sampler re-draws examples per epoch.
+Accumulation, schedules, clipping, mixed precision, checkpoints, resume, DDP and
+report_to are the Trainer's own."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import Trainer, TrainerCallback
+
+from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
+from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run
+from rankwright.inference.reranker import Reranker
+from rankwright.losses.base import RerankLoss
+
+log = logging.getLogger(__name__)
+
+
+class ValidationSet:
+    """The fixed validation pairs (never re-sampled) and their integer gains."""
+
+    def __init__(self, pairs: pd.DataFrame, gains: np.ndarray, relevant_gain: int, metrics: RankingConfig):
+        self.pairs = pairs[[QUERY_ID, QUERY, DOC_ID, DOC]].reset_index(drop=True)
+        self.qrels = pd.DataFrame({QUERY_ID: self.pairs[QUERY_ID], DOC_ID: self.pairs[DOC_ID], GAIN: gains})
+        self.relevant_gain = relevant_gain
+        self.metrics = metrics
+
+    def evaluate(self, reranker: Reranker, batch_size: int) -> dict[str, float]:
+        scores = reranker.score(self.pairs[QUERY].tolist(), self.pairs[DOC].tolist(), batch_size=batch_size)
+        run = self.pairs[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores})
+        result = evaluate_run(run, self.qrels, self.relevant_gain, self.metrics)
+        means = result.mean("all")
+        informative = result.mean("informative")
+        out = dict(means)
+        out.update({f"{k}_informative": v for k, v in informative.items() if not math.isnan(v)})
+        return out
+
+
+class RerankTrainer(Trainer):
+    def __init__(self, *args: Any, head, rerank_loss: RerankLoss, validation: ValidationSet | None,  # noqa: ANN001
+                 metadata, train_sampler, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.head = head
+        self.rerank_loss = rerank_loss
+        self.validation = validation
+        self.metadata = metadata
+        self.train_sampler = train_sampler
+        # Our loss is a per-batch mean: let the Trainer scale it for accumulation.
+        self.model_accepts_loss_kwargs = False
+        self.pairs_seen = 0
+
+    def _get_train_sampler(self, *args: Any, **kwargs: Any):
+        return self.train_sampler
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+        index, mask = inputs["index"], inputs["mask"]
+        flat = self.head.scores(model, inputs["features"])
+        grid = flat[index.clamp(min=0)]
+        loss = self.rerank_loss(grid, inputs["rw_labels"], mask)
+        if model.training:
+            self.pairs_seen += int(mask.sum())
+        return (loss, {"scores": grid}) if return_outputs else loss
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:  # noqa: ANN001
+        if self.validation is None:
+            return {}
+        start = time.perf_counter()
+        reranker = Reranker(self.model, self.head, self.metadata, device=str(self.args.device))
+        values = self.validation.evaluate(reranker, self.args.per_device_eval_batch_size)
+        self.model.train()
+        metrics = {f"{metric_key_prefix}_{k}": v for k, v in values.items()}
+        metrics[f"{metric_key_prefix}_runtime"] = time.perf_counter() - start
+        metrics["epoch"] = self.state.epoch
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+
+class SaveBestCallback(TrainerCallback):
+    """Saves the model to ``best/`` whenever the chosen validation metric improves."""
+
+    def __init__(self, save_fn, metric: str, greater_is_better: bool = True):  # noqa: ANN001
+        self.save_fn = save_fn
+        self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
+        self.sign = 1.0 if greater_is_better else -1.0
+        self.best: float | None = None
+        self.history: list[dict[str, float]] = []
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+        if not metrics or self.metric not in metrics:
+            return
+        value = float(metrics[self.metric])
+        self.history.append({"step": state.global_step, "epoch": state.epoch, self.metric: value})
+        if self.best is None or self.sign * value > self.sign * self.best:
+            self.best = value
+            if state.is_world_process_zero:
+                self.save_fn(step=state.global_step, metric={self.metric: value})
+                log.info("new best %s = %.4f at step %d", self.metric, value, state.global_step)
+
+
+def check_trainable_changed(before: dict[str, torch.Tensor], model: torch.nn.Module) -> list[str]:
+    """Names of trainable parameters that did not change (for tests and sanity logs)."""
+    return [n for n, p in model.named_parameters() if p.requires_grad and n in before and torch.equal(before[n], p.detach().cpu())]
