@@ -16,12 +16,15 @@ log = logging.getLogger("rankwright")
 
 
 def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
-    from rankwright.commands import bm25, evaluate, split
+    from rankwright.commands import bm25, evaluate, export, rerank, split, train
 
     return {
         "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
         "evaluate": (evaluate.EvaluateConfig, evaluate.main, "score data (BM25 or a run) and report metrics"),
         "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
+        "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder reranker"),
+        "rerank": (rerank.RerankConfig, rerank.main, "rescore a run or candidates with a model, write a run"),
+        "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
     }
 
 
@@ -54,6 +57,13 @@ def _report(command: str, result: Any) -> None:
                 f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n"
             )
         out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
+    elif command == "train":
+        out.write(f"final model: {result.final_dir}\n")
+        if result.best_dir:
+            out.write(f"best model:  {result.best_dir} ({result.metrics['best_validation']})\n")
+        out.write(
+            f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
+        )
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
 

@@ -11,17 +11,20 @@ import pandas as pd
 
 from rankwright.commands.bm25 import bm25_run, resolve_mode
 from rankwright.commands.common import load_data
+from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.labels import LabelConfig
 from rankwright.data.readers import DataConfig, read_run
 from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
 from rankwright.data.split import SplitConfig
 from rankwright.evaluation.evaluate import EvalOptions, Evaluation, evaluate_scores
+from rankwright.inference.candidates import attach_texts
+from rankwright.inference.reranker import Reranker
 from rankwright.retrieval.bm25 import BM25Config
 
 log = logging.getLogger(__name__)
 
-SCORERS = ("bm25", "run")
+SCORERS = ("bm25", "run", "model")
 
 
 @dataclass
@@ -30,7 +33,9 @@ class EvaluateConfig:
     labels: LabelConfig = field(default_factory=LabelConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split evaluated"})
-    scorer: str = field(default="bm25", metadata={"help": "bm25, or run (scores read from `run`)"})
+    scorer: str = field(default="bm25", metadata={"help": "bm25, run (scores read from `run`), or model"})
+    model: str | None = field(default=None, metadata={"help": "trained model folder (scorer=model)"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring with a model"})
     run: str | None = field(default=None, metadata={"help": "TREC run, or a table with query_id, doc_id, score"})
     mode: str = field(default="auto", metadata={"help": "rerank candidates or retrieve from the corpus (auto)"})
     bm25: BM25Config = field(default_factory=BM25Config)
@@ -56,6 +61,17 @@ def load_scores(path: str) -> pd.DataFrame:
     return read_run(path)[[QUERY_ID, DOC_ID, SCORE]]
 
 
+def _model_run(config: EvaluateConfig, loaded, mode: str) -> pd.DataFrame:
+    """Model scores for the subset's candidates; in retrieve mode, for BM25's top k."""
+    reranker = Reranker.from_pretrained(config.model)
+    if mode == "retrieve":
+        first = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
+        candidates = attach_texts(first, loaded.full, "bm25")
+    else:
+        candidates = loaded.subset.pairs
+    return rerank_candidates(reranker, candidates, config.batch_size, config.progress)
+
+
 def main(config: EvaluateConfig) -> Evaluation:
     if config.scorer not in SCORERS:
         raise ValueError(f"scorer must be one of {SCORERS}, got {config.scorer!r}")
@@ -70,6 +86,12 @@ def main(config: EvaluateConfig) -> Evaluation:
         run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
         extra["bm25"] = asdict(config.bm25)
         system = "bm25"
+    elif config.scorer == "model":
+        if not config.model:
+            raise ValueError("scorer=model needs model=<folder>")
+        run = _model_run(config, loaded, mode)
+        extra["model"] = config.model
+        system = Path(config.model).name or "model"
     else:
         if not config.run:
             raise ValueError("scorer=run needs run=<file>")

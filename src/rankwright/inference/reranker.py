@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
 from rankwright.models.cross_encoder import CrossEncoderHead
-from rankwright.models.loading import resolve_model_path
+from rankwright.models.loading import load_adapter_classifier, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,9 @@ class Reranker:
     or returns the class probabilities.
     """
 
-    def __init__(self, model: PreTrainedModel, head: CrossEncoderHead, metadata: ModelMetadata, device: str | None = None):
+    def __init__(
+        self, model: PreTrainedModel, head: CrossEncoderHead, metadata: ModelMetadata, device: str | None = None
+    ):
         self.model = model
         self.head = head
         self.metadata = metadata
@@ -68,9 +70,7 @@ class Reranker:
         if metadata.model_type != "cross-encoder":
             raise NotImplementedError(f"{path}: model_type {metadata.model_type!r} is not supported yet")
         if metadata.adapter:
-            from peft import AutoPeftModelForSequenceClassification
-
-            model = AutoPeftModelForSequenceClassification.from_pretrained(path, **model_kwargs)
+            model = load_adapter_classifier(path, metadata, **model_kwargs)
         else:
             model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(path), **model_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(path))

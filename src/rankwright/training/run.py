@@ -66,7 +66,9 @@ def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, 
             )
         missing = train.n_queries - with_pos
         if missing:
-            log.info("%d of %d training queries have no positive and are skipped by %s", missing, train.n_queries, loss_name)
+            log.info(
+                "%d of %d training queries have no positive and are skipped by %s", missing, train.n_queries, loss_name
+            )
 
 
 def _datasets(config: TrainConfig) -> tuple[RelevanceData, RelevanceData | None, LabelScheme]:
@@ -81,18 +83,19 @@ def _datasets(config: TrainConfig) -> tuple[RelevanceData, RelevanceData | None,
         scheme.validate(val)
         return data, val, scheme
     parts = split_data(data, config.split)
-    log.info("query split %s seed %d: %s", config.split.ratios, config.split.seed,
-             {k: v.n_queries for k, v in parts.items()})
+    log.info(
+        "query split %s seed %d: %s", config.split.ratios, config.split.seed, {k: v.n_queries for k, v in parts.items()}
+    )
     val = parts["val"] if parts["val"].n_queries else None
     return parts["train"], val, scheme
 
 
-def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:  # noqa: ANN001
+def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
     ids = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
     return np.array([len(x) for x in ids], dtype=np.int64)
 
 
-def _apply_lora(model, config: TrainConfig):  # noqa: ANN001
+def _apply_lora(model, config: TrainConfig):
     from peft import LoraConfig, TaskType, get_peft_model
 
     lora = LoraConfig(
@@ -108,7 +111,7 @@ def _apply_lora(model, config: TrainConfig):  # noqa: ANN001
     return model
 
 
-def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:  # noqa: ANN001
+def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -200,15 +203,20 @@ def train(config: TrainConfig) -> TrainResult:
         seed=t.seed,
         report_to=t.report_to,
         remove_unused_columns=False,
-        gradient_checkpointing=t.gradient_checkpointing,
+        **({"gradient_checkpointing": True} if t.gradient_checkpointing else {}),
         dataloader_num_workers=t.dataloader_num_workers,
         disable_tqdm=not config.progress,
         use_cpu=not torch.cuda.is_available(),
     )
     best_dir = out / "best"
     saver = SaveBestCallback(
-        lambda step, metric: save_model(model if trainer is None else trainer.model, tokenizer, metadata, best_dir,
-                                        {"best": {"step": step, **metric}}),
+        lambda step, metric: save_model(
+            model if trainer is None else trainer.model,
+            tokenizer,
+            metadata,
+            best_dir,
+            {"best": {"step": step, **metric}},
+        ),
         t.metric_for_best_model,
     )
     trainer = None
@@ -231,7 +239,8 @@ def train(config: TrainConfig) -> TrainResult:
     train_start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=True if resume else None)
     train_seconds = time.perf_counter() - train_start
-    final_metrics = trainer.evaluate() if validation is not None else {}
+    needs_final_eval = validation is not None and trainer.last_eval_step != output.global_step
+    final_metrics = trainer.evaluate() if needs_final_eval else trainer.last_eval_metrics
     summary = {
         "train_runtime_s": train_seconds,
         "global_steps": output.global_step,
@@ -246,6 +255,12 @@ def train(config: TrainConfig) -> TrainResult:
     final_dir = out / "final"
     save_model(trainer.model, tokenizer, metadata, final_dir, {"result": summary})
     write_json(summary, out / "train_summary.json")
-    log.info("trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s", train_seconds, output.global_step,
-             summary["pairs_per_second"] or 0, final_dir, f", best: {best_dir}" if saver.best is not None else "")
+    log.info(
+        "trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s",
+        train_seconds,
+        output.global_step,
+        summary["pairs_per_second"] or 0,
+        final_dir,
+        f", best: {best_dir}" if saver.best is not None else "",
+    )
     return TrainResult(str(out), str(best_dir) if saver.best is not None else None, str(final_dir), summary)

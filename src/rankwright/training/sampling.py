@@ -110,8 +110,11 @@ class EpochExamples(Dataset):
             self.group_queries = [q for q, idx in enumerate(pool.by_query) if self._usable(idx)]
             dropped = len(pool.by_query) - len(self.group_queries)
             if dropped:
-                log.info("%d of %d training queries have no usable group for this loss and are skipped",
-                         dropped, len(pool.by_query))
+                log.info(
+                    "%d of %d training queries have no usable group for this loss and are skipped",
+                    dropped,
+                    len(pool.by_query),
+                )
         else:
             order = np.random.default_rng([seed, 1_000_003]).permutation(len(pool.pair_query))
             if config.max_pairs is not None:
@@ -136,7 +139,9 @@ class EpochExamples(Dataset):
         self.epoch = epoch
         if not self.grouped:
             p = self.pool
-            self.examples = [Example(int(p.pair_query[r]), [int(p.pair_doc[r])], [float(p.pair_label[r])]) for r in self.pair_rows]
+            self.examples = [
+                Example(int(p.pair_query[r]), [int(p.pair_doc[r])], [float(p.pair_label[r])]) for r in self.pair_rows
+            ]
             return
         rng = np.random.default_rng([self.seed, epoch])
         self.examples = [self._draw_group(q, rng) for q in self.group_queries]
@@ -190,7 +195,7 @@ class LengthGroupedSampler(Sampler[int]):
     sorted by length so each batch pads to similar lengths, and the batches are then
     shuffled. Drives ``dataset.set_epoch`` so examples and order change together."""
 
-    def __init__(self, dataset: EpochExamples, lengths_fn, batch_size: int, seed: int, group: bool = True):  # noqa: ANN001
+    def __init__(self, dataset: EpochExamples, lengths_fn, batch_size: int, seed: int, group: bool = True):
         self.dataset = dataset
         self.lengths_fn = lengths_fn
         self.batch_size = batch_size
@@ -222,7 +227,7 @@ class LengthGroupedSampler(Sampler[int]):
         return iter(np.concatenate([batches[b] for b in batch_order]).tolist())
 
 
-def collate_examples(examples: list[Example], pool: Pool, head, label_dtype: torch.dtype) -> dict:  # noqa: ANN001
+def collate_examples(examples: list[Example], pool: Pool, head, label_dtype: torch.dtype) -> dict:
     """Tokenise the pairs of a batch, pad them, and lay scores out as ``[groups, docs]``."""
     width = max(len(e.docs) for e in examples)
     index = torch.full((len(examples), width), -1, dtype=torch.long)

@@ -33,8 +33,10 @@ class ValidationSet:
         self.relevant_gain = relevant_gain
         self.metrics = metrics
 
-    def evaluate(self, reranker: Reranker, batch_size: int) -> dict[str, float]:
-        scores = reranker.score(self.pairs[QUERY].tolist(), self.pairs[DOC].tolist(), batch_size=batch_size)
+    def evaluate(self, reranker: Reranker, batch_size: int, progress: bool = False) -> dict[str, float]:
+        scores = reranker.score(
+            self.pairs[QUERY].tolist(), self.pairs[DOC].tolist(), batch_size=batch_size, progress=progress
+        )
         run = self.pairs[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores})
         result = evaluate_run(run, self.qrels, self.relevant_gain, self.metrics)
         means = result.mean("all")
@@ -45,8 +47,16 @@ class ValidationSet:
 
 
 class RerankTrainer(Trainer):
-    def __init__(self, *args: Any, head, rerank_loss: RerankLoss, validation: ValidationSet | None,  # noqa: ANN001
-                 metadata, train_sampler, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        head,
+        rerank_loss: RerankLoss,
+        validation: ValidationSet | None,
+        metadata,
+        train_sampler,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.head = head
         self.rerank_loss = rerank_loss
@@ -56,11 +66,13 @@ class RerankTrainer(Trainer):
         # Our loss is a per-batch mean: let the Trainer scale it for accumulation.
         self.model_accepts_loss_kwargs = False
         self.pairs_seen = 0
+        self.last_eval_step: int | None = None
+        self.last_eval_metrics: dict[str, float] = {}
 
     def _get_train_sampler(self, *args: Any, **kwargs: Any):
         return self.train_sampler
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ANN001
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         index, mask = inputs["index"], inputs["mask"]
         flat = self.head.scores(model, inputs["features"])
         grid = flat[index.clamp(min=0)]
@@ -69,16 +81,20 @@ class RerankTrainer(Trainer):
             self.pairs_seen += int(mask.sum())
         return (loss, {"scores": grid}) if return_outputs else loss
 
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:  # noqa: ANN001
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         if self.validation is None:
             return {}
         start = time.perf_counter()
         reranker = Reranker(self.model, self.head, self.metadata, device=str(self.args.device))
-        values = self.validation.evaluate(reranker, self.args.per_device_eval_batch_size)
+        values = self.validation.evaluate(
+            reranker, self.args.per_device_eval_batch_size, progress=not self.args.disable_tqdm
+        )
         self.model.train()
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in values.items()}
         metrics[f"{metric_key_prefix}_runtime"] = time.perf_counter() - start
         metrics["epoch"] = self.state.epoch
+        self.last_eval_step = self.state.global_step
+        self.last_eval_metrics = metrics
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
@@ -87,14 +103,14 @@ class RerankTrainer(Trainer):
 class SaveBestCallback(TrainerCallback):
     """Saves the model to ``best/`` whenever the chosen validation metric improves."""
 
-    def __init__(self, save_fn, metric: str, greater_is_better: bool = True):  # noqa: ANN001
+    def __init__(self, save_fn, metric: str, greater_is_better: bool = True):
         self.save_fn = save_fn
         self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
         self.sign = 1.0 if greater_is_better else -1.0
         self.best: float | None = None
         self.history: list[dict[str, float]] = []
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # noqa: ANN001
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if not metrics or self.metric not in metrics:
             return
         value = float(metrics[self.metric])
@@ -108,4 +124,8 @@ class SaveBestCallback(TrainerCallback):
 
 def check_trainable_changed(before: dict[str, torch.Tensor], model: torch.nn.Module) -> list[str]:
     """Names of trainable parameters that did not change (for tests and sanity logs)."""
-    return [n for n, p in model.named_parameters() if p.requires_grad and n in before and torch.equal(before[n], p.detach().cpu())]
+    return [
+        n
+        for n, p in model.named_parameters()
+        if p.requires_grad and n in before and torch.equal(before[n], p.detach().cpu())
+    ]

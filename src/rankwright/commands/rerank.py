@@ -1,0 +1,66 @@
+"""``rankwright rerank``: rescore a run (TREC) or the data's own candidates with a model
+and write the reranked run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from rankwright.data.readers import DataConfig, read_relevance, read_run, write_run
+from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
+from rankwright.inference.candidates import attach_texts
+from rankwright.inference.reranker import Reranker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RerankConfig:
+    model: str = field(default="", metadata={"help": "trained model folder"})
+    data: DataConfig = field(default_factory=DataConfig)
+    run: str | None = field(default=None, metadata={"help": "TREC run to rerank (default: the data's candidates)"})
+    top_k: int | None = field(default=None, metadata={"help": "rerank only the run's top k per query"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    output: str = field(default="runs/reranked.trec", metadata={"help": "TREC run file to write"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+def top_k_of(run: pd.DataFrame, k: int | None) -> pd.DataFrame:
+    if k is None:
+        return run
+    ordered = run.sort_values([QUERY_ID, SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort")
+    return ordered.groupby(QUERY_ID, sort=False).head(k)
+
+
+def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: int, progress: bool) -> pd.DataFrame:
+    """(query_id, doc_id, score) of the model for each candidate row (query and doc texts)."""
+    scores = reranker.score(
+        candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size, progress=progress
+    )
+    out = candidates[[QUERY_ID, DOC_ID]].copy()
+    out[SCORE] = scores
+    if reranker.metadata.num_labels > 1:
+        out["pred_class"] = reranker.predict_classes(
+            candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size
+        )
+    return out
+
+
+def main(config: RerankConfig) -> pd.DataFrame:
+    if not config.model:
+        raise ValueError("rerank needs model=<folder>")
+    data = read_relevance(config.data)
+    if config.run:
+        candidates = attach_texts(top_k_of(read_run(config.run), config.top_k), data, config.run)
+    else:
+        candidates = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC]]
+    reranker = Reranker.from_pretrained(config.model)
+    log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
+    run = rerank_candidates(reranker, candidates, config.batch_size, config.progress)
+    Path(config.output).parent.mkdir(parents=True, exist_ok=True)
+    write_run(run, config.output, tag=Path(config.model).name or "rankwright")
+    log.info("wrote %s", config.output)
+    return run

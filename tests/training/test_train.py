@@ -1,0 +1,211 @@
+"""End-to-end training on a tiny BERT: real Trainer, real files, real checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from rankwright.config import from_dict
+from rankwright.inference.reranker import Reranker
+from rankwright.models.metadata import ModelMetadata
+from rankwright.training.config import TrainConfig
+from rankwright.training.run import TrainingSetupError, train
+
+
+def _config(tmp_path, data, model, **overrides) -> TrainConfig:
+    base = {
+        "data": {"path": str(data)},
+        "labels": {"scheme": "graded", "relevant_gain": 2},
+        "split": {"ratios": [0.7, 0.3, 0.0], "seed": 1},
+        "model": {"name": model, "max_length": 32},
+        "loss": {"name": "bce"},
+        "training": {
+            "epochs": 2,
+            "batch_size": 8,
+            "learning_rate": 1e-3,
+            "logging_steps": 5,
+            "save_steps": 1000,
+            "eval_batch_size": 16,
+        },
+        "output_dir": str(tmp_path / "out"),
+        "progress": False,
+    }
+    for key, value in overrides.items():
+        section, _, leaf = key.partition(".")
+        if leaf:
+            base.setdefault(section, {})[leaf] = value
+        else:
+            base[section] = value
+    return from_dict(TrainConfig, base)
+
+
+def _hf_logits(folder, queries, docs):
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    with torch.no_grad():
+        batch = tok(queries, docs, truncation="only_second", max_length=32, padding=True, return_tensors="pt")
+        return model(**batch).logits.squeeze(-1).numpy()
+
+
+QUERIES = ["drill number 0", "sofa number 1", "lamp number 2"]
+DOCS = ["drill model 0", "a sofa with a long description " * 5, "kettle model 3"]
+
+
+def test_bce_training_changes_every_parameter_and_saves_loadable_folders(tmp_path, tiny_bert, write_pointwise):
+    data = write_pointwise(tmp_path / "pairs.jsonl")
+    before = {
+        n: p.detach().clone()
+        for n, p in AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).named_parameters()
+    }
+    result = train(_config(tmp_path, data, tiny_bert))
+    final = AutoModelForSequenceClassification.from_pretrained(result.final_dir)
+    unchanged = [
+        n for n, p in final.named_parameters() if n in before and "classifier" not in n and torch.equal(before[n], p)
+    ]
+    assert unchanged == []
+    assert result.best_dir is not None
+    meta = ModelMetadata.load(result.final_dir)
+    assert meta.model_type == "cross-encoder" and meta.num_labels == 1 and meta.max_length == 32
+    assert meta.labels["relevant_gain"] == 2
+    assert meta.training["loss"]["name"] == "bce"
+    assert result.metrics["pairs_seen"] > 0
+    assert "eval_ndcg@10" in result.metrics["final_validation"]
+    # One validation per epoch, and the best one is what best/ holds.
+    history = result.metrics["validation_history"]
+    assert len(history) == 2
+    assert ModelMetadata.load(result.best_dir).training["best"]["eval_ndcg@10"] == max(
+        h["eval_ndcg@10"] for h in history
+    )
+
+
+def test_saved_model_scores_identically_in_rankwright_transformers_and_sentence_transformers(
+    tmp_path, tiny_bert, write_pointwise
+):
+    from sentence_transformers import CrossEncoder
+
+    data = write_pointwise(tmp_path / "pairs.jsonl")
+    result = train(_config(tmp_path, data, tiny_bert, **{"training.epochs": 1}))
+    ours = Reranker.from_pretrained(result.final_dir).score(QUERIES, DOCS)
+    hf = _hf_logits(result.final_dir, QUERIES, DOCS)
+    st = CrossEncoder(result.final_dir, activation_fn=torch.nn.Identity(), max_length=32).predict(
+        list(zip(QUERIES, DOCS))
+    )
+    assert np.abs(ours - hf).max() <= 1e-5
+    assert np.abs(ours - np.asarray(st)).max() <= 1e-5
+    assert len(set(np.round(ours, 6))) == 3  # not a constant
+
+
+def test_query_is_never_truncated_before_the_document(tiny_bert):
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    from rankwright.models.cross_encoder import CrossEncoderHead
+
+    head = CrossEncoderHead(tok, max_length=16)
+    query = "cordless drill eighteen volt"
+    (features,) = head.encode([query], ["a very long product description " * 10])
+    text = tok.decode(features["input_ids"])
+    assert len(features["input_ids"]) == 16
+    assert query in text
+
+
+def test_lora_training_merge_export_scores_like_the_adapter(tmp_path, tiny_bert, write_pointwise):
+    from sentence_transformers import CrossEncoder
+
+    from rankwright.commands.export import ExportConfig
+    from rankwright.commands.export import main as export
+
+    data = write_pointwise(tmp_path / "pairs.jsonl")
+    cfg = _config(
+        tmp_path,
+        data,
+        tiny_bert,
+        **{"lora.enabled": True, "lora.target_modules": ["query", "value"], "lora.r": 4, "training.epochs": 1},
+    )
+    result = train(cfg)
+    assert ModelMetadata.load(result.final_dir).adapter is True
+    adapter_scores = Reranker.from_pretrained(result.final_dir).score(QUERIES, DOCS)
+    merged = export(ExportConfig(model=result.final_dir, output=str(tmp_path / "merged")))
+    assert ModelMetadata.load(merged).adapter is False
+    merged_scores = Reranker.from_pretrained(merged).score(QUERIES, DOCS)
+    hf = _hf_logits(str(merged), QUERIES, DOCS)
+    st = CrossEncoder(str(merged), activation_fn=torch.nn.Identity(), max_length=32).predict(list(zip(QUERIES, DOCS)))
+    assert np.abs(adapter_scores - merged_scores).max() <= 1e-5
+    assert np.abs(merged_scores - hf).max() <= 1e-5
+    assert np.abs(merged_scores - np.asarray(st)).max() <= 1e-5
+    # The score head was trained, not left at its random initialisation.
+    base_head = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=1)
+    merged_model = AutoModelForSequenceClassification.from_pretrained(merged)
+    assert not torch.equal(base_head.classifier.weight, merged_model.classifier.weight)
+
+
+def test_multi_positive_margin_groups_from_seed002_jsonl(tmp_path, tiny_bert, write_seed002):
+    data = write_seed002(tmp_path / "train.jsonl")
+    cfg = _config(
+        tmp_path,
+        data,
+        tiny_bert,
+        **{
+            "labels": {"scheme": "binary", "threshold": 1},
+            "loss": {"name": "margin", "params": {"margin": 1.0}},
+            "sampling": {"negatives_per_group": 2, "positives_per_group": 0, "hard_ratio": 0.5},
+        },
+    )
+    result = train(cfg)
+    assert result.metrics["global_steps"] > 0
+    assert result.metrics["train_loss"] > 0
+
+
+def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise):
+    data = write_pointwise(tmp_path / "pairs.jsonl")
+    listwise = _config(
+        tmp_path,
+        data,
+        tiny_bert,
+        **{
+            "loss": {"name": "listwise_ce", "params": {"temperature": 0.5}},
+            "sampling": {"negatives_per_group": 3},
+            "training.epochs": 1,
+        },
+    )
+    assert train(listwise).metrics["global_steps"] > 0
+    classes = _config(
+        tmp_path,
+        data,
+        tiny_bert,
+        **{
+            "labels": {"scheme": "classes", "classes": ["2", "1", "0"], "gains": {"2": 2, "1": 1, "0": 0}},
+            "loss": {"name": "ce"},
+            "training.epochs": 1,
+            "output_dir": str(tmp_path / "cls"),
+        },
+    )
+    result = train(classes)
+    reranker = Reranker.from_pretrained(result.final_dir)
+    assert reranker.metadata.num_labels == 3
+    probs = reranker.score(QUERIES, DOCS, probabilities=True)
+    assert probs.shape == (3, 3) and np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    expected_gain = reranker.score(QUERIES, DOCS)
+    assert np.allclose(expected_gain, probs @ np.array([2.0, 1.0, 0.0]) / 2.0, atol=1e-6)
+    assert set(reranker.predict_classes(QUERIES, DOCS)) <= {"2", "1", "0"}
+
+
+def test_listwise_without_positives_fails_before_training(tmp_path, tiny_bert, write_pointwise):
+    data = write_pointwise(tmp_path / "pairs.jsonl")
+    cfg = _config(
+        tmp_path,
+        data,
+        tiny_bert,
+        **{"labels": {"scheme": "graded", "relevant_gain": 5}, "loss": {"name": "listwise_ce"}},
+    )
+    with pytest.raises(TrainingSetupError, match="needs at least one positive"):
+        train(cfg)
+    assert not (tmp_path / "out").exists()
+
+
+def test_classes_on_binary_data_fails_before_training(tmp_path, tiny_bert, write_pointwise):
+    data = write_pointwise(tmp_path / "pairs.jsonl", graded=False)
+    cfg = _config(tmp_path, data, tiny_bert, **{"labels": {"scheme": "binary", "threshold": 1}, "loss": {"name": "ce"}})
+    with pytest.raises(TrainingSetupError, match="labels.scheme: classes"):
+        train(cfg)
+    assert not (tmp_path / "out").exists()
