@@ -90,7 +90,7 @@ def test_saved_model_scores_identically_in_rankwright_transformers_and_sentence_
     ours = Reranker.from_pretrained(result.final_dir).score(QUERIES, DOCS)
     hf = _hf_logits(result.final_dir, QUERIES, DOCS)
     st = CrossEncoder(result.final_dir, activation_fn=torch.nn.Identity(), max_length=32).predict(
-        list(zip(QUERIES, DOCS))
+        list(zip(QUERIES, DOCS, strict=True))
     )
     assert np.abs(ours - hf).max() <= 1e-5
     assert np.abs(ours - np.asarray(st)).max() <= 1e-5
@@ -129,7 +129,8 @@ def test_lora_training_merge_export_scores_like_the_adapter(tmp_path, tiny_bert,
     assert ModelMetadata.load(merged).adapter is False
     merged_scores = Reranker.from_pretrained(merged).score(QUERIES, DOCS)
     hf = _hf_logits(str(merged), QUERIES, DOCS)
-    st = CrossEncoder(str(merged), activation_fn=torch.nn.Identity(), max_length=32).predict(list(zip(QUERIES, DOCS)))
+    cross_encoder = CrossEncoder(str(merged), activation_fn=torch.nn.Identity(), max_length=32)
+    st = cross_encoder.predict(list(zip(QUERIES, DOCS, strict=True)))
     assert np.abs(adapter_scores - merged_scores).max() <= 1e-5
     assert np.abs(merged_scores - hf).max() <= 1e-5
     assert np.abs(merged_scores - np.asarray(st)).max() <= 1e-5
@@ -206,6 +207,6 @@ def test_listwise_without_positives_fails_before_training(tmp_path, tiny_bert, w
 def test_classes_on_binary_data_fails_before_training(tmp_path, tiny_bert, write_pointwise):
     data = write_pointwise(tmp_path / "pairs.jsonl", graded=False)
     cfg = _config(tmp_path, data, tiny_bert, **{"labels": {"scheme": "binary", "threshold": 1}, "loss": {"name": "ce"}})
-    with pytest.raises(TrainingSetupError, match="labels.scheme: classes"):
+    with pytest.raises(TrainingSetupError, match=r"labels\.scheme: classes"):
         train(cfg)
     assert not (tmp_path / "out").exists()

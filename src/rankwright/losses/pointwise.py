@@ -54,7 +54,8 @@ class MultiClassCrossEntropyLoss(RerankLoss):
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         logits = scores.float().flatten(0, 1)
-        target = labels.long().flatten().clamp(min=0)
+        # Padding may carry any label value: neutralise it before cross_entropy sees it.
+        target = labels.long().flatten().masked_fill(~mask.flatten(), 0)
         per_doc = F.cross_entropy(logits, target, reduction="none", label_smoothing=self.label_smoothing)
         return masked_mean(per_doc, mask.flatten())
 

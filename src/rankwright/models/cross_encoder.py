@@ -29,7 +29,7 @@ class CrossEncoderHead:
         enc = self.tokenizer(
             list(queries), list(docs), truncation="only_second", max_length=self.max_length, padding=False
         )
-        keys = [k for k in enc.keys() if k != "overflow_to_sample_mapping"]
+        keys = [k for k in enc if k != "overflow_to_sample_mapping"]
         features = [{k: enc[k][i] for k in keys} for i in range(len(queries))]
         too_long = [i for i, f in enumerate(features) if len(f["input_ids"]) > self.max_length]
         if too_long:

@@ -52,7 +52,8 @@ def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, 
         )
     if loss.label_kind == "target" and scheme.config.target_range is None:
         raise TrainingSetupError(
-            f"loss {loss_name!r} regresses a label scaled to [0, 1]: set labels.target_range, e.g. [1, 3] for 1..3 grades"
+            f"loss {loss_name!r} regresses a label scaled to [0, 1]: set labels.target_range, "
+            "e.g. [1, 3] for 1..3 grades"
         )
     if loss.label_kind == "target" and scheme.kind == "classes":
         raise TrainingSetupError(f"loss {loss_name!r} needs numeric labels; these are classes: use loss ce")

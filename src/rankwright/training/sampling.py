@@ -57,7 +57,7 @@ class Pool:
     @classmethod
     def build(cls, pairs: pd.DataFrame, scheme: LabelScheme, label_kind: str) -> Pool:
         query_codes, query_ids = pd.factorize(pairs[QUERY_ID])
-        doc_codes, doc_ids = pd.factorize(pairs[DOC_ID])
+        doc_codes, _doc_ids = pd.factorize(pairs[DOC_ID])
         first_q = pairs.groupby(query_codes)[QUERY].first()
         first_d = pairs.groupby(doc_codes)[DOC].first()
         labels = pairs[LABEL]
