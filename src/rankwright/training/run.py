@@ -112,6 +112,17 @@ def _apply_lora(model, config: TrainConfig):
     return model
 
 
+def last_complete_checkpoint(out: Path) -> str | None:
+    """The newest checkpoint the Trainer finished writing (``trainer_state.json`` is its
+    last file); a checkpoint cut short by a crash is skipped with a warning."""
+    steps = sorted((int(p.name.split("-")[1]), p) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
+    for _, path in reversed(steps):
+        if (path / "trainer_state.json").exists():
+            return str(path)
+        log.warning("skipping incomplete checkpoint %s (interrupted while saving)", path)
+    return None
+
+
 def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
@@ -234,16 +245,19 @@ def train(config: TrainConfig) -> TrainResult:
         metadata=metadata,
         train_sampler=sampler,
     )
-    resume = t.resume and any(out.glob("checkpoint-*"))
-    if t.resume and not resume:
-        log.warning("--training.resume: no checkpoint in %s; starting from scratch", out)
+    resume_from = last_complete_checkpoint(out) if t.resume else None
+    if t.resume and resume_from is None:
+        log.warning("training.resume: no checkpoint in %s; starting from scratch", out)
+    elif resume_from:
+        log.info("resuming from %s", resume_from)
     train_start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - train_start
     needs_final_eval = validation is not None and trainer.last_eval_step != output.global_step
     final_metrics = trainer.evaluate() if needs_final_eval else trainer.last_eval_metrics
     summary = {
         "train_runtime_s": train_seconds,
+        "resumed_from": resume_from,
         "global_steps": output.global_step,
         "pairs_seen": trainer.pairs_seen,
         "pairs_per_second": trainer.pairs_seen / train_seconds if train_seconds else None,
