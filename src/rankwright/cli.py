@@ -16,7 +16,7 @@ log = logging.getLogger("rankwright")
 
 
 def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
-    from rankwright.commands import bm25, evaluate, export, rerank, split, train
+    from rankwright.commands import bm25, evaluate, export, quickstart, rerank, split, train
 
     return {
         "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
@@ -25,6 +25,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder reranker"),
         "rerank": (rerank.RerankConfig, rerank.main, "rescore a run or candidates with a model, write a run"),
         "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
+        "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
     }
 
 
@@ -64,6 +65,10 @@ def _report(command: str, result: Any) -> None:
         out.write(
             f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
         )
+    elif command == "quickstart":
+        out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
+        out.write(result.table + "\n\n")
+        out.write(f"trained model: {result.model_dir}  ({result.metrics['seconds']:.0f} s in all)\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
 

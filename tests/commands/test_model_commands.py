@@ -1,0 +1,107 @@
+"""rerank / evaluate --scorer model / export through the CLI, on a tiny trained model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rankwright.cli import main as cli
+from rankwright.config import from_dict
+from rankwright.data.readers import read_run
+from rankwright.inference.reranker import Reranker
+from rankwright.training.config import TrainConfig
+from rankwright.training.run import train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_bert, write_pointwise):
+    tmp = tmp_path_factory.mktemp("trained")
+    data = write_pointwise(tmp / "pairs.jsonl")
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"path": str(data)},
+            "labels": {"scheme": "graded", "relevant_gain": 2},
+            "split": {"ratios": [0.8, 0.2, 0.0], "seed": 1},
+            "model": {"name": tiny_bert, "max_length": 32},
+            "training": {"epochs": 1, "batch_size": 8, "learning_rate": 1e-3, "save_steps": 1000},
+            "output_dir": str(tmp / "out"),
+            "progress": False,
+        },
+    )
+    return data, train(cfg).final_dir
+
+
+def test_evaluate_with_a_model_scores_every_judged_pair(trained, tmp_path):
+    data, model = trained
+    out = tmp_path / "eval"
+    rc = cli(
+        [
+            "evaluate",
+            "--data.path",
+            str(data),
+            "--labels.scheme",
+            "graded",
+            "--labels.relevant_gain",
+            "2",
+            "--scorer",
+            "model",
+            "--model",
+            model,
+            "--output_dir",
+            str(out),
+            "--progress",
+            "false",
+        ]
+    )
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    system = metrics["system"]
+    assert metrics["ranking"][system]["all"]["n_queries"] == 30
+    pred = pd.read_parquet(out / "predictions.parquet")
+    assert pred["score"].notna().all() and len(pred) == 150
+    pairs = pd.read_json(data, lines=True)
+    expected = Reranker.from_pretrained(model).score(pairs["query"].tolist(), pairs["doc"].tolist())
+    merged = pairs.assign(expected=expected).merge(pred[["query_id", "doc_id", "score"]], on=["query_id", "doc_id"])
+    assert np.abs(merged["expected"] - merged["score"]).max() <= 1e-5
+
+
+def test_rerank_a_trec_run_keeps_only_its_documents(trained, tmp_path):
+    data, model = trained
+    run = tmp_path / "first.trec"
+    lines = [f"q{q} Q0 q{q}d{j} {j + 1} {10 - j} bm25\n" for q in range(3) for j in range(4)]
+    lines.append("q0 Q0 unknown-doc 5 1 bm25\n")
+    run.write_text("".join(lines))
+    out = tmp_path / "reranked.trec"
+    rc = cli(
+        [
+            "rerank",
+            "--model",
+            model,
+            "--data.path",
+            str(data),
+            "--run",
+            str(run),
+            "--top_k",
+            "3",
+            "--output",
+            str(out),
+            "--progress",
+            "false",
+        ]
+    )
+    assert rc == 0
+    reranked = read_run(out)
+    assert reranked.groupby("query_id").size().tolist() == [3, 3, 3]  # top 3 of each, unknown doc not in top 3
+    assert set(reranked["doc_id"]) <= {f"q{q}d{j}" for q in range(3) for j in range(3)}
+    first = reranked[reranked["query_id"] == "q1"].sort_values("rank")
+    assert first["score"].is_monotonic_decreasing
+
+
+def test_rerank_without_a_model_is_a_clear_error(trained, caplog):
+    data, _ = trained
+    assert cli(["rerank", "--data.path", str(data)]) == 2
+    assert "rerank needs model=<folder>" in caplog.text

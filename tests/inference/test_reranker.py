@@ -1,0 +1,75 @@
+"""The one batching path: order restored, equal to unbatched scoring, rank sorted."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from rankwright.inference.reranker import RankedDocument, Reranker
+
+
+@pytest.fixture(scope="module")
+def scorer_dir(tiny_bert, tmp_path_factory):
+    """A plain Hugging Face sequence-classification folder (no rankwright.json)."""
+    folder = tmp_path_factory.mktemp("plain")
+    torch.manual_seed(1)
+    AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
+    return str(folder)
+
+
+DOCS = [
+    "short",
+    "a much longer document about cordless drills and batteries " * 3,
+    "medium length text about a sofa",
+    "x",
+    "another fairly long product title for a garden hose with fittings",
+]
+
+
+def _one_by_one(folder, query, docs):
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    out = []
+    with torch.no_grad():
+        for d in docs:
+            batch = tok([query], [d], truncation="only_second", max_length=512, return_tensors="pt")
+            out.append(model(**batch).logits[0, 0].item())
+    return np.array(out)
+
+
+def test_length_sorted_batches_return_input_order_and_equal_unbatched_scores(scorer_dir):
+    reranker = Reranker.from_pretrained(scorer_dir)
+    batched = reranker.score("drill", DOCS, batch_size=2)
+    assert batched.shape == (len(DOCS),)
+    assert np.abs(batched - _one_by_one(scorer_dir, "drill", DOCS)).max() <= 1e-5
+
+
+def test_probabilities_are_the_sigmoid_of_raw_scores(scorer_dir):
+    reranker = Reranker.from_pretrained(scorer_dir)
+    raw = reranker.score("drill", DOCS)
+    probs = reranker.score("drill", DOCS, probabilities=True)
+    assert np.allclose(probs, 1 / (1 + np.exp(-raw)), atol=1e-7)
+    assert ((probs > 0) & (probs < 1)).all()
+
+
+def test_rank_sorts_by_score_and_keeps_the_input(scorer_dir):
+    reranker = Reranker.from_pretrained(scorer_dir)
+    docs = [{"id": f"d{i}", "text": t} for i, t in enumerate(DOCS)]
+    ranked = reranker.rank("drill", docs, top_k=3)
+    scores = reranker.score("drill", DOCS)
+    assert [r.index for r in ranked] == list(np.argsort(-scores, kind="stable")[:3])
+    assert all(isinstance(r, RankedDocument) for r in ranked)
+    assert ranked[0].document == docs[ranked[0].index]
+    assert ranked[0].score >= ranked[1].score >= ranked[2].score
+
+
+def test_queries_list_and_mismatch(scorer_dir):
+    reranker = Reranker.from_pretrained(scorer_dir)
+    per_pair = reranker.score(["drill"] * len(DOCS), DOCS)
+    assert np.allclose(per_pair, reranker.score("drill", DOCS), atol=1e-6)
+    with pytest.raises(ValueError, match="2 queries but 5 documents"):
+        reranker.score(["a", "b"], DOCS)
+    assert reranker.score("drill", []).shape == (0,)
