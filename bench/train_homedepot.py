@@ -24,17 +24,25 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine, peak_rss_mib  # noqa: E402
+from common import REPO, SHARED_DATA, machine, peak_rss_mib
 
-from rankwright.data.labels import LabelConfig, build_scheme  # noqa: E402
-from rankwright.data.readers import ColumnMap, DataConfig, read_relevance  # noqa: E402
-from rankwright.data.split import SplitConfig, split_data  # noqa: E402
+from rankwright.data.labels import LabelConfig, build_scheme
+from rankwright.data.readers import ColumnMap, DataConfig, read_relevance
+from rankwright.data.split import SplitConfig, split_data
 
 HD = SHARED_DATA / "homedepot" / "train.csv.zip"
 COLUMNS = ColumnMap(query="search_term", docs=["product_title"], label="relevance", doc_id="product_uid")
 LABELS = LabelConfig(scheme="graded", gain_offset=1, gain_scale=12, threshold=2.33, target_range=[1, 3])
 N_PAIRS = 10_000
-HYPER = {"batch_size": 32, "learning_rate": 5e-5, "warmup_ratio": 0.1, "epochs": 1, "seed": 42, "max_length": 128}
+HYPER = {
+    "batch_size": 32,
+    "learning_rate": 5e-5,
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "epochs": 1,
+    "seed": 42,
+    "max_length": 128,
+}
 
 
 def splits():
@@ -51,7 +59,7 @@ def write_train_file(pairs: pd.DataFrame, path: Path) -> None:
     pairs[["query_id", "query", "doc_id", "doc", "label"]].to_parquet(path, index=False)
 
 
-def run_rankwright(workdir: Path, loss: str) -> dict:
+def run_rankwright(workdir: Path, loss: str, seed: int) -> dict:
     from rankwright.config import from_dict
     from rankwright.training.config import TrainConfig
     from rankwright.training.run import train
@@ -66,50 +74,69 @@ def run_rankwright(workdir: Path, loss: str) -> dict:
             "loss": {"name": loss},
             "sampling": {"mode": "pairs"},
             "training": {
-                "epochs": HYPER["epochs"], "batch_size": HYPER["batch_size"], "learning_rate": HYPER["learning_rate"],
-                "warmup_ratio": HYPER["warmup_ratio"], "seed": HYPER["seed"], "eval_strategy": "no",
-                "save_steps": 10**9, "logging_steps": 50,
+                "epochs": HYPER["epochs"],
+                "batch_size": HYPER["batch_size"],
+                "learning_rate": HYPER["learning_rate"],
+                "warmup_ratio": HYPER["warmup_ratio"],
+                "weight_decay": HYPER["weight_decay"],
+                "seed": seed,
+                "eval_strategy": "no",
+                "save_steps": 10**9,
+                "logging_steps": 50,
             },
-            "output_dir": str(workdir / f"rankwright_{loss}"),
+            "output_dir": str(workdir / f"rankwright_{loss}_{seed}"),
             "progress": False,
         },
     )
     result = train(cfg)
-    return {"model_dir": result.final_dir, "train_seconds": result.metrics["train_runtime_s"],
-            "pairs": result.metrics["pairs_seen"]}
+    return {
+        "model_dir": result.final_dir,
+        "train_seconds": result.metrics["train_runtime_s"],
+        "pairs": result.metrics["pairs_seen"],
+    }
 
 
-def run_sentence_transformers(workdir: Path) -> dict:
+def run_sentence_transformers(workdir: Path, seed: int) -> dict:
     import torch
     from datasets import Dataset
-    from sentence_transformers.cross_encoder import (
-        CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
 
     from rankwright.models.loading import resolve_model_path
 
     pairs = pd.read_parquet(workdir / "train_pairs.parquet")
     labels = (pairs["label"].astype(float) >= 2.33).astype(float)
-    dataset = Dataset.from_dict({"query": pairs["query"].tolist(), "doc": pairs["doc"].tolist(), "label": labels.tolist()})
-    torch.manual_seed(HYPER["seed"])
+    dataset = Dataset.from_dict(
+        {"query": pairs["query"].tolist(), "doc": pairs["doc"].tolist(), "label": labels.tolist()}
+    )
+    torch.manual_seed(seed)
     model = CrossEncoder(resolve_model_path("all-MiniLM-L6-v2"), num_labels=1, max_length=HYPER["max_length"])
     args = CrossEncoderTrainingArguments(
-        output_dir=str(workdir / "st_checkpoints"), num_train_epochs=HYPER["epochs"],
-        per_device_train_batch_size=HYPER["batch_size"], learning_rate=HYPER["learning_rate"],
-        warmup_steps=HYPER["warmup_ratio"], seed=HYPER["seed"], eval_strategy="no", save_strategy="no",
-        logging_steps=50, report_to="none", disable_tqdm=True, use_cpu=True,
+        output_dir=str(workdir / "st_checkpoints"),
+        num_train_epochs=HYPER["epochs"],
+        per_device_train_batch_size=HYPER["batch_size"],
+        learning_rate=HYPER["learning_rate"],
+        warmup_steps=HYPER["warmup_ratio"],
+        weight_decay=HYPER["weight_decay"],
+        seed=seed,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_steps=50,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
     )
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model))
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    out = workdir / "st_model"
+    out = workdir / f"st_model_{seed}"
     model.save_pretrained(str(out))
     return {"model_dir": str(out), "train_seconds": seconds, "pairs": len(pairs) * HYPER["epochs"]}
 
 
-def child(system: str, workdir: Path, out: Path) -> None:
-    result = run_sentence_transformers(workdir) if system == "st" else run_rankwright(workdir, system)
+def child(system: str, workdir: Path, out: Path, seed: int) -> None:
+    result = run_sentence_transformers(workdir, seed) if system == "st" else run_rankwright(workdir, system, seed)
     result["pairs_per_second"] = result["pairs"] / result["train_seconds"]
     result["peak_rss_mib"] = peak_rss_mib()
     out.write_text(json.dumps(result))
@@ -118,8 +145,9 @@ def child(system: str, workdir: Path, out: Path) -> None:
 def score_rankwright(model_dir: str, test) -> np.ndarray:
     from rankwright.inference.reranker import Reranker
 
-    return Reranker.from_pretrained(model_dir).score(test.pairs["query"].tolist(), test.pairs["doc"].tolist(),
-                                                      batch_size=128)
+    return Reranker.from_pretrained(model_dir).score(
+        test.pairs["query"].tolist(), test.pairs["doc"].tolist(), batch_size=128
+    )
 
 
 def score_st(model_dir: str, test) -> np.ndarray:
@@ -130,14 +158,38 @@ def score_st(model_dir: str, test) -> np.ndarray:
     return np.asarray(model.predict(list(zip(test.pairs["query"], test.pairs["doc"], strict=True)), batch_size=128))
 
 
-def evaluate(name: str, test, scheme, scores: np.ndarray) -> dict:
+def evaluate(name: str, test, scheme, scores: np.ndarray, per_query: dict) -> dict:
     from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
 
     run = test.pairs[["query_id", "doc_id"]].assign(score=scores)
     ev = evaluate_scores(test, scheme, run, name, EvalOptions(random_baseline=False))
+    per_query[name] = ev.per_query
     keep = ("ndcg@10", "map", "mrr")
     rows = ev.metrics["ranking"][name]
-    return {subset: {"n": rows[subset]["n_queries"], **{k: rows[subset][k] for k in keep}} for subset in ("all", "informative")}
+    return {
+        subset: {"n": rows[subset]["n_queries"], **{k: rows[subset][k] for k in keep}}
+        for subset in ("all", "informative")
+    }
+
+
+def paired_tests(a: pd.DataFrame, b: pd.DataFrame, metric: str = "ndcg@10", rounds: int = 10_000) -> dict:
+    """Paired t-test and two-sided randomisation test over informative queries."""
+    from scipy.stats import ttest_rel
+
+    informative = a["informative"]
+    x, y = a.loc[informative, metric].to_numpy(), b.loc[informative, metric].to_numpy()
+    diff = x - y
+    rng = np.random.default_rng(0)
+    signs = rng.choice([-1.0, 1.0], size=(rounds, len(diff)))
+    observed = abs(diff.mean())
+    p_random = float(((np.abs((signs * diff).mean(axis=1)) >= observed).sum() + 1) / (rounds + 1))
+    return {
+        "metric": metric,
+        "queries": len(diff),
+        "mean_difference": float(diff.mean()),
+        "t_test_p": float(ttest_rel(x, y).pvalue),
+        "randomisation_p": p_random,
+    }
 
 
 def main() -> None:
@@ -145,10 +197,13 @@ def main() -> None:
     parser.add_argument("--system", choices=["bce", "mse", "st"])
     parser.add_argument("--workdir", default="/tmp/rankwright-bench-hd")
     parser.add_argument("--out")
+    parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --workdir")
+    parser.add_argument("--seed", type=int, default=HYPER["seed"], help="training seed (child runs)")
+    parser.add_argument("--seeds", default="42,43,44", help="training seeds of the comparison")
     args = parser.parse_args()
     workdir = Path(args.workdir)
     if args.system:
-        child(args.system, workdir, Path(args.out))
+        child(args.system, workdir, Path(args.out), args.seed)
         return
     if not HD.exists():
         sys.exit(f"Home Depot data not found at {HD}; set RANKWRIGHT_SHARED_DATA")
@@ -156,16 +211,49 @@ def main() -> None:
     data, parts = splits()
     pairs = training_pairs(parts["train"])
     write_train_file(pairs, workdir / "train_pairs.parquet")
-    results: dict = {"machine": machine(), "hyper_parameters": HYPER, "train_pairs": len(pairs),
-                     "test_queries": parts["test"].n_queries, "test_pairs": len(parts["test"].pairs), "systems": {}}
-    for system in ("st", "bce", "mse"):
-        out = workdir / f"{system}.json"
-        subprocess.run([sys.executable, __file__, "--system", system, "--workdir", str(workdir), "--out", str(out)],
-                       check=True)
-        results["systems"][system] = json.loads(out.read_text())
-        print(system, results["systems"][system], flush=True)
+    results: dict = {
+        "machine": machine(),
+        "hyper_parameters": HYPER,
+        "train_pairs": len(pairs),
+        "test_queries": parts["test"].n_queries,
+        "test_pairs": len(parts["test"].pairs),
+        "systems": {},
+    }
+    seeds = [int(x) for x in args.seeds.split(",")]
+    results["training_seeds"] = seeds
+    runs = [("st", seed) for seed in seeds] + [("bce", seed) for seed in seeds] + [("mse", seeds[0])]
+    for system, seed in runs:
+        out = workdir / f"{system}_{seed}.json"
+        if not (args.reuse and out.exists()):
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--system",
+                    system,
+                    "--workdir",
+                    str(workdir),
+                    "--out",
+                    str(out),
+                    "--seed",
+                    str(seed),
+                ],
+                check=True,
+            )
+        results["systems"][f"{system}_{seed}"] = json.loads(out.read_text())
+        print(system, seed, results["systems"][f"{system}_{seed}"], flush=True)
     systems = results["systems"]
-    results["throughput_ratio_rankwright_bce_vs_st"] = systems["bce"]["pairs_per_second"] / systems["st"]["pairs_per_second"]
+
+    def median(system: str, key: str) -> float:
+        return float(np.median([systems[f"{system}_{seed}"][key] for seed in seeds]))
+
+    results["throughput"] = {
+        "sentence_transformers_pairs_per_s_median": median("st", "pairs_per_second"),
+        "rankwright_pairs_per_s_median": median("bce", "pairs_per_second"),
+        "ratio_rankwright_vs_st": median("bce", "pairs_per_second") / median("st", "pairs_per_second"),
+        "peak_rss_mib_st_median": median("st", "peak_rss_mib"),
+        "peak_rss_mib_rankwright_median": median("bce", "peak_rss_mib"),
+    }
 
     test = parts["test"]
     scheme = build_scheme(LABELS)
@@ -174,17 +262,46 @@ def main() -> None:
 
     bm25 = BM25(data.documents(), progress=False).score_candidates(test.pairs, progress=False)
     base = evaluate_scores(test, scheme, bm25, "bm25", EvalOptions(random_repeats=20))
-    quality = {name: {s: {"n": r[s]["n_queries"], **{k: r[s][k] for k in ("ndcg@10", "map", "mrr")}}
-                      for s in ("all", "informative")} for name, r in base.metrics["ranking"].items()}
-    quality["sentence_transformers_bce"] = evaluate("st", test, scheme, score_st(systems["st"]["model_dir"], test))
-    for loss in ("bce", "mse"):
-        scores = score_rankwright(systems[loss]["model_dir"], test)
-        quality[f"rankwright_{loss}"] = evaluate(loss, test, scheme, scores)
-        if loss == "mse":
-            predicted = 1 + 2 / (1 + np.exp(-scores))
-            truth = test.pairs["label"].astype(float).to_numpy()
-            results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    quality = {
+        name: {
+            s: {"n": r[s]["n_queries"], **{k: r[s][k] for k in ("ndcg@10", "map", "mrr")}}
+            for s in ("all", "informative")
+        }
+        for name, r in base.metrics["ranking"].items()
+    }
+    per_query: dict = {"bm25": base.per_query}
+    for seed in seeds:
+        st_scores = score_st(systems[f"st_{seed}"]["model_dir"], test)
+        quality[f"sentence_transformers_bce_seed{seed}"] = evaluate(f"st_{seed}", test, scheme, st_scores, per_query)
+        rw_scores = score_rankwright(systems[f"bce_{seed}"]["model_dir"], test)
+        quality[f"rankwright_bce_seed{seed}"] = evaluate(f"bce_{seed}", test, scheme, rw_scores, per_query)
+    mse_scores = score_rankwright(systems[f"mse_{seeds[0]}"]["model_dir"], test)
+    quality["rankwright_mse"] = evaluate("mse", test, scheme, mse_scores, per_query)
+    predicted = 1 + 2 / (1 + np.exp(-mse_scores))
+    truth = test.pairs["label"].astype(float).to_numpy()
+    results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    for prefix, name in (("st", "sentence_transformers_bce"), ("bce", "rankwright_bce")):
+        frames = [per_query[f"{prefix}_{seed}"] for seed in seeds]
+        mean = frames[0].copy()
+        metric_cols = [c for c in mean.columns if c not in ("query", "n_judged", "n_relevant", "informative")]
+        mean[metric_cols] = sum(f[metric_cols] for f in frames) / len(frames)
+        per_query[name] = mean
+        quality[f"{name}_mean_over_seeds"] = {
+            subset: {
+                k: float(np.mean([quality[f"{name}_seed{seed}"][subset][k] for seed in seeds]))
+                for k in ("ndcg@10", "map", "mrr")
+            }
+            for subset in ("all", "informative")
+        }
     results["quality"] = quality
+    results["significance_per_query_mean_over_seeds"] = {
+        "rankwright_bce_vs_sentence_transformers_bce": paired_tests(
+            per_query["rankwright_bce"], per_query["sentence_transformers_bce"]
+        ),
+        "rankwright_bce_vs_bm25": paired_tests(per_query["rankwright_bce"], per_query["bm25"]),
+        "sentence_transformers_bce_vs_bm25": paired_tests(per_query["sentence_transformers_bce"], per_query["bm25"]),
+        "rankwright_mse_vs_bm25": paired_tests(per_query["mse"], per_query["bm25"]),
+    }
     target = REPO / "bench" / "results" / "train_homedepot.json"
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(results, indent=2))

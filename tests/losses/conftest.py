@@ -44,3 +44,41 @@ def pad_groups(
 @pytest.fixture
 def pad() -> PadFn:
     return pad_groups
+
+
+def check_padding_gradient(loss_fn, scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
+    """Backward through ``loss_fn``: finite, non-zero on real positions, exactly 0 on padding."""
+    scores = scores.clone().requires_grad_(True)
+    loss_fn(scores, labels, mask).backward()
+    grad = scores.grad
+    assert torch.isfinite(grad).all()
+    assert torch.equal(grad[~mask], torch.zeros_like(grad[~mask]))
+    assert grad[mask].abs().sum() > 0
+
+
+def check_bf16(loss_fn, scores32: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> None:
+    """bf16 scores: the loss is computed in float32 on the rounded values, is close to the
+    fp32 loss, and backward gives a finite bf16 gradient that is 0 on padding."""
+    ref = loss_fn(scores32, labels, mask)
+    scores16 = scores32.to(torch.bfloat16).requires_grad_(True)
+    loss16 = loss_fn(scores16, labels, mask)
+    assert torch.isfinite(loss16)
+    assert torch.allclose(loss16.float(), loss_fn(scores16.detach().float(), labels, mask), atol=1e-6)
+    assert abs(loss16.item() - ref.item()) <= 2e-2 * max(1.0, abs(ref.item()))
+    loss16.backward()
+    grad = scores16.grad
+    assert grad is not None
+    assert grad.dtype == torch.bfloat16
+    assert torch.isfinite(grad.float()).all()
+    assert grad.float().abs().sum() > 0
+    assert torch.equal(grad[~mask].float(), torch.zeros_like(grad[~mask].float()))
+
+
+@pytest.fixture(name="check_padding_gradient")
+def _check_padding_gradient_fixture():
+    return check_padding_gradient
+
+
+@pytest.fixture(name="check_bf16")
+def _check_bf16_fixture():
+    return check_bf16

