@@ -6,6 +6,8 @@ learning rate, warmup, epochs and seed, BCE on relevance >= 2.33. Each system tr
 its own process (so peak memory is its own); pairs/s counts training only (model
 loading and evaluation excluded). Both models are then scored on the whole test split
 and evaluated with rankwright's trec_eval path next to BM25 and random order.
+rankwright runs twice: with its default random batches (each batch scored in
+length-sorted chunks) and with length-grouped batches; three training seeds each.
 
     python bench/train_homedepot.py            # all systems, writes bench/results/train_homedepot.json
     python bench/train_homedepot.py --system st --out /tmp/st.json   # one system (used internally)
@@ -59,7 +61,8 @@ def write_train_file(pairs: pd.DataFrame, path: Path) -> None:
     pairs[["query_id", "query", "doc_id", "doc", "label"]].to_parquet(path, index=False)
 
 
-def run_rankwright(workdir: Path, loss: str, seed: int) -> dict:
+def run_rankwright(workdir: Path, system: str, seed: int) -> dict:
+    loss, grouped = system.split("_")[0], system.endswith("_grouped")
     from rankwright.config import from_dict
     from rankwright.training.config import TrainConfig
     from rankwright.training.run import train
@@ -72,7 +75,7 @@ def run_rankwright(workdir: Path, loss: str, seed: int) -> dict:
             "split": {"ratios": [1.0, 0.0, 0.0], "seed": 42},
             "model": {"name": "all-MiniLM-L6-v2", "max_length": HYPER["max_length"]},
             "loss": {"name": loss},
-            "sampling": {"mode": "pairs"},
+            "sampling": {"mode": "pairs", "length_grouping": grouped},
             "training": {
                 "epochs": HYPER["epochs"],
                 "batch_size": HYPER["batch_size"],
@@ -84,7 +87,7 @@ def run_rankwright(workdir: Path, loss: str, seed: int) -> dict:
                 "save_steps": 10**9,
                 "logging_steps": 50,
             },
-            "output_dir": str(workdir / f"rankwright_{loss}_{seed}"),
+            "output_dir": str(workdir / f"rankwright_{system}_{seed}"),
             "progress": False,
         },
     )
@@ -194,7 +197,7 @@ def paired_tests(a: pd.DataFrame, b: pd.DataFrame, metric: str = "ndcg@10", roun
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--system", choices=["bce", "mse", "st"])
+    parser.add_argument("--system", choices=["bce", "bce_grouped", "mse", "st"])
     parser.add_argument("--workdir", default="/tmp/rankwright-bench-hd")
     parser.add_argument("--out")
     parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --workdir")
@@ -221,7 +224,7 @@ def main() -> None:
     }
     seeds = [int(x) for x in args.seeds.split(",")]
     results["training_seeds"] = seeds
-    runs = [("st", seed) for seed in seeds] + [("bce", seed) for seed in seeds] + [("mse", seeds[0])]
+    runs = [(system, seed) for system in ("st", "bce", "bce_grouped") for seed in seeds] + [("mse", seeds[0])]
     for system, seed in runs:
         out = workdir / f"{system}_{seed}.json"
         if not (args.reuse and out.exists()):
@@ -251,6 +254,9 @@ def main() -> None:
         "sentence_transformers_pairs_per_s_median": median("st", "pairs_per_second"),
         "rankwright_pairs_per_s_median": median("bce", "pairs_per_second"),
         "ratio_rankwright_vs_st": median("bce", "pairs_per_second") / median("st", "pairs_per_second"),
+        "rankwright_length_grouped_pairs_per_s_median": median("bce_grouped", "pairs_per_second"),
+        "ratio_rankwright_length_grouped_vs_st": median("bce_grouped", "pairs_per_second")
+        / median("st", "pairs_per_second"),
         "peak_rss_mib_st_median": median("st", "peak_rss_mib"),
         "peak_rss_mib_rankwright_median": median("bce", "peak_rss_mib"),
     }
@@ -275,12 +281,20 @@ def main() -> None:
         quality[f"sentence_transformers_bce_seed{seed}"] = evaluate(f"st_{seed}", test, scheme, st_scores, per_query)
         rw_scores = score_rankwright(systems[f"bce_{seed}"]["model_dir"], test)
         quality[f"rankwright_bce_seed{seed}"] = evaluate(f"bce_{seed}", test, scheme, rw_scores, per_query)
+        grouped_scores = score_rankwright(systems[f"bce_grouped_{seed}"]["model_dir"], test)
+        quality[f"rankwright_bce_length_grouped_seed{seed}"] = evaluate(
+            f"bce_grouped_{seed}", test, scheme, grouped_scores, per_query
+        )
     mse_scores = score_rankwright(systems[f"mse_{seeds[0]}"]["model_dir"], test)
     quality["rankwright_mse"] = evaluate("mse", test, scheme, mse_scores, per_query)
     predicted = 1 + 2 / (1 + np.exp(-mse_scores))
     truth = test.pairs["label"].astype(float).to_numpy()
     results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
-    for prefix, name in (("st", "sentence_transformers_bce"), ("bce", "rankwright_bce")):
+    for prefix, name in (
+        ("st", "sentence_transformers_bce"),
+        ("bce", "rankwright_bce"),
+        ("bce_grouped", "rankwright_bce_length_grouped"),
+    ):
         frames = [per_query[f"{prefix}_{seed}"] for seed in seeds]
         mean = frames[0].copy()
         metric_cols = [c for c in mean.columns if c not in ("query", "n_judged", "n_relevant", "informative")]
@@ -297,6 +311,9 @@ def main() -> None:
     results["significance_per_query_mean_over_seeds"] = {
         "rankwright_bce_vs_sentence_transformers_bce": paired_tests(
             per_query["rankwright_bce"], per_query["sentence_transformers_bce"]
+        ),
+        "rankwright_bce_length_grouped_vs_sentence_transformers_bce": paired_tests(
+            per_query["rankwright_bce_length_grouped"], per_query["sentence_transformers_bce"]
         ),
         "rankwright_bce_vs_bm25": paired_tests(per_query["rankwright_bce"], per_query["bm25"]),
         "sentence_transformers_bce_vs_bm25": paired_tests(per_query["sentence_transformers_bce"], per_query["bm25"]),

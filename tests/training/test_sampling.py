@@ -70,6 +70,7 @@ def test_queries_without_positive_are_skipped_for_positive_losses():
     pairs.loc[pairs["query_id"] == "q0", "label"] = 0
     _, ex = _groups(SamplingConfig(), pairs=pairs)
     assert len(ex) == 5
+    assert ex.skipped_queries == 1
 
 
 def test_pairs_mode_caps_with_a_seeded_shuffle():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -71,6 +73,8 @@ def test_bce_training_changes_every_parameter_and_saves_loadable_folders(tmp_pat
     assert meta.labels["relevant_gain"] == 2
     assert meta.training["loss"]["name"] == "bce"
     assert result.metrics["pairs_seen"] > 0
+    card = (Path(result.final_dir) / "README.md").read_text()
+    assert "bce" in card and "AutoModelForSequenceClassification" in card and "| ndcg@10 |" in card
     assert "eval_ndcg@10" in result.metrics["final_validation"]
     # One validation per epoch, and the best one is what best/ holds.
     history = result.metrics["validation_history"]

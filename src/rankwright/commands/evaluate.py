@@ -85,7 +85,8 @@ def main(config: EvaluateConfig) -> Evaluation:
             raise ValueError("scorer=model needs model=<folder>")
         run = _model_run(config, loaded, mode)
         extra["model"] = config.model
-        system = Path(config.model).name or "model"
+        path = Path(config.model)
+        system = f"{path.parent.name}/{path.name}" if path.parent.name else path.name or "model"
     else:
         if not config.run:
             raise ValueError("scorer=run needs run=<file>")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from rankwright.models.card import write_model_card
 from rankwright.models.loading import load_adapter_classifier, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
 
@@ -33,6 +34,7 @@ def merge_adapter(model_dir: str, output: str) -> Path:
     metadata.adapter = False
     metadata.training = {**metadata.training, "merged_from": str(model_dir)}
     metadata.save(out)
+    write_model_card(out, metadata)
     return out
 
 

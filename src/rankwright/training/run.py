@@ -21,6 +21,7 @@ from rankwright.data.split import split_data
 from rankwright.evaluation.report import write_json
 from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
+from rankwright.models.card import write_model_card
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.loading import load_sequence_classifier, model_type_of, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
@@ -130,6 +131,7 @@ def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: d
     if extra:
         metadata.training = {**metadata.training, **extra}
     metadata.save(folder)
+    write_model_card(folder, metadata)
 
 
 def train(config: TrainConfig) -> TrainResult:
@@ -164,7 +166,9 @@ def train(config: TrainConfig) -> TrainResult:
         examples, lengths_fn, config.training.batch_size, config.training.seed, config.sampling.length_grouping
     )
     label_dtype = torch.long if loss.label_kind == "class" else torch.float32
-    collator = partial(collate_examples, pool=pool, head=head, label_dtype=label_dtype)
+    collator = partial(
+        collate_examples, pool=pool, head=head, label_dtype=label_dtype, buckets=config.sampling.length_buckets
+    )
 
     metadata = ModelMetadata(
         model_type="cross-encoder",
@@ -260,6 +264,8 @@ def train(config: TrainConfig) -> TrainResult:
         "resumed_from": resume_from,
         "global_steps": output.global_step,
         "pairs_seen": trainer.pairs_seen,
+        "train_examples_per_epoch": len(examples),
+        "train_queries_skipped_no_usable_group": examples.skipped_queries,
         "pairs_per_second": trainer.pairs_seen / train_seconds if train_seconds else None,
         "train_loss": output.training_loss,
         "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},

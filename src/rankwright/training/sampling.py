@@ -37,7 +37,12 @@ class SamplingConfig:
     )
     max_group_size: int = field(default=32, metadata={"help": "documents per group for graded losses"})
     max_pairs: int | None = field(default=None, metadata={"help": "pairs mode: use this many pairs (seeded shuffle)"})
-    length_grouping: bool = field(default=True, metadata={"help": "batch examples of similar length together"})
+    length_grouping: bool = field(
+        default=False, metadata={"help": "form batches of similar length (faster, but batches are less random)"}
+    )
+    length_buckets: int = field(
+        default=4, metadata={"help": "score each batch in this many length-sorted chunks (same batch, less padding)"}
+    )
 
 
 @dataclass
@@ -106,9 +111,11 @@ class EpochExamples(Dataset):
         self.seed = seed
         self.epoch: int | None = None
         self.examples: list[Example] = []
+        self.skipped_queries = 0
         if grouped:
             self.group_queries = [q for q, idx in enumerate(pool.by_query) if self._usable(idx)]
             dropped = len(pool.by_query) - len(self.group_queries)
+            self.skipped_queries = dropped
             if dropped:
                 log.info(
                     "%d of %d training queries have no usable group for this loss and are skipped",
@@ -227,8 +234,19 @@ class LengthGroupedSampler(Sampler[int]):
         return iter(np.concatenate([batches[b] for b in batch_order]).tolist())
 
 
-def collate_examples(examples: list[Example], pool: Pool, head, label_dtype: torch.dtype) -> dict:
-    """Tokenise the pairs of a batch, pad them, and lay scores out as ``[groups, docs]``."""
+def collate_examples(
+    examples: list[Example],
+    pool: Pool,
+    head,
+    label_dtype: torch.dtype,
+    buckets: int = 1,  # noqa: ANN001
+) -> dict:
+    """Tokenise the pairs of a batch, pad them, and lay scores out as ``[groups, docs]``.
+
+    With ``buckets`` > 1 the batch's pairs are sorted by length and cut into that many
+    chunks, each padded to its own longest pair: the model sees the same batch (the
+    loss and its gradient are those of the whole batch), with less padding to compute.
+    """
     width = max(len(e.docs) for e in examples)
     index = torch.full((len(examples), width), -1, dtype=torch.long)
     labels = torch.zeros((len(examples), width), dtype=label_dtype)
@@ -239,5 +257,15 @@ def collate_examples(examples: list[Example], pool: Pool, head, label_dtype: tor
             labels[b, j] = y
             queries.append(pool.queries[e.query])
             docs.append(pool.docs[d])
-    features = head.pad(head.encode(queries, docs))
-    return {"features": dict(features), "index": index, "rw_labels": labels, "mask": index >= 0}
+    encoded = head.encode(queries, docs)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
+    size = -(-len(order) // max(1, buckets))
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    features = [dict(head.pad([encoded[i] for i in chunk])) for chunk in chunks]
+    return {
+        "features": features,
+        "order": torch.tensor(order, dtype=torch.long),
+        "index": index,
+        "rw_labels": labels,
+        "mask": index >= 0,
+    }

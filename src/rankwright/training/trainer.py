@@ -74,7 +74,10 @@ class RerankTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         index, mask = inputs["index"], inputs["mask"]
-        flat = self.head.scores(model, inputs["features"])
+        # Chunks were cut from the length-sorted pairs; put their scores back in pair order.
+        sorted_scores = torch.cat([self.head.scores(model, chunk) for chunk in inputs["features"]])
+        flat = torch.empty_like(sorted_scores)
+        flat[inputs["order"]] = sorted_scores
         grid = flat[index.clamp(min=0)]
         loss = self.rerank_loss(grid, inputs["rw_labels"], mask)
         if model.training:

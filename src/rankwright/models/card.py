@@ -1,0 +1,164 @@
+"""``README.md`` model cards for saved model folders: what the model is, how it was
+trained, how well it did, and how to load it with rankwright, transformers and
+sentence-transformers."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from rankwright.models.metadata import ModelMetadata
+
+_TABLE_METRICS = ("ndcg@10", "ndcg", "map", "mrr", "p@10", "recall@100")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def _metrics_table(metrics: dict[str, float]) -> list[str]:
+    rows = []
+    for name in _TABLE_METRICS:
+        all_key, inf_key = f"eval_{name}", f"eval_{name}_informative"
+        if all_key in metrics:
+            rows.append(f"| {name} | {_fmt(metrics[all_key])} | {_fmt(metrics.get(inf_key, float('nan')))} |")
+    if not rows:
+        return ["No validation metrics were recorded (no validation split)."]
+    return ["| metric | all validation queries | informative queries |", "| --- | --- | --- |", *rows]
+
+
+def _hyper(config: dict[str, Any]) -> list[str]:
+    training = config.get("training", {})
+    keys = (
+        "epochs",
+        "max_steps",
+        "batch_size",
+        "grad_accum",
+        "learning_rate",
+        "weight_decay",
+        "warmup_ratio",
+        "max_grad_norm",
+        "bf16",
+        "fp16",
+        "seed",
+    )
+    lines = [f"| {k} | {training[k]} |" for k in keys if k in training]
+    lora = config.get("lora", {})
+    if lora.get("enabled"):
+        lines.append(
+            f"| LoRA | r={lora.get('r')}, alpha={lora.get('alpha')}, dropout={lora.get('dropout')}, "
+            f"targets={lora.get('target_modules') or 'peft default'} |"
+        )
+    sampling = config.get("sampling", {})
+    if sampling:
+        lines.append(f"| sampling | {', '.join(f'{k}={v}' for k, v in sampling.items())} |")
+    return ["| setting | value |", "| --- | --- |", *lines]
+
+
+def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
+    """The card's Markdown text for ``metadata`` (the folder's ``rankwright.json``)."""
+    t = metadata.training
+    config = t.get("config", {})
+    result = t.get("result", {})
+    metrics = result.get("final_validation") or {}
+    best = t.get("best")
+    name = Path(folder).name
+    labels = metadata.labels
+    scheme = labels.get("scheme", "?")
+    loss = t.get("loss", {})
+    loss_text = loss.get("name", "?") + (
+        " (" + ", ".join(f"{k}={v}" for k, v in loss.items() if k != "name") + ")" if len(loss) > 1 else ""
+    )
+    outputs = "one relevance logit" if metadata.num_labels == 1 else f"{metadata.num_labels} classes {metadata.classes}"
+    lines = [
+        "---",
+        "library_name: rankwright",
+        "tags: [reranker, cross-encoder, rankwright]",
+        f"base_model: {metadata.base_model}",
+        "---",
+        "",
+        f"# {name}: a rankwright {metadata.model_type} reranker",
+        "",
+        f"- **Base model**: `{metadata.base_model}`" + (" (LoRA adapter)" if metadata.adapter else ""),
+        f"- **Outputs**: {outputs}; score = {metadata.score}; probabilities by {metadata.activation}",
+        f"- **Input**: query and document as one pair, at most {metadata.max_length} tokens, document cut first",
+        f"- **Training data**: `{t.get('data', '?')}` ({t.get('train_queries', '?')} queries, "
+        f"{t.get('train_pairs', '?')} judged pairs)",
+        f"- **Labels**: {scheme}, relevant when gain >= {labels.get('relevant_gain', '?')}",
+        f"- **Loss**: {loss_text}",
+    ]
+    if result:
+        lines.append(
+            f"- **Training time**: {result.get('train_runtime_s', float('nan')):.0f} s, "
+            f"{result.get('global_steps', '?')} steps, {result.get('pairs_per_second') or 0:.1f} pairs/s"
+        )
+    if best:
+        best_metric = {k: v for k, v in best.items() if k != "step"}
+        lines.append(f"- **This folder**: best validation checkpoint (step {best.get('step')}, {best_metric})")
+    lines += [
+        "",
+        "## Hyper-parameters",
+        "",
+        *_hyper(config),
+        "",
+        "## Validation (end of training)",
+        "",
+        *_metrics_table(metrics),
+        "",
+    ]
+    lines += [
+        "Metrics follow trec_eval (pytrec_eval via ir-measures): linear gains, log2 discount, ties by doc id.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from rankwright import Reranker",
+        "",
+        f'reranker = Reranker.from_pretrained("{folder}")',
+        'ranked = reranker.rank("query", ["document one", "document two"], top_k=2)',
+        "```",
+        "",
+    ]
+    if metadata.adapter:
+        lines += [
+            "This folder holds a LoRA adapter; `rankwright export --model THIS --output MERGED` writes a "
+            "standalone model that transformers and sentence-transformers load directly.",
+            "",
+        ]
+    else:
+        lines += [
+            "```python",
+            "import torch",
+            "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+            "",
+            f'tokenizer = AutoTokenizer.from_pretrained("{folder}")',
+            f'model = AutoModelForSequenceClassification.from_pretrained("{folder}").eval()',
+            f'batch = tokenizer(["query"], ["document"], truncation="only_second", max_length={metadata.max_length},',
+            '                  return_tensors="pt")',
+            "with torch.no_grad():",
+            "    scores = model(**batch).logits",
+            "```",
+            "",
+        ]
+        if metadata.num_labels == 1:
+            lines += [
+                "```python",
+                "import torch",
+                "from sentence_transformers import CrossEncoder",
+                "",
+                f'model = CrossEncoder("{folder}", activation_fn=torch.nn.Identity(),',
+                f"                     max_length={metadata.max_length})",
+                'scores = model.predict([("query", "document")])  # the same raw scores as rankwright',
+                "```",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+def write_model_card(folder: str | Path, metadata: ModelMetadata) -> Path:
+    path = Path(folder) / "README.md"
+    path.write_text(model_card(metadata, folder), encoding="utf-8")
+    return path
