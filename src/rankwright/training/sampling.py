@@ -239,7 +239,7 @@ def collate_examples(
     pool: Pool,
     head,
     label_dtype: torch.dtype,
-    buckets: int = 1,  # noqa: ANN001
+    buckets: int = 1,
 ) -> dict:
     """Tokenise the pairs of a batch, pad them, and lay scores out as ``[groups, docs]``.
 
