@@ -84,7 +84,7 @@ def main(config: QuickstartConfig) -> QuickstartResult:
             "split": {"ratios": split.ratios, "seed": split.seed},
             "model": {"name": config.model, "max_length": 64},
             "loss": {"name": config.loss},
-            "sampling": {"negatives_per_group": 7},
+            "sampling": {"negatives_per_group": 7, "length_buckets": 1},
             "training": {
                 "epochs": config.epochs,
                 "batch_size": 16,
