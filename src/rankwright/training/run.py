@@ -226,16 +226,11 @@ def train(config: TrainConfig) -> TrainResult:
     )
     best_dir = out / "best"
     saver = SaveBestCallback(
-        lambda step, metric: save_model(
-            model if trainer is None else trainer.model,
-            tokenizer,
-            metadata,
-            best_dir,
-            {"best": {"step": step, **metric}},
+        lambda trained, step, metric: save_model(
+            trained, tokenizer, metadata, best_dir, {"best": {"step": step, **metric}}
         ),
         t.metric_for_best_model,
     )
-    trainer = None
     trainer = RerankTrainer(
         model=model,
         args=args,

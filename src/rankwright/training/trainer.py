@@ -104,7 +104,8 @@ class RerankTrainer(Trainer):
 
 
 class SaveBestCallback(TrainerCallback):
-    """Saves the model to ``best/`` whenever the chosen validation metric improves."""
+    """Saves the model to ``best/`` whenever the chosen validation metric improves
+    (``save_fn(model, step=..., metric=...)``; the Trainer passes its model to callbacks)."""
 
     def __init__(self, save_fn, metric: str, greater_is_better: bool = True):
         self.save_fn = save_fn
@@ -113,7 +114,7 @@ class SaveBestCallback(TrainerCallback):
         self.best: float | None = None
         self.history: list[dict[str, float]] = []
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+    def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         if not metrics or self.metric not in metrics:
             return
         value = float(metrics[self.metric])
@@ -121,14 +122,5 @@ class SaveBestCallback(TrainerCallback):
         if self.best is None or self.sign * value > self.sign * self.best:
             self.best = value
             if state.is_world_process_zero:
-                self.save_fn(step=state.global_step, metric={self.metric: value})
+                self.save_fn(model, step=state.global_step, metric={self.metric: value})
                 log.info("new best %s = %.4f at step %d", self.metric, value, state.global_step)
-
-
-def check_trainable_changed(before: dict[str, torch.Tensor], model: torch.nn.Module) -> list[str]:
-    """Names of trainable parameters that did not change (for tests and sanity logs)."""
-    return [
-        n
-        for n, p in model.named_parameters()
-        if p.requires_grad and n in before and torch.equal(before[n], p.detach().cpu())
-    ]
