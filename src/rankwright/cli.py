@@ -11,6 +11,7 @@ from typing import Any
 
 from rankwright.config import ConfigError, add_arguments, build_config
 from rankwright.data.records import DataError
+from rankwright.evaluation.report import format_classes
 
 log = logging.getLogger("rankwright")
 
@@ -52,7 +53,10 @@ def _report(command: str, result: Any) -> None:
         labels = result.metrics["labels"]
         out.write(f"labels: {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
         out.write(result.table + "\n")
-        binary = result.metrics.get("classification", {}).get("binary")
+        classification = result.metrics.get("classification", {})
+        if "classes" in classification:
+            out.write("\n" + format_classes(classification["classes"], classification["by_label"]) + "\n")
+        binary = classification.get("binary")
         if binary and binary.get("roc_auc") is not None:
             out.write(
                 f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n"

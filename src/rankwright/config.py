@@ -51,6 +51,15 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
         return from_dict(inner, value, prefix=key + ".")
     origin = typing.get_origin(inner)
+    if origin in (typing.Union, types.UnionType):
+        # e.g. list[str] | dict[str, str]: a mapping (YAML, or a "{a: b}" flag) takes the dict arm
+        arms = {typing.get_origin(a) or a: a for a in typing.get_args(inner) if a is not type(None)}
+        parsed = yaml.safe_load(value) if isinstance(value, str) and value.lstrip().startswith("{") else value
+        if isinstance(parsed, dict) and dict in arms:
+            return _coerce(parsed, arms[dict], key)
+        if list in arms:
+            return _coerce(value, arms[list], key)
+        return value
     if origin is list:
         (item_tp,) = typing.get_args(inner) or (Any,)
         if isinstance(value, str):

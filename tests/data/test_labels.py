@@ -136,3 +136,22 @@ def test_target_needs_a_range():
 def test_auto_is_not_a_concrete_scheme():
     with pytest.raises(ValueError, match=r"labels\.scheme"):
         LabelScheme(LabelConfig(scheme="auto"))
+
+
+def test_numeric_labels_binned_into_classes():
+    config = LabelConfig(
+        scheme="classes",
+        classes=["E", "S", "C", "I"],
+        gains={"E": 3, "S": 2, "C": 1, "I": 0},
+        bins={"E": 3.0, "S": 2.33, "C": 1.67, "I": 1.0},
+    )
+    scheme = LabelScheme(config)
+    raw = np.array([3.0, 2.67, 2.33, 2.0, 1.67, 1.5, 1.0, "E"], dtype=object)
+    assert scheme.class_index(raw).tolist() == [0, 1, 1, 2, 2, 3, 3, 0]
+    assert scheme.gains(raw).tolist() == [3, 2, 2, 1, 1, 0, 0, 3]
+    with pytest.raises(DataError, match=r"row 7.*0\.5.*labels >= 1\.0"):
+        scheme.class_index(np.array([3.0, 0.5], dtype=object), "f.csv", rows=np.array([6, 7]))
+    with pytest.raises(ValueError, match="lower bound for each class"):
+        LabelScheme(LabelConfig(scheme="classes", classes=["E", "I"], gains={"E": 1}, bins={"E": 3.0}))
+    with pytest.raises(ValueError, match="have gain 0"):
+        LabelScheme(LabelConfig(scheme="classes", classes=["a", "b"]))

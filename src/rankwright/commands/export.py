@@ -11,7 +11,7 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from rankwright.models.card import write_model_card
-from rankwright.models.loading import load_adapter_classifier, resolve_model_path
+from rankwright.models.loading import load_adapter_model, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class ExportConfig:
 
 def merge_adapter(model_dir: str, output: str) -> Path:
     metadata = ModelMetadata.load(model_dir)
-    merged = load_adapter_classifier(model_dir, metadata).merge_and_unload()
+    merged = load_adapter_model(model_dir, metadata).merge_and_unload()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out)

@@ -37,15 +37,13 @@ def top_k_of(run: pd.DataFrame, k: int | None) -> pd.DataFrame:
 
 def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: int, progress: bool) -> pd.DataFrame:
     """(query_id, doc_id, score) of the model for each candidate row (query and doc texts)."""
-    scores = reranker.score(
+    logits = reranker.logits(
         candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size, progress=progress
     )
     out = candidates[[QUERY_ID, DOC_ID]].copy()
-    out[SCORE] = scores
+    out[SCORE] = reranker.scores_from_logits(logits)
     if reranker.metadata.num_labels > 1:
-        out["pred_class"] = reranker.predict_classes(
-            candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size
-        )
+        out["pred_class"] = reranker.classes_from_logits(logits)
     return out
 
 

@@ -10,7 +10,9 @@ Three schemes:
   Depot: offset 1, scale 12); relevant when raw >= ``threshold`` (translated to a gain
   threshold) or gain >= ``relevant_gain``.
 - ``classes``: named classes (ESCI ``E, S, C, I``) with a gain per class; relevant
-  classes are listed. Fractional gains (KDD Cup 1 / 0.1 / 0.01 / 0) are multiplied by
+  classes are listed. Numeric labels can be binned into classes with ``bins`` (the
+  lower bound of each class: Home Depot binned as ESCI is ``{E: 3, S: 2.33, C: 1.67,
+  I: 1}``). Fractional gains (KDD Cup 1 / 0.1 / 0.01 / 0) are multiplied by
   the smallest power of ten that makes them integers, since trec_eval only takes
   integer gains; the factor is recorded.
 """
@@ -47,6 +49,10 @@ class LabelConfig:
     relevant_gain: int | None = field(default=None, metadata={"help": "integer gain at or above which relevant"})
     classes: list[str] = field(default_factory=list, metadata={"help": "class names in model-output order"})
     relevant_classes: list[str] = field(default_factory=list, metadata={"help": "classes counted as relevant"})
+    bins: dict[str, float] = field(
+        default_factory=dict,
+        metadata={"help": "classes from numeric labels: class -> lower bound, e.g. {E: 3, S: 2.33, C: 1.67, I: 1}"},
+    )
     target_range: list[float] | None = field(
         default=None, metadata={"help": "[low, high] of the raw label, scaled to [0, 1] for MSE targets"}
     )
@@ -88,6 +94,8 @@ class LabelScheme:
             self.classes = list(config.classes or config.gains)
             if not self.classes:
                 raise ValueError("labels.scheme=classes needs labels.classes or labels.gains")
+            if set(config.bins) - set(self.classes) or (config.bins and set(self.classes) - set(config.bins)):
+                raise ValueError(f"labels.bins must give a lower bound for each class {self.classes}: {config.bins}")
             gains = {c: float(config.gains.get(c, 0.0)) for c in self.classes}
             unknown = set(config.gains) - set(self.classes)
             if unknown:
@@ -100,6 +108,11 @@ class LabelScheme:
                 raise ValueError(f"labels.relevant_classes {sorted(bad)} are not classes {self.classes}")
             self.relevant_classes = list(relevant)
             self.relevant_gain = min(round(gains[c] * self.gain_factor) for c in self.relevant_classes)
+            if self.relevant_gain <= 0:
+                raise ValueError(
+                    f"labels.scheme=classes: the relevant classes {self.relevant_classes} have gain 0; give "
+                    "labels.gains with a positive gain for relevant classes, e.g. {E: 3, S: 2, C: 1, I: 0}"
+                )
         elif self.kind == "binary":
             if config.threshold is None:
                 raise ValueError(
@@ -171,11 +184,31 @@ class LabelScheme:
         if self.kind != "classes":
             raise ValueError(f"class indices need labels.scheme=classes; this scheme is {self.kind}")
         lookup = {c: i for i, c in enumerate(self.classes)}
+        if self.config.bins:
+            return self._binned(np.asarray(labels, dtype=object), lookup, source, rows)
         keys = [_key(v) for v in np.asarray(labels, dtype=object)]
         missing = [i for i, k in enumerate(keys) if k not in lookup]
         if missing:
             self._unknown(np.asarray(labels, dtype=object), missing, source, rows, self.classes)
         return np.array([lookup[k] for k in keys], dtype=np.int64)
+
+    def _binned(self, raw: np.ndarray, lookup: dict[str, int], source: str, rows: np.ndarray | None) -> np.ndarray:
+        """Each numeric label goes to the class with the highest lower bound it reaches;
+        labels that are already class names pass through."""
+        names = np.array([lookup.get(_key(v), -1) for v in raw], dtype=np.int64)
+        todo = names < 0
+        values = self._numeric(raw[todo], source, None if rows is None else rows[todo])
+        bounds = sorted(self.config.bins.items(), key=lambda kv: -kv[1])
+        out = np.full(len(values), -1, dtype=np.int64)
+        for name, low in reversed(bounds):
+            out[values >= low] = lookup[name]
+        below = np.flatnonzero(out < 0)
+        if len(below):
+            self._unknown(
+                raw[todo], list(below), source, None if rows is None else rows[todo], f"labels >= {bounds[-1][1]}"
+            )
+        names[todo] = out
+        return names
 
     def target(self, labels: pd.Series | np.ndarray) -> np.ndarray:
         """A regression target in [0, 1]: the raw label scaled by ``target_range``."""

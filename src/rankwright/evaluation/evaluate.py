@@ -92,7 +92,10 @@ def _classification(pred: pd.DataFrame, scheme: LabelScheme, options: EvalOption
         "binary": binary_metrics(scored["relevant"].to_numpy(), scored[SCORE].to_numpy(), options.decision_threshold)
     }
     predicted = None if options.decision_threshold is None else scored[SCORE].to_numpy() >= options.decision_threshold
-    out["by_label"] = by_label(scored[LABEL], scored[SCORE].to_numpy(), predicted)
+    labels = scored[LABEL]
+    if scheme.kind == "classes":  # by class name (numeric labels binned into classes included)
+        labels = pd.Series(np.array(scheme.classes, dtype=object)[scheme.class_index(labels)], index=labels.index)
+    out["by_label"] = by_label(labels, scored[SCORE].to_numpy(), predicted)
     if scheme.kind == "classes" and "pred_class" in scored:
         true_idx = scheme.class_index(scored[LABEL])
         pred_idx = scheme.class_index(scored["pred_class"])

@@ -72,3 +72,19 @@ def format_table(rows: dict[str, dict[str, Any]], metrics: list[str] | None = No
     ]
     text.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(text)
+
+
+def format_classes(classes: dict[str, Any], by_label: list[dict[str, Any]]) -> str:
+    """The multi-class report of seed 000: accuracy, macro F1, the confusion matrix
+    (rows true, columns predicted) and the mean score per true label."""
+    names = classes["confusion_matrix"]["classes"]
+    matrix = classes["confusion_matrix"]["rows_true_columns_predicted"]
+    width = max(6, *(len(str(n)) for n in names))
+    lines = [
+        f"{len(names)}-class accuracy {classes['accuracy']:.4f}, macro F1 {classes['macro_f1']:.4f}",
+        "confusion matrix (rows true, columns predicted):",
+        " " * width + "".join(f"{n:>{width + 1}}" for n in names),
+    ]
+    lines += [f"{n:>{width}}" + "".join(f"{v:>{width + 1}}" for v in row) for n, row in zip(names, matrix, strict=True)]
+    lines.append("mean score per true label: " + ", ".join(f"{r['label']} {r['mean_score']:.4f}" for r in by_label))
+    return "\n".join(lines)

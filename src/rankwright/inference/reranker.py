@@ -16,11 +16,21 @@ from typing import Any
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
 from rankwright.models.cross_encoder import CrossEncoderHead
-from rankwright.models.loading import load_adapter_classifier, resolve_model_path
+from rankwright.models.generative import GenerativeHead
+from rankwright.models.loading import (
+    build_head,
+    load_adapter_model,
+    load_causal_lm,
+    load_tokenizer,
+    model_type_of,
+    prompt_metadata,
+    resolve_model_path,
+)
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.prompts import PromptConfig, build_prompt
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +52,19 @@ def _class_gains(metadata: ModelMetadata) -> np.ndarray:
 class Reranker:
     """A trained (or any) model with its head and metadata, ready to score.
 
-    ``score`` returns raw scores (logits) by default: for one-output models the logit,
-    for class models the expected gain of the class probabilities (that is already a
-    probability-scale number). ``probabilities=True`` applies the sigmoid (one output)
-    or returns the class probabilities.
+    ``score`` returns, per pair: for one-output cross-encoders the raw logit; for yes/no
+    generative models P(yes), the softmax of the two label logits (``logits`` gives
+    their difference); for class models the expected gain of the class probabilities.
+    ``probabilities=True`` gives the sigmoid (one output) or the ``[N, C]`` class
+    probabilities.
     """
 
     def __init__(
-        self, model: PreTrainedModel, head: CrossEncoderHead, metadata: ModelMetadata, device: str | None = None
+        self,
+        model: PreTrainedModel,
+        head: CrossEncoderHead | GenerativeHead,
+        metadata: ModelMetadata,
+        device: str | None = None,
     ):
         self.model = model
         self.head = head
@@ -59,26 +74,40 @@ class Reranker:
         self.model.eval()
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | None = None, **model_kwargs: Any) -> Reranker:
-        """Load a rankwright model folder (or a plain Hugging Face sequence-classification
-        model, scored by its single logit)."""
-        path = str(path)
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        device: str | None = None,
+        *,
+        prompt: PromptConfig | None = None,
+        **model_kwargs: Any,
+    ) -> Reranker:
+        """Load a rankwright model folder, or a plain Hugging Face model: a
+        sequence-classification model is scored by its single logit, a causal LM (e.g.
+        Qwen3-Reranker, or a ``.gguf`` file) as a yes/no reranker with ``prompt``
+        (default: chosen from its tokenizer, see ``rankwright.models.prompts``)."""
+        path = resolve_model_path(str(path))
         if ModelMetadata.exists(path):
             metadata = ModelMetadata.load(path)
         else:
-            metadata = ModelMetadata(model_type="cross-encoder", base_model=path)
-        if metadata.model_type != "cross-encoder":
-            raise NotImplementedError(f"{path}: model_type {metadata.model_type!r} is not supported yet")
+            metadata = ModelMetadata(model_type=model_type_of(path), base_model=path)
+        generative = metadata.model_type == "generative"
         if metadata.adapter:
-            model = load_adapter_classifier(path, metadata, **model_kwargs)
+            model = load_adapter_model(path, metadata, **model_kwargs)
+        elif generative:
+            model, _ = load_causal_lm(path, **model_kwargs)
         else:
-            model = AutoModelForSequenceClassification.from_pretrained(resolve_model_path(path), **model_kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(path))
+            model = AutoModelForSequenceClassification.from_pretrained(path, **model_kwargs)
+        tokenizer = load_tokenizer(path)
         if not ModelMetadata.exists(path):
+            metadata.max_length = min(int(tokenizer.model_max_length or 512), 8192 if generative else 512)
+            if generative:
+                head = GenerativeHead(tokenizer, build_prompt(prompt or PromptConfig(), tokenizer), metadata.max_length)
+                metadata.prompt = prompt_metadata(head)
+                metadata.score = "probability"
+                return cls(model, head, metadata, device)
             metadata.num_labels = model.config.num_labels
-            metadata.max_length = min(int(tokenizer.model_max_length or 512), 512)
-        head = CrossEncoderHead(tokenizer, metadata.max_length, metadata.num_labels)
-        return cls(model, head, metadata, device)
+        return cls(model, build_head(metadata, tokenizer), metadata, device)
 
     # -- the batching path -----------------------------------------------------------------
 
@@ -123,21 +152,27 @@ class Reranker:
         probabilities: bool = False,
         progress: bool | None = None,
     ) -> np.ndarray:
-        """One score per pair: the raw logit by default (``probabilities=True``: the
-        sigmoid of it). Class models return the expected gain of their class
-        probabilities (``probabilities=True``: the ``[N, C]`` probabilities)."""
+        """One score per pair (see the class docstring)."""
         logits = self.logits(queries, docs, batch_size=batch_size, progress=progress)
+        return self.scores_from_logits(logits, probabilities=probabilities)
+
+    def scores_from_logits(self, logits: np.ndarray, probabilities: bool = False) -> np.ndarray:
         if self.metadata.num_labels == 1:
-            return 1.0 / (1.0 + np.exp(-logits)) if probabilities else logits
-        probs = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+            if probabilities or self.metadata.score == "probability":
+                # float64: a float32 sigmoid saturates (and ties) from a logit of about 17.
+                return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+            return logits
+        probs = torch.softmax(torch.from_numpy(logits).double(), dim=-1).numpy()
         if probabilities:
             return probs
         gains = _class_gains(self.metadata)
         return probs @ gains / gains.max()
 
-    def predict_classes(self, queries: str | Sequence[str], docs: Sequence[str], **kwargs: Any) -> list[str]:
-        logits = self.logits(queries, docs, **kwargs)
+    def classes_from_logits(self, logits: np.ndarray) -> list[str]:
         return [self.metadata.classes[i] for i in logits.argmax(-1)]
+
+    def predict_classes(self, queries: str | Sequence[str], docs: Sequence[str], **kwargs: Any) -> list[str]:
+        return self.classes_from_logits(self.logits(queries, docs, **kwargs))
 
     def rank(
         self,

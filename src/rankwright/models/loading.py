@@ -8,9 +8,19 @@ import json
 import logging
 from pathlib import Path
 
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+)
 
+from rankwright.models.cross_encoder import CrossEncoderHead
+from rankwright.models.generative import GenerativeHead
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.prompts import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,22 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def split_gguf(name_or_path: str) -> tuple[str, dict[str, str]]:
+    """A path to a ``.gguf`` file becomes (its folder, ``{"gguf_file": name}``): the way
+    transformers loads (and de-quantises) GGUF weights and tokenizers."""
+    path = Path(name_or_path)
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise FileNotFoundError(f"GGUF file not found: {path}")
+        return str(path.parent), {"gguf_file": path.name}
+    return name_or_path, {}
+
+
+def load_tokenizer(name_or_path: str):
+    path, gguf = split_gguf(resolve_model_path(name_or_path))
+    return AutoTokenizer.from_pretrained(path, **gguf)
+
+
 def model_type_of(name_or_path: str, explicit: str | None = None) -> str:
     if explicit:
         return explicit
@@ -47,7 +73,11 @@ def model_type_of(name_or_path: str, explicit: str | None = None) -> str:
     if adapter.exists():
         base = json.loads(adapter.read_text())["base_model_name_or_path"]
         return model_type_of(base)
-    architectures = AutoConfig.from_pretrained(name_or_path).architectures or []
+    path, gguf = split_gguf(name_or_path)
+    config = AutoConfig.from_pretrained(path, **gguf)
+    architectures = config.architectures or []
+    if gguf and not architectures:
+        return "generative"  # GGUF files hold decoder LMs
     if any(a.endswith(("ForCausalLM", "ForConditionalGeneration")) for a in architectures):
         return "generative"
     return "cross-encoder"
@@ -66,12 +96,104 @@ def load_sequence_classifier(name_or_path: str, num_labels: int, **kwargs) -> tu
     return model, tokenizer
 
 
-def load_adapter_classifier(path: str, metadata: ModelMetadata, **kwargs) -> PreTrainedModel:
-    """A LoRA folder: the base model named in the metadata, with its head sized as
-    trained, and the adapter (which carries the trained head) on top."""
+DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def quantization_config(quantize: str | None, dtype: str):
+    """bitsandbytes 4-bit (QLoRA) settings; a clear error where it cannot run."""
+    if quantize in (None, "", "none"):
+        return None
+    if quantize != "4bit":
+        raise ValueError(f"lora.quantize must be 4bit or null, got {quantize!r}")
+    if not torch.cuda.is_available():
+        raise RuntimeError(
+            "QLoRA (lora.quantize: 4bit) needs a CUDA GPU for bitsandbytes 4-bit weights; this machine has none. "
+            "Set lora.quantize: null to train plain LoRA on CPU."
+        )
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as err:
+        raise RuntimeError("QLoRA needs bitsandbytes: pip install bitsandbytes") from err
+    from transformers import BitsAndBytesConfig
+
+    compute = DTYPES.get(dtype) or torch.bfloat16
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
+    )
+
+
+def _forget_gguf_quantization(model: PreTrainedModel) -> None:
+    """transformers de-quantises GGUF tensors to full precision at load but still marks
+    the model as quantized, which makes the Trainer refuse it and the saved config claim
+    GGUF: the weights in memory are plain tensors, so drop the mark."""
+    model.is_quantized = False
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+def load_causal_lm(
+    name_or_path: str, dtype: str = "auto", quantize: str | None = None, **kwargs
+) -> tuple[PreTrainedModel, object]:
+    """A causal LM (a hub id, a folder, or a ``.gguf`` file) and its tokenizer.
+    ``dtype`` auto: bfloat16 on a GPU that supports it, float32 on CPU."""
+    path, gguf = split_gguf(resolve_model_path(name_or_path))
+    if dtype not in DTYPES:
+        raise ValueError(f"model.dtype must be one of {list(DTYPES)}, got {dtype!r}")
+    torch_dtype = DTYPES[dtype]
+    if torch_dtype is None:
+        cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        torch_dtype = torch.bfloat16 if cuda_bf16 else torch.float32
+    quant = quantization_config(quantize, dtype)
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+    tokenizer = AutoTokenizer.from_pretrained(path, **gguf)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **gguf, **kwargs)
+    if gguf:
+        _forget_gguf_quantization(model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def load_base(metadata: ModelMetadata, **kwargs) -> PreTrainedModel:
+    """The model named by ``metadata.base_model``, shaped as the metadata says."""
+    if metadata.model_type == "generative":
+        return load_causal_lm(metadata.base_model, **kwargs)[0]
+    return load_sequence_classifier(metadata.base_model, metadata.num_labels, **kwargs)[0]
+
+
+def load_adapter_model(path: str, metadata: ModelMetadata, **kwargs) -> PreTrainedModel:
+    """A LoRA folder: the base model named in the metadata (a classifier with its head
+    sized as trained, or a causal LM) with the adapter on top (it carries a trained
+    classification head too)."""
     from peft import PeftModel
 
     if not metadata.base_model:
         raise ValueError(f"{path}: rankwright.json names no base_model to put the adapter on")
-    base, _ = load_sequence_classifier(metadata.base_model, metadata.num_labels, **kwargs)
-    return PeftModel.from_pretrained(base, path)
+    return PeftModel.from_pretrained(load_base(metadata, **kwargs), path)
+
+
+def build_head(metadata: ModelMetadata, tokenizer):
+    """The head that turns pairs into inputs and outputs into scores for this model type."""
+    if metadata.model_type == "cross-encoder":
+        return CrossEncoderHead(tokenizer, metadata.max_length, metadata.num_labels)
+    if metadata.prompt is None:
+        raise ValueError("a generative model's metadata needs its prompt")
+    saved = dict(metadata.prompt)
+    expected_ids = saved.pop("label_token_ids", None)
+    head = GenerativeHead(tokenizer, Prompt.from_dict(saved), metadata.max_length, metadata.num_labels)
+    if expected_ids is not None and list(expected_ids) != head.label_ids:
+        raise ValueError(
+            f"the tokenizer maps the label words {head.prompt.label_words} to {head.label_ids}, but the model was "
+            f"trained with token ids {expected_ids}: load the tokenizer saved with the model"
+        )
+    return head
+
+
+def prompt_metadata(head) -> dict:
+    """What ``rankwright.json`` keeps of a generative head: the rendered prompt and its label token ids."""
+    return {**head.prompt.to_dict(), "label_token_ids": head.label_ids}

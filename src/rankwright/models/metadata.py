@@ -27,7 +27,8 @@ class ModelMetadata:
     - ``max_length``: tokens per (query, document) input; documents are truncated first.
     - ``activation``: what turns a raw score into a probability (``sigmoid`` for one
       logit, ``softmax`` over classes); raw scores are the default output.
-    - ``score``: how the scalar ranking score is made: ``logit`` (the raw output) or
+    - ``score``: how the scalar ranking score is made: ``logit`` (the raw output),
+      ``probability`` (its sigmoid; yes/no generative models: P(yes)) or
       ``expected_gain`` (class probabilities times class gains / max gain).
     - ``prompt``: generative models' template, instruction and label words.
     - ``calibration``: a fitted map from raw score to probability (method + params).

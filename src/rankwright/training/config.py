@@ -9,6 +9,7 @@ from rankwright.data.labels import LabelConfig
 from rankwright.data.readers import DataConfig
 from rankwright.data.split import SplitConfig
 from rankwright.evaluation.ranking import RankingConfig
+from rankwright.models.prompts import PromptConfig
 from rankwright.training.sampling import SamplingConfig
 
 
@@ -17,6 +18,13 @@ class ModelConfig:
     name: str = field(default="all-MiniLM-L6-v2", metadata={"help": "Hugging Face model id or local folder"})
     type: str | None = field(default=None, metadata={"help": "cross-encoder|generative (default: from the config)"})
     max_length: int = field(default=256, metadata={"help": "tokens per (query, document); documents cut first"})
+    dtype: str = field(
+        default="auto", metadata={"help": "generative weights: auto (bf16 on a bf16 GPU, else fp32)|float32|bfloat16"}
+    )
+    attn_implementation: str | None = field(
+        default=None, metadata={"help": "sdpa|flash_attention_2|eager (default: transformers' choice)"}
+    )
+    prompt: PromptConfig = field(default_factory=PromptConfig, metadata={"help": "generative models' prompt"})
 
 
 @dataclass
@@ -32,8 +40,10 @@ class LoraConfig:
     alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     target_modules: list[str] | None = field(
-        default=None, metadata={"help": "modules to adapt (default: the attention projections peft knows)"}
+        default=None,
+        metadata={"help": "modules to adapt (default: attention projections, q/k/v/o_proj where the model has them)"},
     )
+    quantize: str | None = field(default=None, metadata={"help": "4bit: QLoRA on a 4-bit base (CUDA, bitsandbytes)"})
 
 
 @dataclass

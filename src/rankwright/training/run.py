@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,17 @@ from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
 from rankwright.models.card import write_model_card
 from rankwright.models.cross_encoder import CrossEncoderHead
-from rankwright.models.loading import load_sequence_classifier, model_type_of, resolve_model_path
+from rankwright.models.generative import GenerativeHead
+from rankwright.models.loading import (
+    load_causal_lm,
+    load_sequence_classifier,
+    model_type_of,
+    prompt_metadata,
+    quantization_config,
+    resolve_model_path,
+)
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.prompts import build_prompt
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
 from rankwright.training.trainer import RerankTrainer, SaveBestCallback, ValidationSet
@@ -97,20 +106,72 @@ def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
     return np.array([len(x) for x in ids], dtype=np.int64)
 
 
-def _apply_lora(model, config: TrainConfig):
-    from peft import LoraConfig, TaskType, get_peft_model
+ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
+
+def _lora_targets(model, config: TrainConfig, generative: bool) -> list[str] | None:
+    if config.lora.target_modules or not generative:
+        return config.lora.target_modules  # cross-encoders: peft's per-architecture defaults
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    found = [p for p in ATTENTION_PROJECTIONS if p in names]
+    return found or None
+
+
+def _apply_lora(model, config: TrainConfig, generative: bool):
+    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+    if config.lora.quantize:
+        # Casts norms to fp32 and enables input gradients, as 4-bit training needs.
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.training.gradient_checkpointing
+        )
     lora = LoraConfig(
-        task_type=TaskType.SEQ_CLS,
+        task_type=TaskType.CAUSAL_LM if generative else TaskType.SEQ_CLS,
         r=config.lora.r,
         lora_alpha=config.lora.alpha,
         lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
+        target_modules=_lora_targets(model, config, generative),
     )
     model = get_peft_model(model, lora)
     trainable, total = model.get_nb_trainable_parameters()
-    log.info("LoRA: %d of %d parameters trainable (%.2f%%)", trainable, total, 100 * trainable / total)
+    log.info(
+        "LoRA on %s: %d of %d parameters trainable (%.2f%%)",
+        sorted(model.peft_config["default"].target_modules),
+        trainable,
+        total,
+        100 * trainable / total,
+    )
     return model
+
+
+def _model_and_head(config: TrainConfig, model_type: str, scheme: LabelScheme, loss: RerankLoss):
+    """The model to train and the head that feeds it (cross-encoder or generative)."""
+    m = config.model
+    kwargs = {"attn_implementation": m.attn_implementation} if m.attn_implementation else {}
+    if config.lora.quantize and not config.lora.enabled:
+        raise TrainingSetupError("lora.quantize (QLoRA) trains adapters on a 4-bit base: set lora.enabled true")
+    num_labels = len(scheme.classes) if loss.multi_class else 1
+    if model_type == "generative":
+        model, tokenizer = load_causal_lm(m.name, dtype=m.dtype, quantize=config.lora.quantize, **kwargs)
+        classes = scheme.classes if loss.multi_class else None
+        head = GenerativeHead(tokenizer, build_prompt(m.prompt, tokenizer, classes), m.max_length, num_labels)
+    else:
+        quant = quantization_config(config.lora.quantize, m.dtype)
+        if quant is not None:
+            kwargs["quantization_config"] = quant
+        model, tokenizer = load_sequence_classifier(m.name, num_labels, **kwargs)
+        head = CrossEncoderHead(tokenizer, m.max_length, num_labels)
+    if config.lora.enabled:
+        model = _apply_lora(model, config, model_type == "generative")
+    return model, tokenizer, head
+
+
+def _checkpointing_args() -> dict[str, Any]:
+    """Activation checkpointing, non-reentrant (LoRA's frozen inputs need no
+    requires_grad trick), under the argument name this transformers uses."""
+    names = {f.name for f in fields(TrainingArguments)}
+    prefix = "activation" if "activation_checkpointing" in names else "gradient"
+    return {f"{prefix}_checkpointing": True, f"{prefix}_checkpointing_kwargs": {"use_reentrant": False}}
 
 
 def last_complete_checkpoint(out: Path) -> str | None:
@@ -145,15 +206,12 @@ def train(config: TrainConfig) -> TrainResult:
     if loss.grouped and not grouped:
         raise TrainingSetupError(f"loss {config.loss.name!r} compares documents of a group: use sampling.mode groups")
     model_type = model_type_of(resolve_model_path(config.model.name), config.model.type)
-    if model_type != "cross-encoder":
-        raise TrainingSetupError(f"model type {model_type!r} is not supported by this version; use a cross-encoder")
+    if model_type not in ("cross-encoder", "generative"):
+        raise TrainingSetupError(f"model.type must be cross-encoder or generative, got {model_type!r}")
 
     set_seed(config.training.seed)
-    num_labels = len(scheme.classes) if loss.multi_class else 1
-    model, tokenizer = load_sequence_classifier(config.model.name, num_labels)
-    head = CrossEncoderHead(tokenizer, config.model.max_length, num_labels)
-    if config.lora.enabled:
-        model = _apply_lora(model, config)
+    model, tokenizer, head = _model_and_head(config, model_type, scheme, loss)
+    num_labels = head.num_labels
 
     pool = Pool.build(train_data.pairs, scheme, loss.label_kind)
     examples = EpochExamples(pool, config.sampling, grouped, loss.label_kind, config.training.seed)
@@ -161,7 +219,8 @@ def train(config: TrainConfig) -> TrainResult:
         raise TrainingSetupError("no training examples: every query was skipped (see the log for why)")
     query_len = _token_lengths(tokenizer, pool.queries)
     doc_len = _token_lengths(tokenizer, pool.docs)
-    lengths_fn = partial(examples.lengths, query_len + 3, doc_len, config.model.max_length)
+    overhead = getattr(head, "pair_overhead", 3)
+    lengths_fn = partial(examples.lengths, query_len + overhead, doc_len, config.model.max_length)
     sampler = LengthGroupedSampler(
         examples, lengths_fn, config.training.batch_size, config.training.seed, config.sampling.length_grouping
     )
@@ -170,13 +229,15 @@ def train(config: TrainConfig) -> TrainResult:
         collate_examples, pool=pool, head=head, label_dtype=label_dtype, buckets=config.sampling.length_buckets
     )
 
+    generative = model_type == "generative"
     metadata = ModelMetadata(
-        model_type="cross-encoder",
+        model_type=model_type,
         num_labels=num_labels,
         max_length=config.model.max_length,
         labels=scheme.to_dict(),
         activation="sigmoid" if num_labels == 1 else "softmax",
-        score="logit" if num_labels == 1 else "expected_gain",
+        score=("probability" if generative else "logit") if num_labels == 1 else "expected_gain",
+        prompt=prompt_metadata(head) if generative else None,
         base_model=config.model.name,
         adapter=config.lora.enabled,
         training={
@@ -219,7 +280,7 @@ def train(config: TrainConfig) -> TrainResult:
         seed=t.seed,
         report_to=t.report_to,
         remove_unused_columns=False,
-        **({"gradient_checkpointing": True} if t.gradient_checkpointing else {}),
+        **(_checkpointing_args() if t.gradient_checkpointing else {}),
         dataloader_num_workers=t.dataloader_num_workers,
         disable_tqdm=not config.progress,
         use_cpu=not torch.cuda.is_available(),

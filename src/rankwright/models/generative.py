@@ -1,0 +1,170 @@
+"""Generative rerankers: a causal LM reads ``prefix + body + suffix`` and the score
+comes from the logits of label tokens (``yes``/``no``, or one word per class) at the
+last position.
+
+Only the label-token rows of the LM head are ever multiplied: the model's output
+embedding keeps its weights (names, tying, peft and DDP wrapping are untouched) but
+computes ``hidden @ W[label_ids].T``, so no ``[batch, length, vocab]`` (or even
+``[batch, vocab]``) logits tensor exists, in training or inference. The model's own
+post-processing of logits (e.g. Gemma's soft-capping) still applies.
+
+Inputs are left-padded so the last position is every row's answer position, and
+position ids count real tokens only, so a pair scores the same in any batch.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from rankwright.models.prompts import Prompt, PromptError
+
+log = logging.getLogger(__name__)
+
+
+def label_token_ids(tokenizer: PreTrainedTokenizerBase, words: Sequence[str]) -> list[int]:
+    """The first token of each label word; the first tokens must be distinct."""
+    ids, multi = [], []
+    for word in words:
+        pieces = tokenizer.encode(word, add_special_tokens=False)
+        if not pieces:
+            raise PromptError(f"label word {word!r} encodes to no token")
+        if len(pieces) > 1:
+            multi.append(f"{word!r}={pieces}")
+        ids.append(pieces[0])
+    clashes = {i for i in ids if ids.count(i) > 1}
+    if clashes:
+        same = [w for w, i in zip(words, ids, strict=True) if i in clashes]
+        raise PromptError(
+            f"label words {same} start with the same token ({sorted(clashes)}): choose words whose first tokens differ"
+        )
+    if multi:
+        log.info("label words of several tokens are read by their first token: %s", ", ".join(multi))
+    log.info("label tokens: %s", ", ".join(f"{w!r}={i}" for w, i in zip(words, ids, strict=True)))
+    return ids
+
+
+def causal_lm_of(model: nn.Module) -> PreTrainedModel:
+    """The transformers causal LM inside DDP / peft wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):  # DDP, DataParallel
+            model = model.module
+        elif hasattr(model, "get_base_model"):  # peft
+            model = model.get_base_model()
+        else:
+            return model
+
+
+def _label_rows_forward(self: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
+    ids = self.rankwright_label_ids.to(self.weight.device)
+    bias = self.bias[ids] if getattr(self, "bias", None) is not None else None
+    return F.linear(hidden, self.weight[ids], bias)
+
+
+def restrict_to_label_rows(model: nn.Module, ids: Sequence[int]) -> None:
+    """Make the LM head compute only the rows of ``ids`` (idempotent)."""
+    head = causal_lm_of(model).get_output_embeddings()
+    if head is None or not isinstance(getattr(head, "weight", None), torch.Tensor) or head.weight.dim() != 2:
+        raise TypeError(f"{type(model).__name__}: the LM head is not a linear layer; cannot read label tokens from it")
+    wanted = torch.tensor(list(ids), dtype=torch.long)
+    current = getattr(head, "rankwright_label_ids", None)
+    if current is not None and torch.equal(current, wanted):
+        return
+    head.rankwright_label_ids = wanted
+    # An instance attribute: the parameters and their names stay the module's own.
+    head.forward = _label_rows_forward.__get__(head)
+
+
+class GenerativeHead:
+    """Turns pairs into left-padded prompt token ids and model outputs into scores:
+    the logit difference positive - negative (one output), or ``[N, C]`` label logits."""
+
+    model_type = "generative"
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, prompt: Prompt, max_length: int, num_labels: int = 1):
+        if not getattr(tokenizer, "is_fast", False):
+            raise TypeError("generative rerankers need a fast tokenizer (offsets locate the document to truncate)")
+        self.tokenizer = tokenizer
+        self.prompt = prompt
+        self.max_length = max_length
+        self.label_ids = label_token_ids(tokenizer, prompt.label_words)
+        expected = 2 if num_labels == 1 else num_labels
+        if len(self.label_ids) != expected:
+            raise PromptError(
+                f"{num_labels} model output(s) need {expected} label words, got {prompt.label_words}"
+                + (" ([positive, negative])" if num_labels == 1 else "")
+            )
+        self.num_labels = num_labels
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.prefix_ids = tokenizer.encode(prompt.prefix, add_special_tokens=False)
+        bos = tokenizer.bos_token_id
+        adds_bos = bos is not None and tokenizer("x")["input_ids"][:1] == [bos]
+        if prompt.template == "custom" and adds_bos and self.prefix_ids[:1] != [bos]:
+            self.prefix_ids = [bos, *self.prefix_ids]
+        self.suffix_ids = tokenizer.encode(prompt.suffix, add_special_tokens=False)
+        empty = self._encode_body([""], [""])[0][0]
+        #: tokens of a pair besides its query and document (for length estimates)
+        self.pair_overhead = len(self.prefix_ids) + len(self.suffix_ids) + len(empty)
+
+    def _encode_body(self, queries: Sequence[str], docs: Sequence[str]) -> list[tuple[list[int], int, int]]:
+        """Body token ids, with the span [first, end) of the tokens inside the document."""
+        parts = [self.prompt.split_body(q, d) for q, d in zip(queries, docs, strict=True)]
+        texts = ["".join(p) for p in parts]
+        enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        out = []
+        for (before, doc, _), ids, offsets in zip(parts, enc["input_ids"], enc["offset_mapping"], strict=True):
+            start, end = len(before), len(before) + len(doc)
+            starts = [s for s, _ in offsets]
+            first = bisect.bisect_left(starts, start)
+            last = first
+            while last < len(offsets) and offsets[last][1] <= end and offsets[last][0] >= start:
+                last += 1
+            out.append((ids, first, last))
+        return out
+
+    def encode(self, queries: Sequence[str], docs: Sequence[str]) -> list[dict[str, list[int]]]:
+        """Token ids per pair, unpadded; only document tokens are cut to fit ``max_length``."""
+        fixed = len(self.prefix_ids) + len(self.suffix_ids)
+        features, overlong = [], 0
+        for ids, first, last in self._encode_body(queries, docs):
+            excess = fixed + len(ids) - self.max_length
+            if excess > 0:
+                keep = max(0, (last - first) - excess)
+                overlong += keep == 0 and excess > last - first
+                ids = ids[: first + keep] + ids[last:]
+            full = self.prefix_ids + ids + self.suffix_ids
+            features.append({"input_ids": full, "attention_mask": [1] * len(full)})
+        if overlong:
+            log.warning(
+                "%d pairs exceed max_length=%d without their document (the prompt and query are never cut); "
+                "they are scored on the query alone and longer than max_length",
+                overlong,
+                self.max_length,
+            )
+        return features
+
+    def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        batch = self.tokenizer.pad(features, padding=True, return_tensors="pt")
+        batch["position_ids"] = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+        return batch
+
+    def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        restrict_to_label_rows(model, self.label_ids)
+        out = model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            position_ids=batch["position_ids"],
+            use_cache=False,
+            logits_to_keep=1,
+        )
+        logits = out.logits[:, -1, :]
+        return logits[:, 0] - logits[:, 1] if self.num_labels == 1 else logits
