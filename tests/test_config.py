@@ -69,3 +69,19 @@ def test_bad_number_is_named():
         from_dict(Outer, {"top_k": "many"})
     with pytest.raises(ConfigError, match="top_k must be an integer"):
         from_dict(Outer, {"top_k": 1.5})
+
+
+def test_bare_boolean_flag_means_true_and_union_fields_take_lists_or_mappings(tmp_path):
+    assert _parse(["--flag"], tmp_path, "flag: false\n").flag is True
+
+    @dataclass
+    class Words:
+        label_words: list[str] | dict[str, str] | None = None
+
+    assert from_dict(Words, {"label_words": "yes,no"}).label_words == ["yes", "no"]
+    assert from_dict(Words, {"label_words": "{E: exact, I: irrelevant}"}).label_words == {
+        "E": "exact",
+        "I": "irrelevant",
+    }
+    assert from_dict(Words, {"label_words": ["a", "b"]}).label_words == ["a", "b"]
+    assert from_dict(Words, {"label_words": None}).label_words is None

@@ -32,6 +32,8 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if len(args) == 1:
             return args[0], True
+        if len(args) < len(typing.get_args(tp)):
+            return typing.Union[tuple(args)], True  # noqa: UP007 (a union built at run time)
     return tp, False
 
 
@@ -131,12 +133,15 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = f.metadata.get("help", "")
+        # A bare boolean flag (``--merge``) means true.
+        flag_only = {"nargs": "?", "const": "true"} if tp is bool else {}
         parser.add_argument(
             "--" + dotted,
             dest="cfg:" + dotted,
             default=argparse.SUPPRESS,
             metavar=getattr(tp, "__name__", "VALUE").upper(),
             help=f"{help_text} (default: {default!r})",
+            **flag_only,
         )
 
 

@@ -60,7 +60,7 @@ def test_label_rows_equal_full_logits_in_any_batch(request, fixture, prompt, cla
     torch.testing.assert_close(single, expected, atol=1e-5, rtol=1e-5)
     n_out = len(head.label_ids)
     # The LM head only ever produced [batch, 1, label rows]: no vocabulary-sized tensor.
-    assert shapes[0] == (len(QUERIES), 1, n_out) and all(s[-1] == n_out and s[1] == 1 for s in shapes)
+    assert (len(QUERIES), 1, n_out) in shapes and all(s[-1] == n_out and s[1] == 1 for s in shapes)
     assert model.get_output_embeddings().weight.shape[0] == len(tok)  # weights untouched
 
 
@@ -107,3 +107,27 @@ def test_every_loss_trains_lora_weights_through_generative_scores(tiny_llama, lo
     assert any(float(g.abs().sum()) > 0 for n, g in grads.items() if "lora_B" in n or "lora_A" in n)
     frozen = [p for n, p in model.named_parameters() if not p.requires_grad]
     assert frozen and all(p.grad is None for p in frozen)
+
+
+@pytest.mark.parametrize("fixture,prompt", [("tiny_llama", CUSTOM), ("tiny_qwen3", PromptConfig())])
+def test_shared_prompt_prefix_is_run_once_and_scores_the_same(request, fixture, prompt):
+    model, tok = _load(request.getfixturevalue(fixture))
+    head = GenerativeHead(tok, build_prompt(prompt, tok), 96)
+    batch = head.pad(head.encode(QUERIES, DOCS))
+    widths = []
+    hook = model.register_forward_pre_hook(lambda m, a, kw: widths.append(kw["input_ids"].shape), with_kwargs=True)
+    with torch.no_grad():
+        shared = head.scores(model, batch)
+        n_shared = head.last_shared_prefix
+        head.share_prefix = False
+        whole = head.scores(model, batch)
+    hook.remove()
+    # The common start (system text, instruction, "<Query>:" ...) ran once with batch 1.
+    assert n_shared >= len(head.prefix_ids)
+    assert widths[0] == (1, n_shared) and widths[1] == (4, batch["input_ids"].shape[1] - n_shared)
+    torch.testing.assert_close(shared, whole, atol=1e-5, rtol=1e-5)
+    # With gradients on (training) the whole prompt is always computed.
+    head.share_prefix = True
+    model.train()
+    head.scores(model, batch)
+    assert head.last_shared_prefix == 0

@@ -10,6 +10,12 @@ post-processing of logits (e.g. Gemma's soft-capping) still applies.
 
 Inputs are left-padded so the last position is every row's answer position, and
 position ids count real tokens only, so a pair scores the same in any batch.
+
+At inference (no gradients) the tokens every pair of a batch starts with -- the
+system prompt, the instruction, often more -- are run once, and their key/value cache
+is shared by the batch: the pairs only compute their own tokens. This is exact (a
+causal model's prefix states do not depend on what follows) and saves most of the work
+when the prompt is long and the pairs are short, as in product search.
 """
 
 from __future__ import annotations
@@ -82,6 +88,10 @@ def restrict_to_label_rows(model: nn.Module, ids: Sequence[int]) -> None:
     head.forward = _label_rows_forward.__get__(head)
 
 
+#: fewer common leading tokens than this are not worth a separate prefix pass
+MIN_SHARED_PREFIX = 8
+
+
 class GenerativeHead:
     """Turns pairs into left-padded prompt token ids and model outputs into scores:
     the logit difference positive - negative (one output), or ``[N, C]`` label logits."""
@@ -102,6 +112,9 @@ class GenerativeHead:
                 + (" ([positive, negative])" if num_labels == 1 else "")
             )
         self.num_labels = num_labels
+        #: run the batch's common leading tokens once at inference (exact; see the module docstring)
+        self.share_prefix = True
+        self.last_shared_prefix = 0
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -159,12 +172,51 @@ class GenerativeHead:
 
     def scores(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         restrict_to_label_rows(model, self.label_ids)
+        logits = None
+        self.last_shared_prefix = 0
+        if self.share_prefix and not torch.is_grad_enabled() and len(batch["input_ids"]) > 1:
+            logits = self._scores_sharing_prefix(model, batch)
+        if logits is None:
+            out = model(
+                input_ids=batch["input_ids"],
+                attention_mask=batch["attention_mask"],
+                position_ids=batch["position_ids"],
+                use_cache=False,
+                logits_to_keep=1,
+            )
+            logits = out.logits[:, -1, :]
+        return logits[:, 0] - logits[:, 1] if self.num_labels == 1 else logits
+
+    def _scores_sharing_prefix(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor | None:
+        """Label logits with the batch's common leading tokens run once (see the module
+        docstring); None when there is too little to share or the model's cache cannot
+        be repeated over the batch."""
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        n, width = ids.shape
+        lengths = mask.sum(1)
+        starts = width - lengths  # left padding: row i's tokens are ids[i, starts[i]:]
+        shortest = int(lengths.min())
+        aligned = ids.gather(1, starts[:, None] + torch.arange(shortest, device=ids.device)[None])
+        same = (aligned == aligned[:1]).all(0).long().cumprod(0)
+        shared = min(int(same.sum()), shortest - 1)  # every row keeps one token of its own
+        if shared < MIN_SHARED_PREFIX:
+            return None
+        try:
+            cache = model(input_ids=aligned[:1, :shared], use_cache=True, logits_to_keep=1).past_key_values
+            cache.batch_repeat_interleave(n)
+        except (AttributeError, NotImplementedError, TypeError) as err:
+            log.warning("prefix sharing is off for this model (%s); scoring whole prompts", err)
+            self.share_prefix = False
+            return None
+        # Row i's own tokens sit at columns >= starts[i] of ids[:, shared:].
+        rest_mask = (torch.arange(width - shared, device=ids.device)[None] >= starts[:, None]).long()
         out = model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            position_ids=batch["position_ids"],
-            use_cache=False,
+            input_ids=ids[:, shared:],
+            attention_mask=torch.cat([mask.new_ones(n, shared), rest_mask], dim=1),
+            position_ids=shared + (rest_mask.cumsum(-1) - 1).clamp(min=0),
+            past_key_values=cache,
+            use_cache=True,
             logits_to_keep=1,
         )
-        logits = out.logits[:, -1, :]
-        return logits[:, 0] - logits[:, 1] if self.num_labels == 1 else logits
+        self.last_shared_prefix = shared
+        return out.logits[:, -1, :]
