@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import ir_measures
 import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
+
+if TYPE_CHECKING:
+    import ir_measures
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,8 @@ class RankingConfig:
 
 def measure_names(config: RankingConfig, relevant_gain: int) -> dict[str, ir_measures.Measure]:
     """Our column name -> ir-measures measure."""
+    import ir_measures  # here, not at import: training without validation needs no metrics library
+
     rel = int(relevant_gain)
     measures: dict[str, ir_measures.Measure] = {f"ndcg@{k}": ir_measures.nDCG @ k for k in config.ndcg_at}
     measures["ndcg"] = ir_measures.nDCG
@@ -72,6 +77,8 @@ def evaluate_run(
 ) -> RankingResult:
     """Per-query metrics of ``scores`` (query_id, doc_id, score) against ``qrels``
     (query_id, doc_id, gain: non-negative integers)."""
+    import ir_measures
+
     config = config or RankingConfig()
     measures = measure_names(config, relevant_gain)
     qrels = qrels[[QUERY_ID, DOC_ID, GAIN]].astype({QUERY_ID: str, DOC_ID: str})

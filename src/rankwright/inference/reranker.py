@@ -80,27 +80,33 @@ class Reranker:
         device: str | None = None,
         *,
         prompt: PromptConfig | None = None,
+        max_length: int | None = None,
         **model_kwargs: Any,
     ) -> Reranker:
         """Load a rankwright model folder, or a plain Hugging Face model: a
         sequence-classification model is scored by its single logit, a causal LM (e.g.
         Qwen3-Reranker, or a ``.gguf`` file) as a yes/no reranker with ``prompt``
-        (default: chosen from its tokenizer, see ``rankwright.models.prompts``)."""
+        (default: chosen from its tokenizer, see ``rankwright.models.prompts``).
+        ``max_length`` overrides the tokens per pair (default: as trained; for a plain
+        model the tokenizer's limit, at most 512 for encoders and 8192 for LMs)."""
         path = resolve_model_path(str(path))
         if ModelMetadata.exists(path):
             metadata = ModelMetadata.load(path)
         else:
             metadata = ModelMetadata(model_type=model_type_of(path), base_model=path)
         generative = metadata.model_type == "generative"
+        tokenizer = None
         if metadata.adapter:
             model = load_adapter_model(path, metadata, **model_kwargs)
         elif generative:
-            model, _ = load_causal_lm(path, **model_kwargs)
+            model, tokenizer = load_causal_lm(path, **model_kwargs)
         else:
             model = AutoModelForSequenceClassification.from_pretrained(path, **model_kwargs)
-        tokenizer = load_tokenizer(path)
+        tokenizer = tokenizer or load_tokenizer(path)
         if not ModelMetadata.exists(path):
             metadata.max_length = min(int(tokenizer.model_max_length or 512), 8192 if generative else 512)
+        if max_length is not None:
+            metadata.max_length = max_length
             if generative:
                 head = GenerativeHead(tokenizer, build_prompt(prompt or PromptConfig(), tokenizer), metadata.max_length)
                 metadata.prompt = prompt_metadata(head)

@@ -21,6 +21,7 @@ when the prompt is long and the pairs are short, as in product search.
 from __future__ import annotations
 
 import bisect
+import inspect
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -72,6 +73,13 @@ def _label_rows_forward(self: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
     ids = self.rankwright_label_ids.to(self.weight.device)
     bias = self.bias[ids] if getattr(self, "bias", None) is not None else None
     return F.linear(hidden, self.weight[ids], bias)
+
+
+def _cache_argument(model: nn.Module) -> str:
+    """The forward argument that takes a key/value cache: ``cache`` in newer
+    transformers, ``past_key_values`` before."""
+    parameters = inspect.signature(causal_lm_of(model).forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def restrict_to_label_rows(model: nn.Module, ids: Sequence[int]) -> None:
@@ -202,7 +210,8 @@ class GenerativeHead:
         if shared < MIN_SHARED_PREFIX:
             return None
         try:
-            cache = model(input_ids=aligned[:1, :shared], use_cache=True, logits_to_keep=1).past_key_values
+            first = model(input_ids=aligned[:1, :shared], use_cache=True, logits_to_keep=1)
+            cache = getattr(first, "past_key_values", None) or first.cache
             cache.batch_repeat_interleave(n)
         except (AttributeError, NotImplementedError, TypeError) as err:
             log.warning("prefix sharing is off for this model (%s); scoring whole prompts", err)
@@ -214,7 +223,7 @@ class GenerativeHead:
             input_ids=ids[:, shared:],
             attention_mask=torch.cat([mask.new_ones(n, shared), rest_mask], dim=1),
             position_ids=shared + (rest_mask.cumsum(-1) - 1).clamp(min=0),
-            past_key_values=cache,
+            **{_cache_argument(model): cache},
             use_cache=True,
             logits_to_keep=1,
         )

@@ -195,7 +195,9 @@ def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: d
     write_model_card(folder, metadata)
 
 
-def train(config: TrainConfig) -> TrainResult:
+def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
+    """Train as ``config`` says; ``callbacks`` (``transformers.TrainerCallback``) are
+    added to the Trainer's, e.g. for custom logging or timing."""
     started = time.perf_counter()
     train_data, val_data, scheme = _datasets(config)
     loss = build_loss(config.loss.name, config.loss.params)
@@ -298,7 +300,7 @@ def train(config: TrainConfig) -> TrainResult:
         train_dataset=examples,
         eval_dataset=examples if validation is not None else None,
         data_collator=collator,
-        callbacks=[saver],
+        callbacks=[saver, *(callbacks or [])],
         head=head,
         rerank_loss=loss,
         validation=validation,
