@@ -211,7 +211,7 @@ class GenerativeHead:
             return None
         try:
             first = model(input_ids=aligned[:1, :shared], use_cache=True, logits_to_keep=1)
-            cache = getattr(first, "past_key_values", None) or first.cache
+            cache = getattr(first, "cache", None) or first.past_key_values  # the name changed in transformers 5.x
             cache.batch_repeat_interleave(n)
         except (AttributeError, NotImplementedError, TypeError) as err:
             log.warning("prefix sharing is off for this model (%s); scoring whole prompts", err)
