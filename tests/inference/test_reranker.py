@@ -73,3 +73,18 @@ def test_queries_list_and_mismatch(scorer_dir):
     with pytest.raises(ValueError, match="2 queries but 5 documents"):
         reranker.score(["a", "b"], DOCS)
     assert reranker.score("drill", []).shape == (0,)
+
+
+def test_a_plain_causal_lm_loads_as_a_yes_no_reranker(tiny_qwen3):
+    """A Hugging Face causal LM folder without rankwright.json (e.g. Qwen3-Reranker) is
+    scored with the prompt chosen from its tokenizer: P(yes) over yes/no."""
+    reranker = Reranker.from_pretrained(tiny_qwen3)
+    assert reranker.metadata.model_type == "generative" and reranker.metadata.max_length == 1024
+    assert reranker.head.prompt.template == "qwen3-reranker" and reranker.head.label_ids == [9693, 2152]
+    probs = reranker.score("cordless drill", ["drill kit", "garden hose", "sofa"])
+    assert probs.shape == (3,) and np.all((probs > 0) & (probs < 1))
+    ranked = reranker.rank("cordless drill", ["drill kit", "garden hose", "sofa"])
+    assert [r.score for r in ranked] == sorted(probs.tolist(), reverse=True)
+    short = Reranker.from_pretrained(tiny_qwen3, max_length=80)
+    assert short.metadata.max_length == 80 and short.head.max_length == 80
+    np.testing.assert_allclose(short.score("cordless drill", ["drill kit"]), probs[:1], atol=1e-6)

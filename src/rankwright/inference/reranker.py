@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
 from rankwright.models.cross_encoder import CrossEncoderHead
-from rankwright.models.generative import GenerativeHead
+from rankwright.models.generative import GenerativeHead, causal_lm_of
 from rankwright.models.loading import (
     build_head,
     load_adapter_model,
@@ -88,7 +88,8 @@ class Reranker:
         Qwen3-Reranker, or a ``.gguf`` file) as a yes/no reranker with ``prompt``
         (default: chosen from its tokenizer, see ``rankwright.models.prompts``).
         ``max_length`` overrides the tokens per pair (default: as trained; for a plain
-        model the tokenizer's limit, at most 512 for encoders and 8192 for LMs)."""
+        model the tokenizer's and the model's limit, at most 512 for encoders and 8192
+        for LMs)."""
         path = resolve_model_path(str(path))
         if ModelMetadata.exists(path):
             metadata = ModelMetadata.load(path)
@@ -103,10 +104,14 @@ class Reranker:
         else:
             model = AutoModelForSequenceClassification.from_pretrained(path, **model_kwargs)
         tokenizer = tokenizer or load_tokenizer(path)
-        if not ModelMetadata.exists(path):
-            metadata.max_length = min(int(tokenizer.model_max_length or 512), 8192 if generative else 512)
         if max_length is not None:
             metadata.max_length = max_length
+        if not ModelMetadata.exists(path):
+            if max_length is None:
+                positions = getattr(causal_lm_of(model).config, "max_position_embeddings", None) or 8192
+                metadata.max_length = min(
+                    int(tokenizer.model_max_length or 512), positions, 8192 if generative else 512
+                )
             if generative:
                 head = GenerativeHead(tokenizer, build_prompt(prompt or PromptConfig(), tokenizer), metadata.max_length)
                 metadata.prompt = prompt_metadata(head)
