@@ -55,11 +55,11 @@ def by_label(labels: pd.Series, scores: np.ndarray, predicted: np.ndarray | None
     """Per raw label value: count, mean and std of the score, and (with a decision)
     the share predicted relevant. The seed ESCI script prints the mean score per true
     label; the Home Depot seed analyses by relevance level."""
-    frame = pd.DataFrame({"label": labels.to_numpy(), "score": np.asarray(scores, dtype=float)})
+    frame = pd.DataFrame({"label": labels.reset_index(drop=True), "score": np.asarray(scores, dtype=float)})
     if predicted is not None:
         frame["predicted_relevant"] = np.asarray(predicted, dtype=float)
     rows = []
-    for value, group in frame.groupby("label", sort=True):
+    for value, group in frame.groupby("label", sort=True, observed=True):
         row: dict[str, Any] = {
             "label": value.item() if hasattr(value, "item") else value,
             "count": len(group),

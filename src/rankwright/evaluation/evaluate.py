@@ -94,7 +94,8 @@ def _classification(pred: pd.DataFrame, scheme: LabelScheme, options: EvalOption
     predicted = None if options.decision_threshold is None else scored[SCORE].to_numpy() >= options.decision_threshold
     labels = scored[LABEL]
     if scheme.kind == "classes":  # by class name (numeric labels binned into classes included)
-        labels = pd.Series(np.array(scheme.classes, dtype=object)[scheme.class_index(labels)], index=labels.index)
+        names = np.array(scheme.classes, dtype=object)[scheme.class_index(labels)]
+        labels = pd.Series(pd.Categorical(names, categories=scheme.classes), index=labels.index)  # in class order
     out["by_label"] = by_label(labels, scored[SCORE].to_numpy(), predicted)
     if scheme.kind == "classes" and "pred_class" in scored:
         true_idx = scheme.class_index(scored[LABEL])
