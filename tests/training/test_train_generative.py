@@ -188,3 +188,18 @@ def test_train_cli_reads_a_generative_config(tmp_path, tiny_llama, write_pointwi
     assert cli(["train", "--config", str(config), "--output_dir", str(out), "--progress", "false"]) == 0
     meta = ModelMetadata.load(out / "final")
     assert meta.prompt["label_words"] == ["good", "bad"] and meta.prompt["suffix"] == " answer:"
+
+
+def test_rerank_cli_with_a_generative_model_writes_probabilities(tmp_path, tiny_llama, write_pointwise):
+    from rankwright.data.readers import read_run
+
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=6)
+    result = train(_config(tmp_path, data, tiny_llama))
+    out = tmp_path / "reranked.trec"
+    rc = cli(["rerank", "--model", result.final_dir, "--data.path", str(data), "--output", str(out), "--progress"])
+    assert rc == 0
+    run = read_run(out)
+    assert len(run) == 30 and run["score"].between(0, 1).all()  # P(yes) for each of the 6 x 5 pairs
+    expected = Reranker.from_pretrained(result.final_dir).score(["drill number 0"], ["drill model 0"])
+    got = run[(run["query_id"] == "q0") & (run["doc_id"] == "q0d0")]["score"].iloc[0]
+    assert abs(got - float(expected[0])) < 1e-6
