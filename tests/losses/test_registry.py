@@ -9,7 +9,9 @@ from rankwright.losses import (
     LOSSES,
     BinaryCrossEntropyLoss,
     ListNetLoss,
+    ListwiseKLLoss,
     ListwiseSoftmaxCELoss,
+    MarginMSELoss,
     MarginRankingLoss,
     MSELoss,
     MultiClassCrossEntropyLoss,
@@ -26,6 +28,8 @@ EXPECTED = {
     "ranknet": RankNetLoss,
     "listwise_ce": ListwiseSoftmaxCELoss,
     "listnet": ListNetLoss,
+    "margin_mse": MarginMSELoss,
+    "listwise_kl": ListwiseKLLoss,
 }
 
 
@@ -59,6 +63,7 @@ def test_build_every_loss_with_defaults(name, params):
         ("ranknet", {"sigma": 2.0}, "sigma", 2.0),
         ("listwise_ce", {"min_group_size": 4}, "min_group_size", 4),
         ("listnet", {"label_temperature": 3.0}, "label_temperature", 3.0),
+        ("listwise_kl", {"temperature": 2.0}, "temperature", 2.0),
     ],
 )
 def test_build_sets_parameters(name, params, attr, value):

@@ -214,3 +214,49 @@ def test_classes_on_binary_data_fails_before_training(tmp_path, tiny_bert, write
     with pytest.raises(TrainingSetupError, match=r"labels\.scheme: classes"):
         train(cfg)
     assert not (tmp_path / "out").exists()
+
+
+def _write_flag(path: Path, n_queries: int = 16, scores: bool = True) -> Path:
+    """FlagEmbedding JSONL with teacher scores: the document repeating the query word scores highest."""
+    import json
+
+    words = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan"]
+    lines = []
+    for q in range(n_queries):
+        word = words[q % len(words)]
+        record = {"query": f"{word} {q}", "pos": [f"{word} model {q}"], "neg": [f"{w} model" for w in words[:4]]}
+        if scores:
+            record["pos_scores"] = [5.0]
+            record["neg_scores"] = [4.0 if w == word else -1.0 - i for i, w in enumerate(words[:4])]
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("loss", ["margin_mse", "listwise_kl"])
+def test_distillation_from_flag_teacher_scores(tmp_path, tiny_bert, loss):
+    data = _write_flag(tmp_path / "flag.jsonl")
+    cfg = _config(
+        tmp_path,
+        data,
+        tiny_bert,
+        **{
+            "labels": {"scheme": "binary", "threshold": 1},
+            "loss": {"name": loss},
+            "sampling": {"negatives_per_group": 4, "positives_per_group": 1},
+            "training.epochs": 1,
+        },
+    )
+    result = train(cfg)
+    assert result.metrics["global_steps"] > 0 and np.isfinite(result.metrics["train_loss"])
+    assert result.metrics["train_loss"] > 0
+
+
+def test_distillation_needs_teacher_scores_and_listed_negatives(tmp_path, tiny_bert):
+    plain = _write_flag(tmp_path / "plain.jsonl", scores=False)
+    base = {"labels": {"scheme": "binary", "threshold": 1}, "loss": {"name": "margin_mse"}}
+    with pytest.raises(TrainingSetupError, match="has none"):
+        train(_config(tmp_path, plain, tiny_bert, **base))
+    scored = _write_flag(tmp_path / "scored.jsonl")
+    with pytest.raises(TrainingSetupError, match="hard_ratio 1"):
+        train(_config(tmp_path, scored, tiny_bert, **base, sampling={"hard_ratio": 0.5}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rankwright.losses.base import RerankLoss
+from rankwright.losses.distillation import ListwiseKLLoss, MarginMSELoss
 from rankwright.losses.listwise import ListNetLoss, ListwiseSoftmaxCELoss
 from rankwright.losses.pairwise import MarginRankingLoss, RankNetLoss
 from rankwright.losses.pointwise import BinaryCrossEntropyLoss, MSELoss, MultiClassCrossEntropyLoss
@@ -17,6 +18,8 @@ LOSSES: dict[str, type[RerankLoss]] = {
     "ranknet": RankNetLoss,
     "listwise_ce": ListwiseSoftmaxCELoss,
     "listnet": ListNetLoss,
+    "margin_mse": MarginMSELoss,
+    "listwise_kl": ListwiseKLLoss,
 }
 
 
@@ -33,8 +36,10 @@ __all__ = [
     "LOSSES",
     "BinaryCrossEntropyLoss",
     "ListNetLoss",
+    "ListwiseKLLoss",
     "ListwiseSoftmaxCELoss",
     "MSELoss",
+    "MarginMSELoss",
     "MarginRankingLoss",
     "MultiClassCrossEntropyLoss",
     "RankNetLoss",

@@ -19,7 +19,8 @@ class RerankLoss(nn.Module):
     """Base class. Subclasses set what labels they need and whether they need groups.
 
     ``label_kind``: ``binary`` (0/1 relevance), ``target`` (a float in [0, 1]),
-    ``class`` (class index) or ``gain`` (graded gain).
+    ``class`` (class index), ``gain`` (graded gain) or ``teacher`` (a teacher's score,
+    NaN where there is none).
     ``needs_positive``: groups without a positive are useless to this loss (the data
     check fails before training when no group has one).
     """

@@ -16,7 +16,7 @@ from transformers import TrainingArguments, set_seed
 import rankwright
 from rankwright.data.labels import LabelScheme, build_scheme
 from rankwright.data.readers import DataConfig, read_relevance
-from rankwright.data.records import LABEL, QUERY_ID, RelevanceData
+from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
 from rankwright.data.split import split_data
 from rankwright.evaluation.report import write_json
 from rankwright.losses import build_loss
@@ -67,6 +67,20 @@ def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, 
         )
     if loss.label_kind == "target" and scheme.kind == "classes":
         raise TrainingSetupError(f"loss {loss_name!r} needs numeric labels; these are classes: use loss ce")
+    if loss.label_kind == "teacher":
+        scores = train.pairs.get(SCORE)
+        if scores is None or scores.isna().all():
+            raise TrainingSetupError(
+                f"loss {loss_name!r} learns from teacher scores, but {train.report.source or 'the data'} has none: "
+                "give a score column (FlagEmbedding JSONL: pos_scores/neg_scores)"
+            )
+        if scores.isna().any():
+            log.warning(
+                "%d of %d training pairs have no teacher score; %s leaves them out",
+                int(scores.isna().sum()),
+                len(scores),
+                loss_name,
+            )
     if loss.needs_positive:
         relevant = scheme.relevant(train.pairs[LABEL])
         with_pos = train.pairs.loc[relevant, QUERY_ID].nunique()
@@ -202,6 +216,11 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     train_data, val_data, scheme = _datasets(config)
     loss = build_loss(config.loss.name, config.loss.params)
     check_loss_fits_data(config.loss.name, loss, scheme, train_data)
+    if loss.label_kind == "teacher" and config.sampling.hard_ratio < 1:
+        raise TrainingSetupError(
+            f"loss {config.loss.name!r} learns from teacher scores, which random negatives do not have: "
+            "set sampling.hard_ratio 1 (the listed negatives only)"
+        )
     if config.sampling.mode not in MODES:
         raise TrainingSetupError(f"sampling.mode must be one of {MODES}, got {config.sampling.mode!r}")
     grouped = loss.grouped if config.sampling.mode == "auto" else config.sampling.mode == "groups"

@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from rankwright.data.labels import LabelScheme
-from rankwright.data.records import DOC, DOC_ID, HARD, LABEL, QUERY, QUERY_ID
+from rankwright.data.records import DOC, DOC_ID, HARD, LABEL, QUERY, QUERY_ID, SCORE
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ class Pool:
             negative_label = float(int(np.argmin([scheme.class_gains[c] for c in scheme.classes])))
         elif label_kind == "target":
             values, negative_label = scheme.target(labels).astype(np.float32), 0.0
+        elif label_kind == "teacher":
+            # Random pool negatives have no teacher score: NaN, which the losses mask.
+            values, negative_label = pairs[SCORE].to_numpy(dtype=np.float32), float("nan")
         else:
             raise ValueError(f"unknown label kind {label_kind!r}")
         hard = pairs[HARD].fillna(1).to_numpy(dtype=bool) if HARD in pairs else np.ones(len(pairs), dtype=bool)
