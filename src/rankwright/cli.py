@@ -17,14 +17,19 @@ log = logging.getLogger("rankwright")
 
 
 def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
-    from rankwright.commands import bm25, evaluate, export, quickstart, rerank, split, train
+    from rankwright.commands import bm25, evaluate, export, quickstart, rerank, split, teacher_score, train
 
     return {
         "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
         "evaluate": (evaluate.EvaluateConfig, evaluate.main, "score data (BM25 or a run) and report metrics"),
         "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
-        "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder reranker"),
+        "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder or generative reranker"),
         "rerank": (rerank.RerankConfig, rerank.main, "rescore a run or candidates with a model, write a run"),
+        "teacher-score": (
+            teacher_score.TeacherScoreConfig,
+            teacher_score.main,
+            "add a trained reranker's scores to grouped JSONL (for distillation)",
+        ),
         "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
         "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
     }

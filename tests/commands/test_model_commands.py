@@ -105,3 +105,50 @@ def test_rerank_without_a_model_is_a_clear_error(trained, caplog):
     data, _ = trained
     assert cli(["rerank", "--data.path", str(data)]) == 2
     assert "rerank needs model=<folder>" in caplog.text
+
+
+def test_teacher_score_writes_flag_jsonl_that_distillation_trains_on(trained, tmp_path):
+    from rankwright.data.readers import DataConfig, read_relevance
+
+    data, model = trained
+    out = tmp_path / "teacher.jsonl"
+    rc = cli(
+        [
+            "teacher-score",
+            "--model",
+            model,
+            "--data.path",
+            str(data),
+            "--labels.scheme",
+            "graded",
+            "--labels.relevant_gain",
+            "2",
+            "--output",
+            str(out),
+            "--progress",
+            "false",
+        ]
+    )
+    assert rc == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 30 and all(len(r["pos"]) == 1 and len(r["neg"]) == 4 for r in records)
+    first = records[0]
+    expected = Reranker.from_pretrained(model).logits([first["query"]] * 5, first["pos"] + first["neg"])
+    assert np.allclose(first["pos_scores"] + first["neg_scores"], expected, atol=1e-5)
+    # The written file reads back with the teacher scores in the score column.
+    back = read_relevance(DataConfig(path=str(out)))
+    assert back.format == "grouped:flag" and back.pairs["score"].notna().all() and len(back.pairs) == 150
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"path": str(out)},
+            "labels": {"scheme": "binary", "threshold": 1},
+            "model": {"name": model, "max_length": 32},
+            "loss": {"name": "margin_mse"},
+            "sampling": {"negatives_per_group": 4},
+            "training": {"epochs": 1, "batch_size": 8},
+            "output_dir": str(tmp_path / "student"),
+            "progress": False,
+        },
+    )
+    assert train(cfg).metrics["global_steps"] > 0

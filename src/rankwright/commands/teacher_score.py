@@ -1,0 +1,60 @@
+"""``rankwright teacher-score``: score every (query, document) of a data file with a
+trained reranker and write FlagEmbedding-style grouped JSONL with the teacher's scores
+(``pos_scores``/``neg_scores``), which ``rankwright train`` reads for the distillation
+losses (``margin_mse``, ``listwise_kl``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rankwright.commands.common import DataSelection, load_data
+from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
+from rankwright.inference.reranker import Reranker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TeacherScoreConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "the teacher: a trained model folder (or a HF model)"})
+    output: str = field(default="runs/teacher.jsonl", metadata={"help": "grouped JSONL to write"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+def teacher_scores(reranker: Reranker, queries: list[str], docs: list[str], batch_size: int, progress: bool):
+    """Scores on the scale the student should match: the raw logit (yes - no for
+    generative models), or the expected gain of a class model."""
+    logits = reranker.logits(queries, docs, batch_size=batch_size, progress=progress)
+    return logits if reranker.metadata.num_labels == 1 else reranker.scores_from_logits(logits)
+
+
+def main(config: TeacherScoreConfig) -> Path:
+    if not config.model:
+        raise ValueError("teacher-score needs model=<folder>")
+    loaded = load_data(config)
+    pairs = loaded.subset.pairs
+    reranker = Reranker.from_pretrained(config.model)
+    log.info("teacher-scoring %d pairs of %d queries with %s", len(pairs), pairs[QUERY_ID].nunique(), config.model)
+    scores = teacher_scores(reranker, pairs[QUERY].tolist(), pairs[DOC].tolist(), config.batch_size, config.progress)
+    relevant = loaded.scheme.relevant(pairs[LABEL])
+    out = Path(config.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as f:
+        for rows in pairs.groupby(QUERY_ID, sort=False).indices.values():
+            pos, neg = rows[relevant[rows]], rows[~relevant[rows]]
+            record = {
+                "query": pairs[QUERY].iat[rows[0]],
+                "pos": pairs[DOC].to_numpy()[pos].tolist(),
+                "neg": pairs[DOC].to_numpy()[neg].tolist(),
+                "pos_scores": np.asarray(scores[pos], dtype=float).tolist(),
+                "neg_scores": np.asarray(scores[neg], dtype=float).tolist(),
+            }
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    log.info("wrote %s", out)
+    return out
