@@ -17,7 +17,7 @@ log = logging.getLogger("rankwright")
 
 
 def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
-    from rankwright.commands import bm25, evaluate, export, quickstart, rerank, split, teacher_score, train
+    from rankwright.commands import bm25, calibrate, evaluate, export, quickstart, rerank, split, teacher_score, train
 
     return {
         "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
@@ -29,6 +29,11 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
             teacher_score.TeacherScoreConfig,
             teacher_score.main,
             "add a trained reranker's scores to grouped JSONL (for distillation)",
+        ),
+        "calibrate": (
+            calibrate.CalibrateConfig,
+            calibrate.main,
+            "fit score -> P(relevant) on validation queries into the model folder; ECE before/after",
         ),
         "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
         "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
@@ -78,6 +83,11 @@ def _report(command: str, result: Any) -> None:
         out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
         out.write(result.table + "\n\n")
         out.write(f"trained model: {result.model_dir}  ({result.metrics['seconds']:.0f} s in all)\n")
+    elif command == "calibrate":
+        out.write(f"calibration: {result['method']} fitted on {result['fitted_on']} ({result['pairs']} pairs)\n")
+        if "report" in result:
+            r = result["report"]
+            out.write(f"ECE on {r['subset']} ({r['pairs']} pairs): {r['ece_before']:.4f} -> {r['ece_after']:.4f}\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
 

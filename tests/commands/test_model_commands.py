@@ -152,3 +152,24 @@ def test_teacher_score_writes_flag_jsonl_that_distillation_trains_on(trained, tm
         },
     )
     assert train(cfg).metrics["global_steps"] > 0
+
+
+def test_calibrate_writes_a_calibration_that_score_applies(trained, tmp_path, capsys):
+    import shutil
+
+    data, model = trained
+    folder = tmp_path / "model"
+    shutil.copytree(model, folder)
+    args = ["calibrate", "--model", str(folder), "--data.path", str(data), "--progress", "false"]
+    args += ["--labels.scheme", "graded", "--labels.relevant_gain", "2", "--split.ratios", "0.4,0.3,0.3"]
+    assert cli([*args, "--method", "temperature"]) == 0
+    printed = capsys.readouterr().out
+    assert "calibration: temperature fitted on val" in printed and "ECE on test" in printed
+    calibration = json.loads((folder / "rankwright.json").read_text())["calibration"]
+    assert calibration["method"] == "temperature" and calibration["t"] > 0
+    reranker = Reranker.from_pretrained(folder)
+    raw = reranker.logits(["drill number 0"], ["drill model 0"])
+    calibrated = reranker.score(["drill number 0"], ["drill model 0"], calibrated=True)
+    assert calibrated[0] == pytest.approx(1 / (1 + np.exp(-raw[0] / calibration["t"])))
+    with pytest.raises(ValueError, match="no calibration"):
+        Reranker.from_pretrained(model).score(["q"], ["d"], calibrated=True)

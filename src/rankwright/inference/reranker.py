@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
+from rankwright.evaluation.calibration import apply_calibration
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead, causal_lm_of
 from rankwright.models.loading import (
@@ -161,11 +162,25 @@ class Reranker:
         *,
         batch_size: int = 64,
         probabilities: bool = False,
+        calibrated: bool = False,
         progress: bool | None = None,
     ) -> np.ndarray:
-        """One score per pair (see the class docstring)."""
+        """One score per pair (see the class docstring). ``calibrated=True`` gives
+        P(relevant) through the calibration fitted by ``rankwright calibrate``."""
         logits = self.logits(queries, docs, batch_size=batch_size, progress=progress)
+        if calibrated:
+            return self.calibrated_from_logits(logits)
         return self.scores_from_logits(logits, probabilities=probabilities)
+
+    def raw_scalar(self, logits: np.ndarray) -> np.ndarray:
+        """The scalar a calibration maps: the logit (yes - no for generative models), or
+        a class model's expected gain."""
+        return logits if self.metadata.num_labels == 1 else self.scores_from_logits(logits)
+
+    def calibrated_from_logits(self, logits: np.ndarray) -> np.ndarray:
+        if not self.metadata.calibration:
+            raise ValueError("this model has no calibration: run `rankwright calibrate` on validation data first")
+        return apply_calibration(self.metadata.calibration, self.raw_scalar(logits))
 
     def scores_from_logits(self, logits: np.ndarray, probabilities: bool = False) -> np.ndarray:
         if self.metadata.num_labels == 1:
