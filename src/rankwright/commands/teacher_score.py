@@ -27,13 +27,6 @@ class TeacherScoreConfig(DataSelection):
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
-def teacher_scores(reranker: Reranker, queries: list[str], docs: list[str], batch_size: int, progress: bool):
-    """Scores on the scale the student should match: the raw logit (yes - no for
-    generative models), or the expected gain of a class model."""
-    logits = reranker.logits(queries, docs, batch_size=batch_size, progress=progress)
-    return logits if reranker.metadata.num_labels == 1 else reranker.scores_from_logits(logits)
-
-
 def main(config: TeacherScoreConfig) -> Path:
     if not config.model:
         raise ValueError("teacher-score needs model=<folder>")
@@ -41,7 +34,12 @@ def main(config: TeacherScoreConfig) -> Path:
     pairs = loaded.subset.pairs
     reranker = Reranker.from_pretrained(config.model)
     log.info("teacher-scoring %d pairs of %d queries with %s", len(pairs), pairs[QUERY_ID].nunique(), config.model)
-    scores = teacher_scores(reranker, pairs[QUERY].tolist(), pairs[DOC].tolist(), config.batch_size, config.progress)
+    logits = reranker.logits(
+        pairs[QUERY].tolist(), pairs[DOC].tolist(), batch_size=config.batch_size, progress=config.progress
+    )
+    # The scale the student should match: the raw logit (yes - no for generative models),
+    # or the expected gain of a class model -- the scalar a calibration maps too.
+    scores = reranker.raw_scalar(logits)
     relevant = loaded.scheme.relevant(pairs[LABEL])
     out = Path(config.output)
     out.parent.mkdir(parents=True, exist_ok=True)
