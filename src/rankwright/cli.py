@@ -17,14 +17,32 @@ log = logging.getLogger("rankwright")
 
 
 def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
-    from rankwright.commands import bm25, calibrate, evaluate, export, quickstart, rerank, split, teacher_score, train
+    from rankwright.commands import (
+        bm25,
+        calibrate,
+        evaluate,
+        export,
+        mine,
+        quickstart,
+        rerank,
+        retrieve_rerank,
+        split,
+        teacher_score,
+        train,
+    )
 
     return {
         "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
         "evaluate": (evaluate.EvaluateConfig, evaluate.main, "score data (BM25 or a run) and report metrics"),
         "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
+        "mine": (mine.MineConfig, mine.main, "mine hard negatives with BM25 or a dense retriever into grouped JSONL"),
         "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder or generative reranker"),
         "rerank": (rerank.RerankConfig, rerank.main, "rescore a run or candidates with a model, write a run"),
+        "retrieve-rerank": (
+            retrieve_rerank.RetrieveRerankConfig,
+            retrieve_rerank.main,
+            "first stage top-k from the corpus, rerank with a model, evaluate both side by side",
+        ),
         "teacher-score": (
             teacher_score.TeacherScoreConfig,
             teacher_score.main,
@@ -79,6 +97,16 @@ def _report(command: str, result: Any) -> None:
         out.write(
             f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
         )
+        calibration = result.metrics.get("calibration")
+        if calibration:
+            for folder, c in (("", calibration), ("best model ", calibration.get("best"))):
+                if not c:
+                    continue
+                out.write(f"{folder}calibration: {calibration['method']} on {c['fitted_on']}; ")
+                if c["ece_before"] is None:
+                    out.write("no test queries to report ECE on\n")
+                else:
+                    out.write(f"ECE on test ({c['test_pairs']} pairs): {c['ece_before']:.4f} -> {c['ece_after']:.4f}\n")
     elif command == "quickstart":
         out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
         out.write(result.table + "\n\n")
@@ -88,6 +116,26 @@ def _report(command: str, result: Any) -> None:
         if "report" in result:
             r = result["report"]
             out.write(f"ECE on {r['subset']} ({r['pairs']} pairs): {r['ece_before']:.4f} -> {r['ece_after']:.4f}\n")
+    elif command == "mine":
+        r = result
+        out.write(f"queries: {r['queries_in']} in, {r['queries_written']} written, ")
+        out.write(f"{r['queries_without_positive']} without a relevant document skipped\n")
+        recall = r["positive_recall_at_last_rank"]
+        out.write(f"positives: {r['positives']} ({'-' if recall is None else f'{recall:.1%}'} retrieved ")
+        out.write(f"within rank {r['mining']['ranks'][1]})\n")
+        out.write(f"negatives: {r['negatives']} from {r['candidates_in_window']} window candidates")
+        out.write(f", {r['dropped_by_teacher']} dropped by the teacher" if r["teacher"] else "")
+        out.write(f"; {r['queries_short_of_negatives']} queries got fewer than {r['mining']['negatives']}\n")
+        out.write(f"time: index {r['seconds']['index']} s, mining {r['seconds']['mine']} s\n")
+        out.write(f"wrote {r['output']} and {r['summary']}\n")
+    elif command == "retrieve-rerank":
+        out.write(f"setting: {result.metrics['setting']}\n")
+        if result.metrics["oracle"]:
+            o = result.metrics["oracle"]
+            out.write(f"ORACLE: {o['documents_injected']} judged relevant documents injected into ")
+            out.write(f"{o['queries_with_injections']} queries; an upper bound, not the system's result\n")
+        out.write(f"candidates: {result.metrics['candidates']}\n\n{result.table}\n\n{result.comparison}\n\n")
+        out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
 

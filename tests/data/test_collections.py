@@ -10,7 +10,8 @@ import pytest
 
 from rankwright.data.labels import LabelConfig, build_scheme
 from rankwright.data.readers import DataConfig, detect_format, read_relevance
-from rankwright.data.readers.collections import find_smart_files
+from rankwright.data.readers.collections import find_smart_files, read_smart_collection
+from rankwright.data.records import DataError
 
 
 def _beir(folder):
@@ -55,11 +56,121 @@ def test_beir_unknown_document_and_query_are_counted_drops(tmp_path):
     assert report.rows_used == 3
 
 
+def test_separate_corpus_queries_and_qrels_files(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    (tmp_path / "queries.tsv").write_text("q1\thow do solar panels work\nq2\twind energy\n")
+    # TREC qrels: 4 columns, no header.
+    (tmp_path / "qrels.txt").write_text("q1 0 d1 2\nq1 0 d3 0\nq2 0 d2 1\n")
+    config = DataConfig(
+        corpus=str(folder / "corpus.jsonl"), queries=str(tmp_path / "queries.tsv"), qrels=str(tmp_path / "qrels.txt")
+    )
+    data = read_relevance(config)
+    reference = read_relevance(folder)
+    assert data.corpus == reference.corpus
+    assert data.queries == reference.queries
+    key = ["query_id", "doc_id", "query", "doc", "label"]
+    assert data.pairs[key].to_dict("records") == reference.pairs[key].to_dict("records")
+    # BEIR's 3-column qrels with a header line, beside JSONL queries, read the same.
+    same = read_relevance(
+        DataConfig(
+            corpus=str(folder / "corpus.jsonl"),
+            queries=str(folder / "queries.jsonl"),
+            qrels=str(folder / "qrels" / "test.tsv"),
+        )
+    )
+    assert same.report.rows_in == 5 and same.report.rows_used == 3
+
+
+def test_separate_files_need_all_three(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    with pytest.raises(ValueError, match=r"missing: data\.qrels"):
+        read_relevance(DataConfig(corpus=str(folder / "corpus.jsonl"), queries=str(folder / "queries.jsonl")))
+
+
+def test_tsv_queries_without_a_tab_name_the_line(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    (tmp_path / "queries.tsv").write_text("q1\tsolar\nq2 wind energy\n")
+    config = DataConfig(
+        corpus=str(folder / "corpus.jsonl"),
+        queries=str(tmp_path / "queries.tsv"),
+        qrels=str(folder / "qrels" / "test.tsv"),
+    )
+    with pytest.raises(DataError, match=r"queries.tsv, line 2: .*no tab"):
+        read_relevance(config)
+
+
 def test_beir_other_split(tmp_path):
     folder = _beir(tmp_path / "beir")
     (folder / "qrels" / "dev.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td3\t1\n")
     data = read_relevance(DataConfig(path=str(folder), qrels_split="dev"))
     assert list(zip(data.pairs["query_id"], data.pairs["doc_id"], strict=True)) == [("q2", "d3")]
+
+
+def _append(path, *records):
+    with open(path, "a") as handle:
+        handle.writelines(json.dumps(r) + "\n" for r in records)
+
+
+def test_beir_duplicate_document_id_names_both_lines(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    _append(folder / "corpus.jsonl", {"_id": "d1", "title": "Other", "text": "Different text."})
+    with pytest.raises(DataError, match=r"corpus\.jsonl, line 4: duplicate document id 'd1' \(first at line 1\)"):
+        read_relevance(folder)
+
+
+def test_beir_identical_duplicate_document_is_merged_and_noted(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    _append(folder / "corpus.jsonl", {"_id": "d3", "title": "Hydro", "text": "Dams store water."})
+    data = read_relevance(folder)
+    assert data.corpus["d3"] == "Hydro\nDams store water." and len(data.corpus) == 3
+    assert "corpus.jsonl: 1 identical repeated document record(s) merged" in data.report.notes
+    assert data.report.rows_used == 3
+
+
+def test_beir_duplicate_query_id_names_both_lines(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    _append(folder / "queries.jsonl", {"_id": "q2", "text": "wind power"})
+    with pytest.raises(DataError, match=r"queries\.jsonl, line 4: duplicate query id 'q2' \(first at line 2\)"):
+        read_relevance(folder)
+
+
+@pytest.mark.parametrize("content", ["", "\n" + json.dumps({"_id": "d1", "title": " ", "text": ""}) + "\n"])
+def test_beir_corpus_without_documents_is_an_error(tmp_path, content):
+    folder = _beir(tmp_path / "beir")
+    (folder / "corpus.jsonl").write_text(content)
+    with pytest.raises(DataError, match=r"corpus\.jsonl: no documents"):
+        read_relevance(folder)
+
+
+def test_beir_empty_document_is_left_out_and_its_judgment_dropped(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    _append(folder / "corpus.jsonl", {"_id": "d4", "title": "", "text": "  "})
+    with open(folder / "qrels" / "test.tsv", "a") as handle:
+        handle.write("q1\td4\t1\n")
+    data = read_relevance(folder)
+    assert "d4" not in data.corpus
+    assert any("1 empty document(s)" in note and "'d4'" in note for note in data.report.notes)
+    assert data.report.dropped["qrels document has no text"] == 1
+    assert data.report.dropped["qrels document not in the corpus"] == 1
+    assert data.report.rows_in == 6 and data.report.rows_used == len(data.pairs) == 3
+
+
+def test_beir_empty_query_file_is_an_error(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    (folder / "queries.jsonl").write_text("\n")
+    with pytest.raises(DataError, match=r"queries\.jsonl: no queries"):
+        read_relevance(folder)
+
+
+def test_beir_qrels_with_no_known_ids_is_an_error(tmp_path):
+    folder = _beir(tmp_path / "beir")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nQ-1\td1\t1\nq1\tD-9\t1\n")
+    with pytest.raises(DataError) as err:
+        read_relevance(folder)
+    message = str(err.value)
+    assert "test.tsv: none of the 2 judgments name a known query and document: do the ids match?" in message
+    assert "qrels query not in the query file: 1 (e.g. query_id 'Q-1')" in message
+    assert "qrels document not in the corpus: 1 (e.g. doc_id 'D-9')" in message
 
 
 DOCS = """.I 1
@@ -153,6 +264,34 @@ def test_smart_id_numbering_drops_unknown_query(tmp_path):
     assert set(data.queries) == {"1", "2", "4"}
     assert data.report.dropped["qrels query not in the query file"] == 2
     assert data.report.rows_used == len(data.pairs) == 3
+
+
+def test_smart_duplicate_document_id_names_both_lines(tmp_path):
+    folder = _smart(tmp_path / "smart")
+    (folder / "docs.all").write_text(DOCS + ".I 02\n.W\nanother second document .\n")
+    line = len(DOCS.splitlines()) + 1
+    with pytest.raises(DataError, match=rf"docs\.all, line {line}: duplicate \.I id '02' \(first at line 11\)"):
+        read_relevance(folder)
+
+
+def test_smart_empty_document_file_is_an_error(tmp_path):
+    folder = _smart(tmp_path / "smart")
+    (folder / "docs.all").write_text("")
+    with pytest.raises(DataError, match=r"docs\.all: no \.I records"):
+        read_smart_collection(folder / "docs.all", folder / "topics.qry", folder / "judgments")
+
+
+def test_smart_documents_without_text_in_the_chosen_fields_are_an_error(tmp_path):
+    folder = _smart(tmp_path / "smart")
+    with pytest.raises(DataError, match=r"docs\.all: no documents: none of the 3 records has text in fields \['X'\]"):
+        read_smart_collection(folder / "docs.all", folder / "topics.qry", folder / "judgments", doc_fields=["X"])
+
+
+def test_smart_qrels_with_no_known_documents_is_an_error(tmp_path):
+    folder = _smart(tmp_path / "smart")
+    (folder / "judgments").write_text("1 7 1\n2 8 1\n")
+    with pytest.raises(DataError, match=r"judgments: none of the 2 judgments name a known query and document"):
+        read_relevance(folder)
 
 
 def test_cranfield(shared_data):

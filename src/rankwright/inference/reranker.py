@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForSequenceClassification, PreTrainedModel
+from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
 from rankwright.evaluation.calibration import apply_calibration
 from rankwright.models.cross_encoder import CrossEncoderHead
@@ -103,7 +103,7 @@ class Reranker:
         elif generative:
             model, tokenizer = load_causal_lm(path, **model_kwargs)
         else:
-            model = AutoModelForSequenceClassification.from_pretrained(path, **model_kwargs)
+            model = _sequence_classifier(path, **model_kwargs)
         tokenizer = tokenizer or load_tokenizer(path)
         if max_length is not None:
             metadata.max_length = max_length
@@ -213,3 +213,15 @@ class Reranker:
         scores = self.score(query, texts, batch_size=batch_size)
         order = np.argsort(-scores, kind="stable")[: top_k or len(docs)]
         return [RankedDocument(int(i), float(scores[i]), docs[i]) for i in order]
+
+
+def _sequence_classifier(path: str, **kwargs):
+    """A cross-encoder; a bare encoder (no ``*ForSequenceClassification`` head in its
+    config) gets a fresh one-output head, with a warning: its scores mean nothing yet."""
+    config = AutoConfig.from_pretrained(path)
+    if any(a.endswith("ForSequenceClassification") for a in config.architectures or []):
+        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    log.warning(
+        "%s has no trained score head (architectures %s): a new, random one is used", path, config.architectures
+    )
+    return AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, **kwargs)

