@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from rankwright.cli import main as cli
+from rankwright.commands.evaluate import model_label
 from rankwright.data.readers import read_run
 from rankwright.evaluation.significance import paired_comparison
 from rankwright.inference.reranker import Reranker
@@ -141,7 +142,7 @@ def test_realistic_reranks_exactly_the_retrieved_documents(realistic, model):
     )
     for _, group in reranked.groupby("query_id"):
         assert group.sort_values("rank")["score"].is_monotonic_decreasing
-    name = f"bm25 + {Path(model).name}"
+    name = f"bm25 + {model_label(model)}"
     assert set(metrics["ranking"]) == {"bm25", name}
     # Realistic recall cannot exceed the first stage's: the same documents, reordered.
     assert metrics["ranking"][name]["all"]["recall@100"] == pytest.approx(
@@ -151,7 +152,7 @@ def test_realistic_reranks_exactly_the_retrieved_documents(realistic, model):
 
 def test_the_paired_comparison_is_reported(realistic, model):
     metrics = json.loads((realistic / "metrics.json").read_text())
-    name = f"bm25 + {Path(model).name}"
+    name = f"bm25 + {model_label(model)}"
     per_query = pd.read_csv(realistic / "per_query.csv", header=[0, 1], index_col=0)
     per_query.index = per_query.index.astype(str)
     assert len(per_query) == 11
@@ -193,7 +194,7 @@ def test_oracle_injects_the_missed_relevant_documents(oracle, realistic, model):
     assert pairs_of(first) == pairs_of(read_run(realistic / "bm25.trec"))
     realistic_metrics = json.loads((realistic / "metrics.json").read_text())
     assert metrics["ranking"]["bm25"] == realistic_metrics["ranking"]["bm25"]
-    name = f"bm25 + {Path(model).name} (ORACLE)"
+    name = f"bm25 + {model_label(model)} (ORACLE)"
     assert set(metrics["ranking"]) == {"bm25", name}
     # Every relevant document is reranked: recall is 1 for every query with one (qx has none).
     assert metrics["ranking"][name]["informative"]["recall@100"] == pytest.approx(1.0)
@@ -218,7 +219,7 @@ def test_a_dense_first_stage(beir, model, tmp_path):
     assert pairs_of(read_run(out / "reranked.trec")) == pairs_of(first)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["retriever"]["kind"] == "dense" and metrics["retriever"]["dimension"] == 384
-    assert set(metrics["ranking"]) == {"dense", f"dense + {Path(model).name}"}
+    assert set(metrics["ranking"]) == {"dense", f"dense + {model_label(model)}"}
 
 
 def test_oracle_when_the_first_stage_missed_nothing(beir, model, tmp_path):

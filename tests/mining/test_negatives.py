@@ -304,6 +304,19 @@ def test_teacher_filter_applies_before_sampling(index, data, scheme, teacher):
 
 
 def test_teacher_blocks_score_per_block(index, data, scheme, teacher):
-    groups, _ = mine(index, data, scheme, teacher, TeacherConfig(model="fake"), ranks=[1, 8], negatives=3, block=1)
+    config = TeacherConfig(model="fake", max_score=5.0)  # a filter: every window candidate is scored
+    groups, _ = mine(index, data, scheme, teacher, config, ranks=[1, 8], negatives=3, block=1)
     assert teacher.calls == [3 + 7, 4 + 4]
     assert [d.teacher_score for d in groups["qb"].positives] == [2.0] * 4
+
+
+def test_random_negatives_of_a_query_do_not_depend_on_the_other_queries(index, data, scheme):
+    both, _ = mine(index, data, scheme, ranks=[1, 30], negatives=5, sampling="random", seed=11)
+    alone, _ = mine(index, data.subset({"qb"}), scheme, ranks=[1, 30], negatives=5, sampling="random", seed=11)
+    assert [d.doc_id for d in alone["qb"].negatives] == [d.doc_id for d in both["qb"].negatives]
+
+
+def test_without_a_filter_only_the_kept_documents_are_teacher_scored(index, data, scheme, teacher):
+    groups, _ = mine(index, data, scheme, teacher, TeacherConfig(model="fake"), ranks=[1, 8], negatives=2)
+    assert teacher.calls == [3 + 2 + 4 + 2]  # positives and the 2 sampled negatives of qa and qb
+    assert all(d.teacher_score is not None for g in groups.values() for d in g.positives + g.negatives)

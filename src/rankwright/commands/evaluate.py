@@ -38,6 +38,12 @@ class EvaluateConfig(DataSelection):
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
+def model_label(model: str) -> str:
+    """A short name for a model folder: ``parent/name`` (``run/best`` says more than ``best``)."""
+    path = Path(model)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name or "model"
+
+
 def load_scores(path: str) -> pd.DataFrame:
     """A TREC run file, or a parquet/CSV/JSONL table with query_id, doc_id, score
     (and optionally pred_class)."""
@@ -85,8 +91,7 @@ def main(config: EvaluateConfig) -> Evaluation:
             raise ValueError("scorer=model needs model=<folder>")
         run = _model_run(config, loaded, mode)
         extra["model"] = config.model
-        path = Path(config.model)
-        system = f"{path.parent.name}/{path.name}" if path.parent.name else path.name or "model"
+        system = model_label(config.model)
     else:
         if not config.run:
             raise ValueError("scorer=run needs run=<file>")

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.evaluate import model_label
 from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID
@@ -93,7 +94,7 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
 
     qrels = qrels_of(loaded.subset, loaded.scheme)
     first_name = config.retriever.kind
-    reranked_name = f"{first_name} + {Path(config.model).name or 'model'}" + (" (ORACLE)" if oracle else "")
+    reranked_name = f"{first_name} + {model_label(config.model)}" + (" (ORACLE)" if oracle else "")
     results = {
         first_name: evaluate_run(first, qrels, loaded.scheme.relevant_gain, config.metrics),
         reranked_name: evaluate_run(reranked, qrels, loaded.scheme.relevant_gain, config.metrics),

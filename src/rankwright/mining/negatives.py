@@ -7,6 +7,7 @@ retriever's index, and a teacher scores a whole block in large batches."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -87,11 +88,14 @@ def positives_by_query(data: RelevanceData, scheme: LabelScheme) -> dict[str, li
     return relevant.groupby(QUERY_ID, sort=False)[DOC_ID].agg(list).to_dict()
 
 
-def _sample(n_candidates: int, config: MiningConfig, query_index: int) -> np.ndarray:
+def _sample(n_candidates: int, config: MiningConfig, query_id: str) -> np.ndarray:
+    """Positions of the kept candidates, in rank order. Random draws are seeded by
+    (seed, query id): a query gets the same negatives whatever else is mined with it."""
     n = min(config.negatives, n_candidates)
     if config.sampling == "top":
         return np.arange(n)
-    rng = np.random.default_rng([config.seed, query_index])
+    key = int(hashlib.sha1(query_id.encode("utf-8")).hexdigest()[:15], 16)
+    rng = np.random.default_rng([config.seed, key])
     return np.sort(rng.choice(n_candidates, size=n, replace=False))
 
 
@@ -130,9 +134,9 @@ class Miner:
         if without:
             log.info("%d of %d queries have no relevant document and are skipped", len(without), len(query_ids))
         usable = {q: texts[q] for q in query_ids if q in positives}
-        block: list[tuple[int, str, str, list[Doc], list[Doc]]] = []
-        for index, (qid, scores) in enumerate(self.retriever.iter_scores(usable, progress=self.progress)):
-            block.append((index, qid, usable[qid], *self._window(scores, positives[qid])))
+        block: list[tuple[str, str, list[Doc], list[Doc]]] = []
+        for qid, scores in self.retriever.iter_scores(usable, progress=self.progress):
+            block.append((qid, usable[qid], *self._window(scores, positives[qid])))
             if len(block) >= self.config.block:
                 yield from self._finish(block)
                 block = []
@@ -156,16 +160,23 @@ class Miner:
         return positives, candidates
 
     def _finish(self, block) -> Iterator[Group]:
-        if self.teacher is not None and block:
-            self._teacher_scores(block)
-        for index, qid, query, positives, candidates in block:
-            if self.teacher is not None and self.teacher_config.filters:
+        """Filter (teacher), sample and count a block of queries. Without a filter, only
+        the positives and the sampled negatives need teacher scores."""
+        filtering = self.teacher is not None and self.teacher_config.filters
+        if filtering:
+            self._teacher_scores([(query, positives + candidates) for _, query, positives, candidates in block])
+        groups = []
+        for qid, query, positives, candidates in block:
+            if filtering:
                 candidates = self._filter(qid, positives, candidates)
-            chosen = [candidates[i] for i in _sample(len(candidates), self.config, index)]
+            chosen = [candidates[i] for i in _sample(len(candidates), self.config, qid)]
             self.stats.negatives += len(chosen)
             self.stats.queries_short_of_negatives += len(chosen) < self.config.negatives
             self.stats.queries_written += 1
-            yield Group(qid, query, positives, chosen)
+            groups.append(Group(qid, query, positives, chosen))
+        if self.teacher is not None and not filtering:
+            self._teacher_scores([(g.query, g.positives + g.negatives) for g in groups])
+        yield from groups
 
     def _filter(self, qid: str, positives: list[Doc], candidates: list[Doc]) -> list[Doc]:
         drop = false_negative_mask(
@@ -179,12 +190,12 @@ class Miner:
             self.stats.examples_dropped.append(f"query {qid!r}: document {d.doc_id!r} (rank {d.rank})")
         return [d for d, dropped in zip(candidates, drop, strict=True) if not dropped]
 
-    def _teacher_scores(self, block) -> None:
-        """Fill ``teacher_score`` of every positive and candidate of a block in one call."""
-        docs, queries = [], []
-        for _, _, query, positives, candidates in block:
-            docs += [*positives, *candidates]
-            queries += [query] * (len(positives) + len(candidates))
+    def _teacher_scores(self, items: list[tuple[str, list[Doc]]]) -> None:
+        """Fill ``teacher_score`` of the documents of every (query, documents) in one call."""
+        docs = [d for _, ds in items for d in ds]
+        queries = [query for query, ds in items for _ in ds]
+        if not docs:
+            return
         scores = self.teacher.score(queries, [self.documents[d.doc_id] for d in docs], progress=self.progress)
         for d, s in zip(docs, scores, strict=True):
             d.teacher_score = float(s)
