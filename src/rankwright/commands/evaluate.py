@@ -4,7 +4,7 @@ trec_eval-exact ranking metrics, classification metrics and a random baseline.""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ from rankwright.data.readers import read_run
 from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
 from rankwright.evaluation.evaluate import EvalOptions, Evaluation, evaluate_scores
+from rankwright.evaluation.html_report import write_report
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
 from rankwright.retrieval.bm25 import BM25Config
@@ -36,6 +37,13 @@ class EvaluateConfig(DataSelection):
     eval: EvalOptions = field(default_factory=EvalOptions)
     output_dir: str = field(default="runs/evaluate", metadata={"help": "folder for metrics.json, run, predictions"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    report: bool = field(default=True, metadata={"help": "write report.html and figures next to metrics.json"})
+    baseline: str | None = field(
+        default=None,
+        metadata={
+            "help": "a run file, or `bm25`, evaluated on the same data and shown as the baseline row with deltas"
+        },
+    )
 
 
 def model_label(model: str) -> str:
@@ -72,6 +80,18 @@ def _model_run(config: EvaluateConfig, loaded, mode: str) -> pd.DataFrame:
     return rerank_candidates(reranker, candidates, config.batch_size, config.progress)
 
 
+def _baseline(config: EvaluateConfig, loaded, mode: str) -> Evaluation:
+    """The baseline evaluated on the same data (no random row, nothing written)."""
+    if config.baseline == "bm25":
+        run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
+        name = "bm25"
+    else:
+        run = load_scores(config.baseline)
+        name = Path(config.baseline).stem
+    options = replace(config.eval, random_baseline=False)
+    return evaluate_scores(loaded.subset, loaded.scheme, run, name, options, mode=mode, top_k=config.bm25.top_k)
+
+
 def main(config: EvaluateConfig) -> Evaluation:
     if config.scorer not in SCORERS:
         raise ValueError(f"scorer must be one of {SCORERS}, got {config.scorer!r}")
@@ -97,6 +117,10 @@ def main(config: EvaluateConfig) -> Evaluation:
             raise ValueError("scorer=run needs run=<file>")
         run = load_scores(config.run)
         system = Path(config.run).stem
+    baseline = _baseline(config, loaded, mode) if config.baseline else None
+    if baseline is not None:
+        name = baseline.metrics["system"]
+        extra["baseline"] = {"system": name, "source": config.baseline, "ranking": baseline.metrics["ranking"][name]}
     evaluation = evaluate_scores(
         loaded.subset,
         loaded.scheme,
@@ -108,4 +132,7 @@ def main(config: EvaluateConfig) -> Evaluation:
         extra=extra,
         out_dir=config.output_dir,
     )
+    if config.report:
+        path = write_report(config.output_dir, evaluation, loaded.subset, loaded.scheme, baseline=baseline)
+        evaluation.paths["report"] = str(path)
     return evaluation

@@ -61,15 +61,23 @@ def apply_calibration(calibration: dict[str, Any], scores: np.ndarray) -> np.nda
     raise ValueError(f"unknown calibration method {method!r}")
 
 
-def expected_calibration_error(probs: np.ndarray, relevant: np.ndarray, bins: int = 10) -> float:
-    """Weighted mean over equal-width probability bins of |mean prediction - share
-    relevant|."""
+def reliability_bins(probs: np.ndarray, relevant: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:
+    """Equal-width probability bins (the last one closed): per bin, the number of
+    pairs, their mean prediction and the share relevant (NaN for an empty bin)."""
     probs = np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
     relevant = np.asarray(relevant, dtype=float)
     which = np.minimum((probs * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        in_bin = which == b
-        if in_bin.any():
-            total += in_bin.sum() * abs(probs[in_bin].mean() - relevant[in_bin].mean())
-    return float(total / len(probs))
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_prob = np.bincount(which, weights=probs, minlength=bins) / count
+        observed = np.bincount(which, weights=relevant, minlength=bins) / count
+    return {"edges": np.linspace(0.0, 1.0, bins + 1), "count": count, "mean_prob": mean_prob, "observed": observed}
+
+
+def expected_calibration_error(probs: np.ndarray, relevant: np.ndarray, bins: int = 10) -> float:
+    """Weighted mean over equal-width probability bins of |mean prediction - share
+    relevant|."""
+    table = reliability_bins(probs, relevant, bins)
+    filled = table["count"] > 0
+    gaps = np.abs(table["mean_prob"][filled] - table["observed"][filled])
+    return float((table["count"][filled] * gaps).sum() / table["count"].sum())
