@@ -20,6 +20,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
     from rankwright.commands import (
         bm25,
         calibrate,
+        compare,
         evaluate,
         export,
         mine,
@@ -34,6 +35,11 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
     return {
         "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
         "evaluate": (evaluate.EvaluateConfig, evaluate.main, "score data (BM25 or a run) and report metrics"),
+        "compare": (
+            compare.CompareConfig,
+            compare.main,
+            "evaluate two or more runs on the same qrels, with paired tests against a baseline run",
+        ),
         "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
         "mine": (mine.MineConfig, mine.main, "mine hard negatives with BM25 or a dense retriever into grouped JSONL"),
         "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder or generative reranker"),
@@ -90,6 +96,13 @@ def _report(command: str, result: Any) -> None:
                 f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n"
             )
         out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
+    elif command == "compare":
+        labels = result.metrics["labels"]
+        out.write(f"data: {result.metrics['data']['source']} ({result.metrics['subset']}, {len(result.per_query)} ")
+        out.write(f"judged queries); labels {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
+        out.write(result.table + "\n\n")
+        out.write(f"paired tests against the baseline {result.baseline}:\n{result.comparison}\n\n")
+        out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
     elif command == "train":
         out.write(f"final model: {result.final_dir}\n")
         if result.best_dir:
@@ -97,6 +110,8 @@ def _report(command: str, result: Any) -> None:
         out.write(
             f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
         )
+        for name, path in (result.metrics.get("files") or {}).items():
+            out.write(f"{name.replace('_', ' ')}: {path}\n")
         calibration = result.metrics.get("calibration")
         if calibration:
             for folder, c in (("", calibration), ("best model ", calibration.get("best"))):

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import yaml
 
 T = TypeVar("T")
+POSITIONAL_DEST = "pos:"  # argparse dest prefix of positional values (``cfg:`` for flags)
 
 
 class ConfigError(ValueError):
@@ -123,8 +124,18 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
-    """One ``--a.b.c`` flag per leaf field of ``cls`` (values parsed on build)."""
+    """One ``--a.b.c`` flag per leaf field of ``cls`` (values parsed on build). A list
+    field named by the class attribute ``POSITIONAL`` also takes positional arguments."""
     hints = _hints(cls)
+    positional = getattr(cls, "POSITIONAL", None) if not prefix else None
+    if positional:
+        parser.add_argument(
+            POSITIONAL_DEST + positional,
+            nargs="*",
+            default=argparse.SUPPRESS,
+            metavar=positional.rstrip("s").upper(),
+            help=f"the same as --{positional} a,b,... (one or the other)",
+        )
     for f in dataclasses.fields(cls):
         tp, _ = _strip_optional(hints[f.name])
         dotted = prefix + f.name
@@ -163,9 +174,16 @@ def build_config(cls: type[T], args: argparse.Namespace) -> T:
         data = loaded
     hints_cache: dict[str, Any] = {}
     for dest, raw in vars(args).items():
-        if not dest.startswith("cfg:"):
+        if not dest.startswith(("cfg:", POSITIONAL_DEST)):
             continue
-        dotted = dest[4:]
+        dotted = dest.split(":", 1)[1]
+        if dest.startswith(POSITIONAL_DEST):
+            if not raw:
+                continue
+            if "cfg:" + dotted in vars(args):
+                raise ConfigError(f"give {dotted} as positional arguments or as --{dotted}, not both")
+            _set_dotted(data, dotted, list(raw))
+            continue
         tp = _leaf_type(cls, dotted, hints_cache)
         inner, _ = _strip_optional(tp)
         value = raw if inner is str else _yaml_value(raw)

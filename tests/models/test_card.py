@@ -46,3 +46,17 @@ def test_adapter_card_points_to_export_and_class_models_skip_crossencoder():
     assert "LoRA adapter" in adapter and "rankwright export" in adapter and "| LoRA | r=8" in adapter
     classes = model_card(_metadata(num_labels=4), "m")
     assert "CrossEncoder(" not in classes
+
+
+def test_card_lists_validation_per_evaluation_only_when_there_was_validation():
+    meta = _metadata()
+    meta.training["result"]["validation_per_evaluation"] = [
+        {"step": 20, "epoch": 1.0, "eval_ndcg@10": 0.81234, "eval_map": 0.6},
+        {"step": 40, "epoch": 2.0, "eval_ndcg@10": 0.9, "eval_map": 0.7},
+    ]
+    text = model_card(meta, "m")
+    section = text.split("## Validation per evaluation")[1].split("## Use")[0]
+    assert "| step | epoch | ndcg@10 | map |" in section
+    assert "| 20 | 1.00 | 0.8123 | 0.6000 |" in section and "| 40 | 2.00 | 0.9000 | 0.7000 |" in section
+    assert "../" not in text
+    assert "Validation per evaluation" not in model_card(_metadata(), "m")

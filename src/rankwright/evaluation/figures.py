@@ -138,3 +138,76 @@ def reliability_diagram(probs: np.ndarray, relevant: np.ndarray, bins: int = 10)
             bottom.text(left + 0.5 / bins, count, str(count), ha="center", va="bottom", fontsize=7)
     bottom.set(xlabel="mean predicted probability", ylabel="pairs", xlim=(0, 1), ylim=(0, 1.3 * table["count"].max()))
     return _png(fig)
+
+
+def paired_differences(
+    names: Sequence[str], differences: Sequence[Sequence[float]], metric: str = "ndcg@10", baseline: str = "baseline"
+) -> bytes:
+    """Per-query ``metric`` of each run minus the baseline's, each run's differences
+    sorted from most negative to most positive, one line per run: the part of the line
+    above zero is the queries the run wins, below zero those it loses."""
+    fig = _figure(7.0, 3.8)
+    ax = fig.subplots()
+    ax.axhline(0.0, color="grey", linewidth=1)
+    for i, (name, values) in enumerate(zip(names, differences, strict=True)):
+        values = np.sort(np.asarray(values, dtype=float))
+        if not len(values):
+            continue
+        wins, losses = int((values > 1e-12).sum()), int((values < -1e-12).sum())
+        label = f"{name} (mean {values.mean():+.4f}; {wins} better, {losses} worse)"
+        x = np.arange(1, len(values) + 1)
+        ax.plot(x, values, color=f"C{i % 10}", marker="." if len(values) <= 200 else None, label=label)
+    ax.set(
+        xlabel=f"queries, sorted by the {metric} difference",
+        ylabel=f"{metric} − {baseline}",
+        title=f"per-query {metric} difference to {baseline}",
+        ylim=(-1.05, 1.05),
+    )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", fontsize=8)
+    return _png(fig)
+
+
+def _steps_panel(ax, steps: Sequence[float], values: Sequence[float], label: str, empty: str, **style) -> None:
+    if len(values):
+        ax.plot(list(steps), list(values), marker="." if len(values) <= 100 else None, label=label, **style)
+    else:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_ylabel(label)
+
+
+def training_curves(
+    loss_steps: Sequence[float],
+    loss: Sequence[float],
+    lr_steps: Sequence[float],
+    learning_rate: Sequence[float],
+    eval_steps: Sequence[float],
+    eval_metrics: dict[str, Sequence[float]],
+) -> bytes:
+    """Training loss and learning rate per logged step, and each validation metric
+    per evaluation (a panel left out when nothing was evaluated; a panel with no
+    logged value says so rather than being blank)."""
+    from matplotlib.ticker import MaxNLocator
+
+    panels = 3 if eval_metrics else 2
+    fig = _figure(7.0, 1.0 + 2.1 * panels)
+    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
+    _steps_panel(axes[0], loss_steps, loss, "training loss", "no loss logged (fewer steps than logging_steps)")
+    axes[0].set_title("training loss", loc="left", fontsize=9)
+    _steps_panel(axes[1], lr_steps, learning_rate, "learning rate", "no learning rate logged", color="C1")
+    axes[1].set_title("learning rate", loc="left", fontsize=9)
+    axes[1].ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    if eval_metrics:
+        ax = axes[2]
+        for i, (name, values) in enumerate(eval_metrics.items()):
+            ax.plot(list(eval_steps), list(values), marker="o", color=f"C{(i + 2) % 10}", label=name)
+        ax.set_title("validation", loc="left", fontsize=9)
+        ax.set_ylabel("metric")
+        ax.legend(loc="best", fontsize=8)
+    for ax in axes:
+        ax.tick_params(labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1].set_xlabel("optimizer step")
+    return _png(fig)

@@ -30,6 +30,28 @@ def _metrics_table(metrics: dict[str, float]) -> list[str]:
     return ["| metric | all validation queries | informative queries |", "| --- | --- | --- |", *rows]
 
 
+def _per_evaluation(rows: list[dict[str, Any]]) -> list[str]:
+    """The validation metrics (all queries) of each evaluation during training."""
+    names = [m for m in _TABLE_METRICS if any(f"eval_{m}" in r for r in rows)]
+    if not rows or not names:
+        return []
+    lines = [
+        "## Validation per evaluation",
+        "",
+        "All validation queries; the training folder's `training_report.html` and `training_curves.png` also plot "
+        "the loss and learning rate.",
+        "",
+        "| step | epoch | " + " | ".join(names) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in names) + " |",
+    ]
+    for r in rows:
+        epoch = r.get("epoch")
+        cells = [str(r.get("step", "?")), "-" if epoch is None else f"{epoch:.2f}"]
+        cells += [_fmt(r.get(f"eval_{m}", float("nan"))) for m in names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _hyper(config: dict[str, Any]) -> list[str]:
     training = config.get("training", {})
     keys = (
@@ -112,6 +134,7 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
     lines += [
         "Metrics follow trec_eval (pytrec_eval via ir-measures): linear gains, log2 discount, ties by doc id.",
         "",
+        *_per_evaluation(result.get("validation_per_evaluation") or []),
         "## Use",
         "",
         "```python",

@@ -20,6 +20,7 @@ from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
 from rankwright.data.split import split_data
 from rankwright.evaluation.calibration import METHODS as CALIBRATION_METHODS
 from rankwright.evaluation.report import write_json
+from rankwright.evaluation.training_report import validation_per_evaluation, write_training_report
 from rankwright.inference.calibrate import calibrate_model
 from rankwright.inference.reranker import Reranker
 from rankwright.losses import build_loss
@@ -436,6 +437,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
         "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
         "validation_history": saver.history,
+        "validation_per_evaluation": validation_per_evaluation(trainer.state.log_history),
         "total_runtime_s": time.perf_counter() - started,
     }
     final_dir = out / "final"
@@ -450,6 +452,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
         final_metadata.training["result"] = summary
         final_metadata.save(final_dir)
+    summary["log_history"] = list(trainer.state.log_history)
+    summary["files"] = write_training_report(out, summary, summary["log_history"])
     write_json(summary, out / "train_summary.json")
     log.info(
         "trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s",
