@@ -175,24 +175,13 @@ def evaluate(name: str, test, scheme, scores: np.ndarray, per_query: dict) -> di
     }
 
 
-def paired_tests(a: pd.DataFrame, b: pd.DataFrame, metric: str = "ndcg@10", rounds: int = 10_000) -> dict:
+def paired_tests(a: pd.DataFrame, b: pd.DataFrame, metric: str = "ndcg@10") -> dict:
     """Paired t-test and two-sided randomisation test over informative queries."""
-    from scipy.stats import ttest_rel
+    from rankwright.evaluation.significance import paired_comparison
 
-    informative = a["informative"]
-    x, y = a.loc[informative, metric].to_numpy(), b.loc[informative, metric].to_numpy()
-    diff = x - y
-    rng = np.random.default_rng(0)
-    signs = rng.choice([-1.0, 1.0], size=(rounds, len(diff)))
-    observed = abs(diff.mean())
-    p_random = float(((np.abs((signs * diff).mean(axis=1)) >= observed).sum() + 1) / (rounds + 1))
-    return {
-        "metric": metric,
-        "queries": len(diff),
-        "mean_difference": float(diff.mean()),
-        "t_test_p": float(ttest_rel(x, y).pvalue),
-        "randomisation_p": p_random,
-    }
+    informative = a.index[a["informative"]]
+    c = paired_comparison(a, b, metric, queries=informative)
+    return {k: c[k] for k in ("metric", "queries", "mean_difference", "t_test_p", "randomisation_p")}
 
 
 def main() -> None:
