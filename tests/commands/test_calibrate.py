@@ -145,3 +145,28 @@ def test_calibrate_command_without_report_subset(trained, folder, capsys):
     assert cli(args) == 0
     printed = capsys.readouterr().out
     assert "calibration: platt fitted on val" in printed and "ECE" not in printed
+
+
+def test_evaluate_reports_the_calibrated_probability_of_a_calibrated_model(trained, folder, parts, tmp_path):
+    import pandas as pd
+
+    data, _ = trained
+    split, scheme = parts
+    calibrate_model(folder, split["val"], None, scheme, "platt")
+    out = tmp_path / "eval"
+    args = ["evaluate", "--scorer", "model", "--model", str(folder), "--data.path", str(data), "--progress", "false"]
+    args += ["--labels.scheme", "graded", "--labels.relevant_gain", "2", "--split.ratios", "0.4,0.3,0.3"]
+    args += ["--split.seed", "1", "--subset", "test", "--output_dir", str(out)]
+    assert cli(args) == 0
+    pred = pd.read_parquet(out / "predictions.parquet")
+    reranker = Reranker.from_pretrained(folder)
+    expected = reranker.score(pred[QUERY].tolist(), pred[DOC].tolist(), calibrated=True)
+    np.testing.assert_allclose(pred["probability"].to_numpy(), expected, atol=1e-6)
+    # The ranking score stays the raw logit; the reliability diagram uses the probability.
+    np.testing.assert_allclose(
+        pred["score"].to_numpy(), reranker.score(pred[QUERY].tolist(), pred[DOC].tolist()), atol=1e-5
+    )
+    html = (out / "report.html").read_text()
+    assert "calibrated P(relevant)" in html
+    ece = expected_calibration_error(pred["probability"].to_numpy(), pred["relevant"].to_numpy())
+    assert f'<span id="ece">{ece:.4f}</span>' in html

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rankwright.data.readers import DataConfig, read_relevance, read_run, write_run
-from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
+from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, SCORE
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
 
@@ -36,7 +36,9 @@ def top_k_of(run: pd.DataFrame, k: int | None) -> pd.DataFrame:
 
 
 def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: int, progress: bool) -> pd.DataFrame:
-    """(query_id, doc_id, score) of the model for each candidate row (query and doc texts)."""
+    """(query_id, doc_id, score) of the model for each candidate row (query and doc
+    texts), with ``pred_class`` for class models and the calibrated ``probability`` when
+    the model folder has a calibration."""
     logits = reranker.logits(
         candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size, progress=progress
     )
@@ -44,6 +46,8 @@ def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: 
     out[SCORE] = reranker.scores_from_logits(logits)
     if reranker.metadata.num_labels > 1:
         out["pred_class"] = reranker.classes_from_logits(logits)
+    if reranker.metadata.calibration:
+        out[PROBABILITY] = reranker.calibrated_from_logits(logits)
     return out
 
 

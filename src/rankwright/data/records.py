@@ -27,6 +27,8 @@ SCORE = "score"
 GROUP = "group"
 #: Optional: 1 for a negative given as hard (mined), 0 for a random one.
 HARD = "hard"
+#: Optional, in scored runs: a calibrated P(relevant) beside the ranking score.
+PROBABILITY = "probability"
 
 PAIR_COLUMNS = [QUERY_ID, QUERY, DOC_ID, DOC, LABEL]
 

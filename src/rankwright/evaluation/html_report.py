@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.labels import LabelScheme
-from rankwright.data.records import DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
+from rankwright.data.records import DOC_ID, LABEL, PROBABILITY, QUERY, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation import figures
 from rankwright.evaluation.calibration import expected_calibration_error
 from rankwright.evaluation.evaluate import Evaluation, qrels_of
@@ -291,16 +291,18 @@ def _calibration(evaluation: Evaluation, figs: _Figures) -> str:
         return _note(RETRIEVE_NOTE + " No reliability diagram.")
     if scored.empty:
         return _note("No judged pair has a score: no reliability diagram.")
-    scores = scored[SCORE].to_numpy(dtype=float)
+    calibrated = PROBABILITY in scored and scored[PROBABILITY].notna().all()
+    scores = scored[PROBABILITY if calibrated else SCORE].to_numpy(dtype=float)
     low, high = scores.min(), scores.max()
-    if low < 0 or high > 1:
+    if not calibrated and (low < 0 or high > 1):
         return _note(
             f"No reliability diagram: the scores range from {low:.4g} to {high:.4g}, so they are not "
             "probabilities. It is drawn for scores in [0, 1], such as a calibrated model's P(relevant)."
         )
     relevant = scored["relevant"].to_numpy(dtype=bool)
     ece = expected_calibration_error(scores, relevant)
-    text = f'<p>Expected calibration error over 10 equal-width bins: <span id="ece">{ece:.4f}</span>.</p>'
+    what = "the model's calibrated P(relevant) (its folder's calibration)" if calibrated else "the scores"
+    text = f'<p>Expected calibration error of {what} over 10 equal-width bins: <span id="ece">{ece:.4f}</span>.</p>'
     return text + figs.img("reliability", figures.reliability_diagram, scores, relevant, alt="reliability diagram")
 
 
