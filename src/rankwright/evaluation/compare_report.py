@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rankwright.evaluation import figures
-from rankwright.evaluation.html_report import STYLE, _esc, _Figures, _note, _num
+from rankwright.evaluation.html_page import Figures, esc, note, num, write_page
 from rankwright.evaluation.report import TABLE_METRICS
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def _summary(c: Comparison) -> str:
         ("baseline", c.baseline),
         ("paired tests", f"{', '.join(c.compared)}; randomisation with {m['randomisation']['rounds']} sign flips"),
     ]
-    kv = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
+    kv = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in facts)
     head = "".join(
         f"<th>{h}</th>"
         for h in ("run", "file", "scored documents", "queries", "judged queries missing (scored 0)", "unjudged dropped")
@@ -46,8 +46,8 @@ def _summary(c: Comparison) -> str:
     for r in c.runs:
         s = r.result.summary()
         cells = [
-            _esc(r.name + (" (baseline)" if r.name == c.baseline else "")),
-            _esc(r.path),
+            esc(r.name + (" (baseline)" if r.name == c.baseline else "")),
+            esc(r.path),
             str(r.scored),
             str(r.queries),
             str(s["judged_queries_missing_from_run_scored_0"]),
@@ -66,23 +66,23 @@ def _metrics(c: Comparison) -> str:
     names = [n for n in TABLE_METRICS if n in base["all"]]
     parts = []
     for subset, caption in (("all", "all queries"), ("informative", "informative queries (relevant and not)")):
-        head = "".join(f"<th>{_esc(h)}</th>" for h in ["run", "n", *names])
+        head = "".join(f"<th>{esc(h)}</th>" for h in ["run", "n", *names])
         rows = []
         for run, summary in summaries.items():
             part = summary[subset]
-            cells = [f"<th>{_esc(run)}</th>", f'<td class="num">{part["n_queries"]}</td>']
+            cells = [f"<th>{esc(run)}</th>", f'<td class="num">{part["n_queries"]}</td>']
             for name in names:
                 value = part[name]
-                attrs = f'data-run="{_esc(run)}" data-subset="{subset}" data-metric="{_esc(name)}"'
+                attrs = f'data-run="{esc(run)}" data-subset="{subset}" data-metric="{esc(name)}"'
                 delta = ""
                 if run != c.baseline and not (_missing(value) or _missing(base[subset][name])):
                     diff = value - base[subset][name]
                     trend = "up" if diff > 0 else "down" if diff < 0 else ""
                     delta = f' <span class="delta {trend}">({diff:+.4f})</span>'
-                cells.append(f'<td class="num" {attrs}>{_num(value)}{delta}</td>')
+                cells.append(f'<td class="num" {attrs}>{num(value)}{delta}</td>')
             rows.append(f"<tr>{''.join(cells)}</tr>")
         parts.append(
-            f'<table id="metrics-{subset}"><caption>{_esc(caption)}; in brackets: run − {_esc(c.baseline)}</caption>'
+            f'<table id="metrics-{subset}"><caption>{esc(caption)}; in brackets: run − {esc(c.baseline)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
     return "".join(parts)
@@ -93,36 +93,36 @@ def _value(field: str, value: Any) -> str:
         return str(value)
     if field == "mean_difference":
         return "-" if _missing(value) else f"{value:+.4f}"
-    return _num(value)
+    return num(value)
 
 
 def _comparisons(c: Comparison) -> str:
     if not c.comparisons:
-        return _note("Only the baseline run: nothing to compare.")
-    head = "".join(f"<th>{_esc(h)}</th>" for h in ("run", "metric", *HEADINGS))
+        return note("Only the baseline run: nothing to compare.")
+    head = "".join(f"<th>{esc(h)}</th>" for h in ("run", "metric", *HEADINGS))
     rows = []
     for comp in c.comparisons:
-        cells = [f"<td>{_esc(comp['system'])}</td>", f"<td>{_esc(comp['metric'])}</td>"]
+        cells = [f"<td>{esc(comp['system'])}</td>", f"<td>{esc(comp['metric'])}</td>"]
         cells += [f'<td class="num" data-field="{f}">{_value(f, comp[f])}</td>' for f in FIELDS]
-        attrs = f'data-run="{_esc(comp["system"])}" data-metric="{_esc(comp["metric"])}"'
+        attrs = f'data-run="{esc(comp["system"])}" data-metric="{esc(comp["metric"])}"'
         rows.append(f'<tr class="paired" {attrs}>{"".join(cells)}</tr>')
     intro = (
-        f"<p>Each run against {_esc(c.baseline)}, query by query over the {len(c.per_query)} judged queries: "
+        f"<p>Each run against {esc(c.baseline)}, query by query over the {len(c.per_query)} judged queries: "
         "wins are queries where the run scores higher; p-values of the paired t-test and of the two-sided "
         "paired randomisation test.</p>"
     )
     return f'{intro}<table id="comparison-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
-def _differences(c: Comparison, figs: _Figures) -> str:
+def _differences(c: Comparison, figs: Figures) -> str:
     if not c.compared or len(c.per_query) == 0:
-        return _note("No per-query metric to compare.")
+        return note("No per-query metric to compare.")
     metric = c.compared[0]
     others = [r.name for r in c.runs if r.name != c.baseline]
     base = c.per_query[f"{c.baseline}:{metric}"]
     diffs = [(c.per_query[f"{name}:{metric}"] - base).to_list() for name in others]
     text = (
-        f"<p>Per-query {_esc(metric)} of each run minus {_esc(c.baseline)}'s, each run's differences sorted: "
+        f"<p>Per-query {esc(metric)} of each run minus {esc(c.baseline)}'s, each run's differences sorted: "
         "above zero the queries a run wins, below zero those it loses.</p>"
     )
     image = figs.img(
@@ -134,26 +134,14 @@ def _differences(c: Comparison, figs: _Figures) -> str:
 def write_compare_report(out_dir: str | Path, comparison: Comparison, title: str = "rankwright comparison") -> Path:
     """Write ``out_dir/compare.html`` and ``out_dir/figures/differences.png``."""
     out = Path(out_dir)
-    figs = _Figures()
+    figs = Figures()
     sections = [
         ("summary", "Summary", _summary(comparison)),
         ("metrics", "Ranking metrics", _metrics(comparison)),
         ("comparison", "Paired comparison with the baseline", _comparisons(comparison)),
         ("differences", "Per-query differences", _differences(comparison, figs)),
     ]
-    figure_dir = out / "figures"
-    figure_dir.mkdir(parents=True, exist_ok=True)
-    (figure_dir / "differences.png").unlink(missing_ok=True)
-    for name, png in figs.png.items():
-        (figure_dir / f"{name}.png").write_bytes(png)
-    nav = "".join(f'<a href="#{sid}">{_esc(heading)}</a>' for sid, heading, _ in sections)
-    body = "".join(f'<section><h2 id="{sid}">{_esc(h)}</h2>{content}</section>' for sid, h, content in sections)
+    figs.write(out / "figures", stale=["differences"])
     runs = ", ".join(r.name for r in comparison.runs)
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}: {_esc(runs)}</title>'
-        f"<style>{STYLE}{EXTRA_STYLE}</style></head>\n<body><h1>{_esc(title)}</h1>"
-        f"<p>{_esc(runs)} on {_esc(comparison.metrics['data']['source'])}</p><nav>{nav}</nav>\n{body}\n</body></html>\n"
-    )
-    path = out / "compare.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    subtitle = f"{runs} on {comparison.metrics['data']['source']}"
+    return write_page(out / "compare.html", title, subtitle, sections, tab_title=f"{title}: {runs}", style=EXTRA_STYLE)

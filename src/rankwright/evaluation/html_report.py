@@ -4,10 +4,7 @@ figures also written as PNG files to ``figures/``."""
 
 from __future__ import annotations
 
-import base64
-import html
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ from rankwright.data.records import DOC_ID, LABEL, PROBABILITY, QUERY, QUERY_ID,
 from rankwright.evaluation import figures
 from rankwright.evaluation.calibration import expected_calibration_error
 from rankwright.evaluation.evaluate import Evaluation, qrels_of
+from rankwright.evaluation.html_page import Figures, esc, note, num, write_page
 from rankwright.evaluation.ranking import GAIN
 
 FIGURE_NAMES = ("scores", "roc", "pr", "confusion", "per_query", "reliability")
@@ -27,44 +25,6 @@ TOP_DOCUMENTS = 5
 MAX_LABEL_GROUPS = 12
 DOC_CHARS = 300
 RETRIEVE_NOTE = "Retrieve mode: the run ranks the whole corpus, so there are no per-pair scores of judged candidates."
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-nav a { margin-right: 1em; } .note { color: #555; font-style: italic; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.up { color: #1a7f37; } td.down { color: #c62828; }
-tr.worst-query td { background: #f3f5f8; font-weight: 600; } .relevant { color: #1a7f37; }
-img { max-width: 100%; } .row { display: flex; flex-wrap: wrap; gap: 1em; }
-"""
-
-
-class _Figures:
-    """The figures of one report: PNG bytes by name, each embedded as an <img>."""
-
-    def __init__(self) -> None:
-        self.png: dict[str, bytes] = {}
-
-    def img(self, name: str, draw: Callable[..., bytes], *args: Any, alt: str) -> str:
-        self.png[name] = draw(*args)
-        data = base64.b64encode(self.png[name]).decode("ascii")
-        return f'<img id="fig-{name}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _num(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.4f}"
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{_esc(text)}</p>'
 
 
 def _label_name(value: Any) -> str:
@@ -110,7 +70,7 @@ def _summary(evaluation: Evaluation, data: RelevanceData) -> str:
         ("run queries without judgments (dropped)", ranking["run_queries_without_judgments_dropped"]),
         ("judged queries missing from the run (scored 0)", ranking["judged_queries_missing_from_run_scored_0"]),
     ]
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     return f'<table class="kv">{body}</table>'
 
 
@@ -127,25 +87,25 @@ def _metrics(evaluation: Evaluation, baseline: Evaluation | None) -> str:
         header.append("random order")
     parts = []
     for subset, caption in (("all", "all queries"), ("informative", "informative queries (relevant and not)")):
-        head = "".join(f"<th>{_esc(h)}</th>" for h in ["metric", *header])
+        head = "".join(f"<th>{esc(h)}</th>" for h in ["metric", *header])
         rows = []
         for name in ["n_queries", *names]:
-            fmt = str if name == "n_queries" else _num
+            fmt = str if name == "n_queries" else num
             cells = [f'<td class="num">{fmt(system[subset][name])}</td>']
             if base is not None:
                 cells.append(f'<td class="num">{fmt(base[subset][name])}</td>')
                 cells.append(_delta(system[subset][name], base[subset][name], subset, name))
             if random is not None:
                 cells.append(f'<td class="num">{fmt(random[subset][name])}</td>')
-            rows.append(f"<tr><th>{_esc(name)}</th>{''.join(cells)}</tr>")
+            rows.append(f"<tr><th>{esc(name)}</th>{''.join(cells)}</tr>")
         n = system[subset]["n_queries"]
-        parts.append(f'<table id="metrics-{subset}"><caption>{_esc(caption)}, n={n}</caption>')
+        parts.append(f'<table id="metrics-{subset}"><caption>{esc(caption)}, n={n}</caption>')
         parts.append(f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
     return "".join(parts)
 
 
 def _delta(value: Any, base: Any, subset: str, name: str) -> str:
-    attrs = f'data-subset="{_esc(subset)}" data-metric="{_esc(name)}"'
+    attrs = f'data-subset="{esc(subset)}" data-metric="{esc(name)}"'
     if name == "n_queries" or value is None or base is None or math.isnan(value) or math.isnan(base):
         return f'<td class="num">{"" if name == "n_queries" else "-"}</td>'
     delta = value - base
@@ -172,43 +132,43 @@ def _label_groups(scored: pd.DataFrame, scheme: LabelScheme) -> tuple[np.ndarray
     return raw, order, [_label_name(v) for v in order]
 
 
-def _scores(evaluation: Evaluation, scheme: LabelScheme, figs: _Figures) -> str:
+def _scores(evaluation: Evaluation, scheme: LabelScheme, figs: Figures) -> str:
     scored = _scored(evaluation)
     if scored is None:
-        return _note(RETRIEVE_NOTE)
+        return note(RETRIEVE_NOTE)
     if scored.empty:
-        return _note("No judged pair has a score in the run.")
+        return note("No judged pair has a score in the run.")
     groups, order, names = _label_groups(scored, scheme)
     counts = ", ".join(f"{n} (n={int((groups == v).sum())})" for v, n in zip(order, names, strict=True))
     image = figs.img("scores", figures.score_distribution, scored[SCORE], groups, order, names, alt="scores by label")
-    return f'<p class="labels">Scores of {len(scored)} judged pairs by true label: {_esc(counts)}.</p>{image}'
+    return f'<p class="labels">Scores of {len(scored)} judged pairs by true label: {esc(counts)}.</p>{image}'
 
 
-def _binary(evaluation: Evaluation, figs: _Figures) -> str:
+def _binary(evaluation: Evaluation, figs: Figures) -> str:
     scored = _scored(evaluation)
     if scored is None:
-        return _note(RETRIEVE_NOTE)
+        return note(RETRIEVE_NOTE)
     relevant = scored["relevant"].to_numpy(dtype=bool)
     if not 0 < relevant.sum() < len(relevant):
-        return _note("No ROC or precision-recall curve: the scored judged pairs are not both relevant and not.")
+        return note("No ROC or precision-recall curve: the scored judged pairs are not both relevant and not.")
     b = evaluation.metrics["classification"]["binary"]
     text = (
-        f"<p>{b['n_pairs']} scored judged pairs, {b['n_relevant']} relevant: ROC-AUC {_num(b['roc_auc'])}, "
-        f"average precision {_num(b['average_precision'])}.</p>"
+        f"<p>{b['n_pairs']} scored judged pairs, {b['n_relevant']} relevant: ROC-AUC {num(b['roc_auc'])}, "
+        f"average precision {num(b['average_precision'])}.</p>"
     )
     roc = figs.img("roc", figures.roc_curve, relevant, scored[SCORE], alt="ROC curve")
     pr = figs.img("pr", figures.pr_curve, relevant, scored[SCORE], alt="precision-recall curve")
     return f'{text}<div class="row">{roc}{pr}</div>'
 
 
-def _classes(evaluation: Evaluation, scheme: LabelScheme, figs: _Figures) -> str | None:
+def _classes(evaluation: Evaluation, scheme: LabelScheme, figs: Figures) -> str | None:
     classes = evaluation.metrics.get("classification", {}).get("classes")
     if scheme.kind != "classes" or classes is None:
         return None
     matrix = classes["confusion_matrix"]
     text = (
-        f"<p>{len(matrix['classes'])}-class accuracy {_num(classes['accuracy'])}, "
-        f"macro F1 {_num(classes['macro_f1'])} (rows true, columns predicted).</p>"
+        f"<p>{len(matrix['classes'])}-class accuracy {num(classes['accuracy'])}, "
+        f"macro F1 {num(classes['macro_f1'])} (rows true, columns predicted).</p>"
     )
     image = figs.img(
         "confusion",
@@ -220,13 +180,13 @@ def _classes(evaluation: Evaluation, scheme: LabelScheme, figs: _Figures) -> str
     return text + image
 
 
-def _per_query(evaluation: Evaluation, figs: _Figures) -> str:
+def _per_query(evaluation: Evaluation, figs: Figures) -> str:
     metric = _main_metric(evaluation.per_query)
     values = evaluation.per_query[metric].to_numpy(dtype=float)
     if not len(values):
-        return _note("No judged query to plot.")
+        return note("No judged query to plot.")
     text = (
-        f"<p>{metric} of {len(values)} queries: mean {_num(values.mean())}, "
+        f"<p>{metric} of {len(values)} queries: mean {num(values.mean())}, "
         f"{int((values == 0).sum())} at 0, {int((values == 1).sum())} at 1.</p>"
     )
     return text + figs.img("per_query", figures.per_query_curve, values, metric, alt=f"{metric} per query")
@@ -249,8 +209,8 @@ def _worst(evaluation: Evaluation, data: RelevanceData, scheme: LabelScheme) -> 
     for i, (qid, row) in enumerate(worst.iterrows(), start=1):
         head = f"{row[QUERY]} ({qid}; {row['n_judged']} judged, {row['n_relevant']} relevant)"
         rows.append(
-            f'<tr class="worst-query" data-query-id="{_esc(qid)}" data-value="{row[metric]:.6f}">'
-            f'<td>{i}</td><td colspan="3">{_esc(head)}</td><td class="num">{_num(row[metric])}</td></tr>'
+            f'<tr class="worst-query" data-query-id="{esc(qid)}" data-value="{row[metric]:.6f}">'
+            f'<td>{i}</td><td colspan="3">{esc(head)}</td><td class="num">{num(row[metric])}</td></tr>'
         )
         docs = top[top[QUERY_ID] == qid]
         if docs.empty:
@@ -259,12 +219,13 @@ def _worst(evaluation: Evaluation, data: RelevanceData, scheme: LabelScheme) -> 
             rows.append(_doc_row(qid, doc_id, rank, score, judged, documents, scheme.relevant_gain))
     head = "".join(f"<th>{h}</th>" for h in ("#", "query / document", "text", "label", f"{metric} / score"))
     left_out = len(per_query) - len(gainful)
-    note = _note(f"{left_out} queries whose judged documents all have gain 0 are left out.") if left_out else ""
+    left_note = note(f"{left_out} queries whose judged documents all have gain 0 are left out.") if left_out else ""
     intro = (
         f"<p>The {len(worst)} queries with the lowest {metric}, each with the top {TOP_DOCUMENTS} documents by "
         "the system's score.</p>"
     )
-    return f'{intro}{note}<table id="worst-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    table = f'<table id="worst-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return intro + left_note + table
 
 
 def _doc_row(
@@ -275,27 +236,27 @@ def _doc_row(
     if (qid, doc_id) in judged.index:
         entry = judged.loc[(qid, doc_id)]
         relevant = entry[GAIN] >= relevant_gain
-        label = _esc(_label_name(entry["label"]))
+        label = esc(_label_name(entry["label"]))
         label = f'<span class="relevant">{label} (relevant)</span>' if relevant else label
     else:
         label = '<span class="note">unjudged</span>'
     return (
-        f'<tr class="doc" data-query-id="{_esc(qid)}" data-doc-id="{_esc(doc_id)}"><td>{rank}</td>'
-        f'<td>{_esc(doc_id)}</td><td>{_esc(text)}</td><td>{label}</td><td class="num">{_num(score)}</td></tr>'
+        f'<tr class="doc" data-query-id="{esc(qid)}" data-doc-id="{esc(doc_id)}"><td>{rank}</td>'
+        f'<td>{esc(doc_id)}</td><td>{esc(text)}</td><td>{label}</td><td class="num">{num(score)}</td></tr>'
     )
 
 
-def _calibration(evaluation: Evaluation, figs: _Figures) -> str:
+def _calibration(evaluation: Evaluation, figs: Figures) -> str:
     scored = _scored(evaluation)
     if scored is None:
-        return _note(RETRIEVE_NOTE + " No reliability diagram.")
+        return note(RETRIEVE_NOTE + " No reliability diagram.")
     if scored.empty:
-        return _note("No judged pair has a score: no reliability diagram.")
+        return note("No judged pair has a score: no reliability diagram.")
     calibrated = PROBABILITY in scored and scored[PROBABILITY].notna().all()
     scores = scored[PROBABILITY if calibrated else SCORE].to_numpy(dtype=float)
     low, high = scores.min(), scores.max()
     if not calibrated and (low < 0 or high > 1):
-        return _note(
+        return note(
             f"No reliability diagram: the scores range from {low:.4g} to {high:.4g}, so they are not "
             "probabilities. It is drawn for scores in [0, 1], such as a calibrated model's P(relevant)."
         )
@@ -322,7 +283,7 @@ def write_report(
     out = Path(out_dir)
     figure_dir = out / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
-    figs = _Figures()
+    figs = Figures()
     sections = [
         ("summary", "Summary", _summary(evaluation, data)),
         ("metrics", "Ranking metrics", _metrics(evaluation, baseline)),
@@ -334,20 +295,6 @@ def write_report(
         ("calibration", "Calibration", _calibration(evaluation, figs)),
     ]
     sections = [s for s in sections if s[2] is not None]
-    for name in FIGURE_NAMES:  # figures of an earlier report in this folder
-        (figure_dir / f"{name}.png").unlink(missing_ok=True)
-    for name, png in figs.png.items():
-        (figure_dir / f"{name}.png").write_bytes(png)
-    nav = "".join(f'<a href="#{sid}">{_esc(heading)}</a>' for sid, heading, _ in sections)
-    body = "".join(
-        f'<section><h2 id="{sid}">{_esc(heading)}</h2>{content}</section>' for sid, heading, content in sections
-    )
+    figs.write(figure_dir, stale=FIGURE_NAMES)  # removes figures of an earlier report in this folder
     system, source = evaluation.metrics["system"], evaluation.metrics["data"]["source"]
-    page = (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_esc(title)}: {_esc(system)}</title>'
-        f"<style>{STYLE}</style></head>\n<body><h1>{_esc(title)}</h1>"
-        f"<p>{_esc(system)} on {_esc(source)}</p><nav>{nav}</nav>\n{body}\n</body></html>\n"
-    )
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_page(out / "report.html", title, f"{system} on {source}", sections, tab_title=f"{title}: {system}")

@@ -4,14 +4,13 @@ learning rate per logged step, validation metrics per evaluation) and a self-con
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rankwright.evaluation import figures
-from rankwright.evaluation.html_report import STYLE, _Figures
+from rankwright.evaluation.html_page import Figures, esc, write_page
 
 CURVE_METRICS = ("ndcg@10", "map", "mrr")
 TABLE_METRICS = ("ndcg@10", "ndcg", "map", "mrr", "p@10", "recall@100")
@@ -52,10 +51,6 @@ def curve_data(log_history: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "-"
@@ -71,7 +66,7 @@ def _epoch(value: Any) -> str:
 
 
 def _kv(rows: Sequence[tuple[str, Any]], table_id: str) -> str:
-    body = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt(v))}</td></tr>" for k, v in rows)
     return f'<table id="{table_id}" class="kv">{body}</table>'
 
 
@@ -116,13 +111,12 @@ def _best(summary: dict[str, Any], out: Path) -> str:
     best = best_checkpoint(summary)
     if best is None:
         return (
-            '<p class="note">No validation ran, so there is no best checkpoint: the model is '
-            f"{_esc(out / 'final')}.</p>"
+            f'<p class="note">No validation ran, so there is no best checkpoint: the model is {esc(out / "final")}.</p>'
         )
     step = "?" if best["step"] is None else best["step"]
     return (
-        f'<p id="best">{_esc(out / "best")}: step {_esc(step)}, {_esc(best["metric"])} = {_fmt(best["value"])}. '
-        f"The model at the end of training is {_esc(out / 'final')}.</p>"
+        f'<p id="best">{esc(out / "best")}: step {esc(step)}, {esc(best["metric"])} = {_fmt(best["value"])}. '
+        f"The model at the end of training is {esc(out / 'final')}.</p>"
     )
 
 
@@ -131,10 +125,10 @@ def _validation(evaluations: list[dict[str, Any]]) -> str:
         return '<p class="note">No validation ran (no validation queries, or training.eval_strategy no).</p>'
     names = [m for m in TABLE_METRICS if f"eval_{m}" in evaluations[0]]
     names = names or [k[len("eval_") :] for k in evaluations[0] if _is_metric(k) and not k.endswith("_informative")]
-    head = "".join(f"<th>{_esc(h)}</th>" for h in ["step", "epoch", *names])
+    head = "".join(f"<th>{esc(h)}</th>" for h in ["step", "epoch", *names])
     rows = []
     for e in evaluations:
-        cells = [f'<td class="num">{_esc(_fmt(e.get("step")))}</td>', f'<td class="num">{_epoch(e.get("epoch"))}</td>']
+        cells = [f'<td class="num">{esc(_fmt(e.get("step")))}</td>', f'<td class="num">{_epoch(e.get("epoch"))}</td>']
         cells += [f'<td class="num">{_fmt(e.get(f"eval_{m}"))}</td>' for m in names]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     caption = "all validation queries; the informative-query values are in train_summary.json"
@@ -151,7 +145,7 @@ def write_training_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = curve_data(log_history)
-    figs = _Figures()
+    figs = Figures()
     image = figs.img("training_curves", lambda: figures.training_curves(**data), alt="training curves")
     curves = out / "training_curves.png"
     curves.write_bytes(figs.png["training_curves"])
@@ -164,16 +158,14 @@ def write_training_report(
     sections = [
         ("summary", "Summary", _summary(summary)),
         ("best", "Best checkpoint", _best(summary, out)),
-        ("curves", "Curves", "".join(f'<p class="note">{_esc(n)}</p>' for n in notes) + image),
+        ("curves", "Curves", "".join(f'<p class="note">{esc(n)}</p>' for n in notes) + image),
         ("validation", "Validation per evaluation", _validation(validation_per_evaluation(log_history))),
     ]
-    nav = "".join(f'<a href="#{sid}">{_esc(heading)}</a>' for sid, heading, _ in sections)
-    body = "".join(f'<section><h2 id="{sid}">{_esc(h)}</h2>{content}</section>' for sid, h, content in sections)
-    page = (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>rankwright training: '
-        f"{_esc(out.name)}</title><style>{STYLE}</style></head>\n<body><h1>rankwright training</h1>"
-        f"<p>{_esc(out)}</p><nav>{nav}</nav>\n{body}\n</body></html>\n"
+    report = write_page(
+        out / "training_report.html",
+        "rankwright training",
+        str(out),
+        sections,
+        tab_title=f"rankwright training: {out.name}",
     )
-    report = out / "training_report.html"
-    report.write_text(page, encoding="utf-8")
     return {"training_curves": str(curves), "training_report": str(report)}
