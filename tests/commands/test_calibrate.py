@@ -67,7 +67,9 @@ def test_calibrate_model_fits_on_one_split_reports_ece_on_another_and_writes_the
     split, scheme = parts
     val, test = split["val"], split["test"]
     assert ModelMetadata.load(folder).calibration is None
+    assert "Calibration" not in (folder / "README.md").read_text()
     result = calibrate_model(folder, val, test, scheme, "platt", source="pairs.jsonl")
+    assert "- **Calibration**: platt fitted on pairs.jsonl (val, " in (folder / "README.md").read_text()
     stored = ModelMetadata.load(folder).calibration
     assert stored["fitted_on"] == f"pairs.jsonl (val, {len(val.pairs)} pairs)"
     expected = fit_calibration(_raw(folder, val), scheme.relevant(val.pairs[LABEL]), "platt")

@@ -14,6 +14,7 @@ from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, LABEL, QUERY, RelevanceData
 from rankwright.evaluation.calibration import apply_calibration, expected_calibration_error, fit_calibration
 from rankwright.inference.reranker import Reranker
+from rankwright.models.card import write_model_card
 from rankwright.models.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
@@ -83,5 +84,7 @@ def calibrate_model(
     where = f"{source} ({fit_name}, {len(raw)} pairs)" if source else f"{fit_name} ({len(raw)} pairs)"
     metadata.calibration = {**calibration, "fitted_on": where}
     metadata.save(model_dir)
+    if (Path(model_dir) / "README.md").exists():  # the model card rankwright wrote: now with the calibration
+        write_model_card(model_dir, metadata)
     log.info("wrote the %s calibration (fitted on %s) into %s/rankwright.json", method, where, model_dir)
     return result

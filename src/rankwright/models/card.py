@@ -120,6 +120,11 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
     if best:
         best_metric = {k: v for k, v in best.items() if k != "step"}
         lines.append(f"- **This folder**: best validation checkpoint (step {best.get('step')}, {best_metric})")
+    if metadata.calibration:
+        lines.append(
+            f"- **Calibration**: {metadata.calibration.get('method')} fitted on "
+            f"{metadata.calibration.get('fitted_on', '?')}; `score(..., calibrated=True)` gives P(relevant)"
+        )
     lines += [
         "",
         "## Hyper-parameters",
