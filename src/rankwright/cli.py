@@ -23,6 +23,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         compare,
         evaluate,
         export,
+        fuse,
         mine,
         quickstart,
         rerank,
@@ -58,6 +59,11 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
             calibrate.CalibrateConfig,
             calibrate.main,
             "fit score -> P(relevant) on validation queries into the model folder; ECE before/after",
+        ),
+        "fuse": (
+            fuse.FuseConfig,
+            fuse.main,
+            "fit a fusion of the model's score with first-stage (and dense) scores on validation queries",
         ),
         "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
         "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
@@ -131,6 +137,8 @@ def _report(command: str, result: Any) -> None:
         if "report" in result:
             r = result["report"]
             out.write(f"ECE on {r['subset']} ({r['pairs']} pairs): {r['ece_before']:.4f} -> {r['ece_after']:.4f}\n")
+    elif command == "fuse":
+        _report_fuse(out, result)
     elif command == "mine":
         r = result
         out.write(f"queries: {r['queries_in']} in, {r['queries_written']} written, ")
@@ -153,6 +161,20 @@ def _report(command: str, result: Any) -> None:
         out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
+
+
+def _report_fuse(out, result: dict[str, Any]) -> None:
+    """Every fusion candidate's validation nDCG@10 (each component alone included) and the chosen one."""
+    fusion, table = result["fusion"], result["table"]
+    metric = fusion["validation"]["metric"]
+    out.write(f"fusion candidates: validation {metric} on {result['queries']} queries ({result['candidates']} pairs)\n")
+    width = max(len(c) for c in table["candidate"])
+    for candidate, value, chosen in zip(table["candidate"], table[metric], table["chosen"], strict=True):
+        out.write(f"{'*' if chosen else ' '} {candidate:<{width}}  {value:.4f}\n")
+    chosen = table.loc[table["chosen"], "candidate"].iloc[0]
+    out.write(f"\nchosen: {chosen} ({metric} {fusion['validation']['chosen']:.4f}); ")
+    alone = ", ".join(f"{c} alone {v:.4f}" for c, v in fusion["validation"]["alone"].items())
+    out.write(f"{alone}\nfitted on {fusion['fitted_on']}; written to the model's rankwright.json\n")
 
 
 def main(argv: list[str] | None = None) -> int:

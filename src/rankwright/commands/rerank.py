@@ -1,5 +1,10 @@
 """``rankwright rerank``: rescore a run (TREC) or the data's own candidates with a model
-and write the reranked run."""
+and write the reranked run.
+
+A fused model (``fusion`` in its ``rankwright.json``, see ``rankwright fuse``) scores
+by the fused score, with the run file's scores as the first-stage scores; without a
+run file (the data's own candidates have no first-stage scores) a fusion that weights
+them is an error."""
 
 from __future__ import annotations
 
@@ -12,9 +17,12 @@ import pandas as pd
 from rankwright.data.readers import DataConfig, read_relevance, read_run, write_run
 from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, SCORE
 from rankwright.inference.candidates import attach_texts
+from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
 
 log = logging.getLogger(__name__)
+
+FIRST_STAGE_SCORE = "first_stage_score"  # what attach_texts calls a run's score
 
 
 @dataclass
@@ -38,12 +46,31 @@ def top_k_of(run: pd.DataFrame, k: int | None) -> pd.DataFrame:
 def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: int, progress: bool) -> pd.DataFrame:
     """(query_id, doc_id, score) of the model for each candidate row (query and doc
     texts), with ``pred_class`` for class models and the calibrated ``probability`` when
-    the model folder has a calibration."""
+    the model folder has a calibration.
+
+    A fused model's ``score`` is the fused score (normalised per query_id), with the
+    candidates' ``first_stage_score`` column as first-stage scores, and its own score in
+    ``reranker_score``; a fusion that weights first-stage scores raises a ValueError
+    (before scoring) when the candidates have none."""
+    fused = bool(reranker.metadata.fusion)
+    first_stage = candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float) if FIRST_STAGE_SCORE in candidates else None
+    if fused:
+        reranker.check_fusion_inputs(first_stage is not None)
     logits = reranker.logits(
         candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size, progress=progress
     )
     out = candidates[[QUERY_ID, DOC_ID]].copy()
     out[SCORE] = reranker.scores_from_logits(logits)
+    if fused:
+        out["reranker_score"] = out[SCORE]
+        out[SCORE] = reranker.fused_from_logits(
+            logits,
+            candidates[QUERY].tolist(),
+            candidates[DOC].tolist(),
+            first_stage,
+            query_ids=candidates[QUERY_ID].tolist(),
+            progress=progress,
+        )
     if reranker.metadata.num_labels > 1:
         out["pred_class"] = reranker.classes_from_logits(logits)
     if reranker.metadata.calibration:
@@ -60,6 +87,12 @@ def main(config: RerankConfig) -> pd.DataFrame:
     else:
         candidates = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC]]
     reranker = Reranker.from_pretrained(config.model)
+    fusion = reranker.metadata.fusion
+    if fusion and not config.run and "first_stage" in required_components(fusion):
+        raise ValueError(
+            f"{config.model} fuses its score with first-stage scores (weight {fusion['weights']['first_stage']:g}): "
+            "rerank needs --run <first-stage TREC run>, whose scores are used; the data's own candidates have none"
+        )
     log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
     run = rerank_candidates(reranker, candidates, config.batch_size, config.progress)
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
 from rankwright.evaluation.calibration import apply_calibration
+from rankwright.inference.fusion import fuse, missing_message, required_components, validate_fusion
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead, causal_lm_of
 from rankwright.models.loading import (
@@ -58,6 +59,14 @@ class Reranker:
     their difference); for class models the expected gain of the class probabilities.
     ``probabilities=True`` gives the sigmoid (one output) or the ``[N, C]`` class
     probabilities.
+
+    Fused models (``fusion`` in ``rankwright.json``, fitted by ``rankwright fuse``):
+    ``score`` and ``rank`` return the fused score, a weighted sum of the per-query
+    normalised model score and the first-stage scores passed as
+    ``first_stage_scores`` and/or the cosine of the stored dense model (see
+    ``rankwright.inference.fusion``); a fused model called without the scores it
+    needs raises a ValueError. ``fused=False`` gives the model's own score;
+    ``logits`` are always raw.
     """
 
     def __init__(
@@ -73,6 +82,9 @@ class Reranker:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
         self.model.eval()
+        if metadata.fusion:
+            validate_fusion(metadata.fusion)
+        self._dense_encoder = None
 
     @classmethod
     def from_pretrained(
@@ -164,13 +176,89 @@ class Reranker:
         probabilities: bool = False,
         calibrated: bool = False,
         progress: bool | None = None,
+        first_stage_scores: Sequence[float] | np.ndarray | None = None,
+        fused: bool | None = None,
     ) -> np.ndarray:
         """One score per pair (see the class docstring). ``calibrated=True`` gives
-        P(relevant) through the calibration fitted by ``rankwright calibrate``."""
+        P(relevant) through the calibration fitted by ``rankwright calibrate``.
+
+        ``fused: bool`` (default: whether the model has a ``fusion``): the fused score
+        (queries are the per-query normalisation groups), for which
+        ``first_stage_scores`` (one per pair) are required when the fusion weights
+        them; ``fused=False`` gives the model's own score. Probabilities (plain or
+        calibrated) are never fused."""
+        use_fusion = self._use_fusion(fused, probabilities or calibrated, first_stage_scores)
+        if use_fusion:
+            self.check_fusion_inputs(first_stage_scores is not None)
         logits = self.logits(queries, docs, batch_size=batch_size, progress=progress)
         if calibrated:
             return self.calibrated_from_logits(logits)
+        if use_fusion:
+            queries = [queries] * len(logits) if isinstance(queries, str) else list(queries)
+            return self.fused_from_logits(logits, queries, list(docs), first_stage_scores, progress=bool(progress))
         return self.scores_from_logits(logits, probabilities=probabilities)
+
+    # -- score fusion ----------------------------------------------------------------------
+
+    def _use_fusion(self, fused: bool | None, probability: bool, first_stage_scores: Any) -> bool:
+        fusion = self.metadata.fusion
+        if fused and not fusion:
+            raise ValueError("this model has no score fusion: fit one with `rankwright fuse` first")
+        if fused and probability:
+            raise ValueError("probabilities are the model's own; a fused score is not a probability")
+        if fused is None:
+            fused = bool(fusion) and not probability
+        if not fusion and first_stage_scores is not None:
+            log.warning("first_stage_scores are ignored: this model has no score fusion (`rankwright fuse`)")
+        return bool(fused)
+
+    def check_fusion_inputs(self, has_first_stage: bool) -> None:
+        """Raise the fusion's ValueError early (before scoring) when it weights
+        first-stage scores and none are given, or a dense score and names no model."""
+        fusion = self.metadata.fusion or {}
+        needed = required_components(fusion)
+        if "first_stage" in needed and not has_first_stage:
+            raise ValueError(missing_message(fusion, "first_stage"))
+        if "dense" in needed and not fusion.get("dense_model"):
+            raise ValueError(missing_message(fusion, "dense"))
+
+    def dense_scores(self, queries: Sequence[str], docs: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Cosine of each (query, document) under the fusion's ``dense_model``, loaded
+        once (on first use) and kept on this instance."""
+        fusion = self.metadata.fusion or {}
+        if not fusion.get("dense_model"):
+            raise ValueError("this model's fusion names no dense_model (a sentence-embedding model) for dense scores")
+        if self._dense_encoder is None:
+            from rankwright.retrieval.dense import DenseConfig, DenseEncoder
+
+            self._dense_encoder = DenseEncoder(DenseConfig(model=fusion["dense_model"]))
+        return self._dense_encoder.cosine(list(queries), list(docs), progress=progress)
+
+    def fused_from_logits(
+        self,
+        logits: np.ndarray,
+        queries: Sequence[str],
+        docs: Sequence[str],
+        first_stage_scores: Sequence[float] | np.ndarray | None = None,
+        *,
+        query_ids: Sequence[Any] | None = None,
+        progress: bool = False,
+    ) -> np.ndarray:
+        """The fused score of each pair from the model's ``logits``; normalised per
+        ``query_ids`` (default: per query text)."""
+        fusion = self.metadata.fusion
+        if not fusion:
+            raise ValueError("this model has no score fusion: fit one with `rankwright fuse` first")
+        self.check_fusion_inputs(first_stage_scores is not None)
+        components: dict[str, Any] = {"reranker": self.scores_from_logits(logits)}
+        if first_stage_scores is not None:
+            first = np.asarray(first_stage_scores, dtype=np.float64)
+            if first.shape != (len(logits),):
+                raise ValueError(f"{first.size} first_stage_scores for {len(logits)} documents; give one per document")
+            components["first_stage"] = first
+        if "dense" in required_components(fusion):
+            components["dense"] = self.dense_scores(queries, docs, progress=progress)
+        return fuse(components, list(query_ids if query_ids is not None else queries), fusion)
 
     def raw_scalar(self, logits: np.ndarray) -> np.ndarray:
         """The scalar a calibration maps: the logit (yes - no for generative models), or
@@ -207,10 +295,17 @@ class Reranker:
         top_k: int | None = None,
         *,
         batch_size: int = 64,
+        first_stage_scores: Sequence[float] | np.ndarray | None = None,
+        fused: bool | None = None,
     ) -> list[RankedDocument]:
-        """Documents (strings, or dicts with a ``text`` key) sorted by score, best first."""
+        """Documents (strings, or dicts with a ``text`` key) sorted by score, best first.
+
+        ``fused: bool`` (default: whether the model has a ``fusion``): rank by the fused
+        score, with ``first_stage_scores`` (one per document, e.g. the BM25 scores the
+        candidates came with) when the fusion weights them; a fused model raises a
+        ValueError without them instead of ranking by its own score alone."""
         texts = [d["text"] if isinstance(d, dict) else d for d in docs]
-        scores = self.score(query, texts, batch_size=batch_size)
+        scores = self.score(query, texts, batch_size=batch_size, first_stage_scores=first_stage_scores, fused=fused)
         order = np.argsort(-scores, kind="stable")[: top_k or len(docs)]
         return [RankedDocument(int(i), float(scores[i]), docs[i]) for i in order]
 

@@ -125,6 +125,13 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
             f"- **Calibration**: {metadata.calibration.get('method')} fitted on "
             f"{metadata.calibration.get('fitted_on', '?')}; `score(..., calibrated=True)` gives P(relevant)"
         )
+    if metadata.fusion:
+        weights = ", ".join(f"{k} {v:g}" for k, v in metadata.fusion.get("weights", {}).items() if v)
+        lines.append(
+            f"- **Score fusion**: {metadata.fusion.get('method')} ({weights}), fitted on "
+            f"{metadata.fusion.get('fitted_on', '?')}; `rank(..., first_stage_scores=...)` needs the first-stage "
+            "scores when they are weighted"
+        )
     lines += [
         "",
         "## Hyper-parameters",

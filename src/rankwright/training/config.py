@@ -64,6 +64,20 @@ class TrainingConfig:
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
     save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept"})
     metric_for_best_model: str = field(default="ndcg@10", metadata={"help": "validation metric that picks best/"})
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "stop when metric_for_best_model has not improved for this many evaluations (needs validation "
+            "queries and eval_strategy epoch|steps); final/ is then the model at the stop, best/ the best one"
+        },
+    )
+    early_stopping_threshold: float = field(
+        default=0.0,
+        metadata={
+            "help": "minimum improvement of metric_for_best_model over the best value so far that resets the "
+            "early_stopping_patience count"
+        },
+    )
     logging_steps: int = field(default=50, metadata={"help": "log every N steps"})
     seed: int = field(default=42, metadata={"help": "seed of initialisation, sampling and order"})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={"help": "wandb, tensorboard, ..."})

@@ -40,7 +40,7 @@ from rankwright.models.metadata import ModelMetadata
 from rankwright.models.prompts import build_prompt
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
-from rankwright.training.trainer import RerankTrainer, SaveBestCallback, ValidationSet
+from rankwright.training.trainer import EarlyStopCallback, RerankTrainer, SaveBestCallback, ValidationSet
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,35 @@ def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, sche
             f"validation pairs are {kind}"
         )
     return method
+
+
+def check_early_stopping_setup(config: TrainConfig, val: RelevanceData | None) -> None:
+    """``training.early_stopping_*``, checked before any model is loaded: stopping
+    follows the validation metric, so validation must run."""
+    t = config.training
+    if t.early_stopping_patience is None:
+        return
+    if t.early_stopping_patience < 1:
+        raise TrainingSetupError(
+            f"training.early_stopping_patience must be at least 1 (evaluations without improvement), "
+            f"got {t.early_stopping_patience}; leave it unset to train to the end"
+        )
+    if t.early_stopping_threshold < 0:
+        raise TrainingSetupError(
+            f"training.early_stopping_threshold is a minimum improvement and cannot be negative, "
+            f"got {t.early_stopping_threshold}"
+        )
+    if t.eval_strategy == "no":
+        raise TrainingSetupError(
+            "training.early_stopping_patience follows the validation metric, but training.eval_strategy is 'no': "
+            "set eval_strategy epoch or steps (with eval_steps), or unset early_stopping_patience"
+        )
+    if val is None:
+        raise TrainingSetupError(
+            f"training.early_stopping_patience follows {t.metric_for_best_model} on validation queries, but there "
+            f"are none (split.ratios {config.split.ratios} gives the validation split no query): give val_path or "
+            "a validation share in split.ratios (e.g. [0.7, 0.15, 0.15]), or unset early_stopping_patience"
+        )
 
 
 def _calibration_entry(result: dict[str, Any]) -> dict[str, Any]:
@@ -305,6 +334,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     loss = build_loss(config.loss.name, config.loss.params)
     check_loss_fits_data(config.loss.name, loss, scheme, train_data)
     calibration = check_calibration_setup(config, val_data, scheme)
+    check_early_stopping_setup(config, val_data)
     if loss.label_kind == "teacher" and config.sampling.hard_ratio < 1:
         raise TrainingSetupError(
             f"loss {config.loss.name!r} learns from teacher scores, which random negatives do not have: "
@@ -402,13 +432,18 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         ),
         t.metric_for_best_model,
     )
+    stopper = (
+        EarlyStopCallback(t.metric_for_best_model, t.early_stopping_patience, t.early_stopping_threshold)
+        if t.early_stopping_patience is not None and validation is not None
+        else None
+    )
     trainer = RerankTrainer(
         model=model,
         args=args,
         train_dataset=examples,
         eval_dataset=examples if validation is not None else None,
         data_collator=collator,
-        callbacks=[saver, *(callbacks or [])],
+        callbacks=[saver, *([stopper] if stopper is not None else []), *(callbacks or [])],
         head=head,
         rerank_loss=loss,
         validation=validation,
@@ -436,7 +471,10 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         "train_loss": output.training_loss,
         "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
         "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
+        "best_step": saver.best_step,
         "validation_history": saver.history,
+        "stopped_early": stopper is not None and stopper.stopped_step is not None,
+        "early_stopping": stopper.summary() if stopper is not None else None,
         "validation_per_evaluation": validation_per_evaluation(trainer.state.log_history),
         "total_runtime_s": time.perf_counter() - started,
     }

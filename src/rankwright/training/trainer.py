@@ -112,6 +112,7 @@ class SaveBestCallback(TrainerCallback):
         self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
         self.sign = 1.0 if greater_is_better else -1.0
         self.best: float | None = None
+        self.best_step: int | None = None
         self.history: list[dict[str, float]] = []
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
@@ -121,6 +122,72 @@ class SaveBestCallback(TrainerCallback):
         self.history.append({"step": state.global_step, "epoch": state.epoch, self.metric: value})
         if self.best is None or self.sign * value > self.sign * self.best:
             self.best = value
+            self.best_step = state.global_step
             if state.is_world_process_zero:
                 self.save_fn(model, step=state.global_step, metric={self.metric: value})
                 log.info("new best %s = %.4f at step %d", self.metric, value, state.global_step)
+
+
+class EarlyStopCallback(TrainerCallback):
+    """Stops training when the validation metric that ``SaveBestCallback`` tracks has
+    not improved by more than ``threshold`` on the best value so far for ``patience``
+    evaluations in a row (transformers' ``EarlyStoppingCallback`` needs
+    ``load_best_model_at_end`` and the Trainer's own best-checkpoint bookkeeping, which
+    this project replaces with best/)."""
+
+    def __init__(self, metric: str, patience: int, threshold: float = 0.0, greater_is_better: bool = True):
+        if patience < 1:
+            raise ValueError(f"early stopping patience must be at least 1, got {patience}")
+        self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
+        self.patience = patience
+        self.threshold = threshold
+        self.sign = 1.0 if greater_is_better else -1.0
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.bad_evaluations = 0
+        self.stopped_step: int | None = None
+        self.stopped_epoch: float | None = None
+        self._warned_missing = False
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics or self.metric not in metrics:
+            if not self._warned_missing:
+                log.warning(
+                    "early stopping: the validation metrics have no %s; it cannot stop training (known: %s)",
+                    self.metric,
+                    sorted(k for k in (metrics or {}) if k.startswith("eval_")),
+                )
+                self._warned_missing = True
+            return
+        value = float(metrics[self.metric])
+        if self.best is None or self.sign * (value - self.best) > self.threshold:
+            self.best = value
+            self.best_step = state.global_step
+            self.bad_evaluations = 0
+            return
+        self.bad_evaluations += 1
+        if self.bad_evaluations >= self.patience and self.stopped_step is None:
+            self.stopped_step = state.global_step
+            self.stopped_epoch = state.epoch
+            control.should_training_stop = True
+            log.info(
+                "stopped early at step %d (epoch %s): %s has not improved on %.4f for %d evaluations",
+                state.global_step,
+                f"{state.epoch:.2f}" if state.epoch is not None else "?",
+                self.metric.removeprefix("eval_"),
+                self.best,
+                self.bad_evaluations,
+            )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "stopped_early": self.stopped_step is not None,
+            "metric": self.metric,
+            "patience": self.patience,
+            "threshold": self.threshold,
+            "stopped_at_step": self.stopped_step,
+            "stopped_at_epoch": self.stopped_epoch,
+            "best_step": self.best_step,
+            "best_value": self.best,
+            "evaluations_without_improvement": self.bad_evaluations,
+        }

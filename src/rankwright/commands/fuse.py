@@ -1,0 +1,98 @@
+"""``rankwright fuse``: fit a score fusion for a model folder on validation queries.
+
+The validation queries' candidates of a first-stage run (TREC) are scored by the
+model (and by a dense model with ``--dense_model``); method and weights are chosen by
+grid search on validation nDCG@10 (``rankwright.inference.fusion.fit_fusion``) and
+written as ``fusion`` into the folder's ``rankwright.json``, with where it was fitted.
+Every candidate's nDCG@10 is reported, each component alone included, so one sees
+whether fusion beats each of them; ties go to the reranker alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.rerank import FIRST_STAGE_SCORE, top_k_of
+from rankwright.data.readers import read_run
+from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID
+from rankwright.evaluation.evaluate import qrels_of
+from rankwright.inference.candidates import attach_texts
+from rankwright.inference.fusion import METHODS, fit_fusion
+from rankwright.inference.reranker import Reranker
+from rankwright.models.card import write_model_card
+from rankwright.models.metadata import ModelMetadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FuseConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the fusion"})
+    run: str = field(default="", metadata={"help": "first-stage TREC run whose scores are fused"})
+    top_k: int | None = field(default=None, metadata={"help": "use only the run's top k per query"})
+    dense_model: str | None = field(
+        default=None, metadata={"help": "sentence-embedding model whose cosine is a third component"}
+    )
+    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "minmax|zscore|rrf"})
+    grid: int = field(default=10, metadata={"help": "weight steps (10: weights 0, 0.1, ..., 1)"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        if self.subset == "all":
+            self.subset = "val"  # fit on held-out queries, not on what the model trained on
+
+
+def main(config: FuseConfig) -> dict[str, Any]:
+    if not config.model:
+        raise ValueError("fuse needs model=<folder>")
+    if not config.run:
+        raise ValueError("fuse needs run=<first-stage TREC run>: its scores are the first-stage component")
+    if not ModelMetadata.exists(config.model):
+        raise ValueError(f"{config.model} has no rankwright.json: fuse a model folder that rankwright wrote")
+    loaded = load_data(config)
+    run = top_k_of(read_run(config.run), config.top_k)
+    queries = set(loaded.subset.pairs[QUERY_ID].astype(str))
+    run = run[run[QUERY_ID].astype(str).isin(queries)]
+    if run.empty:
+        raise ValueError(f"{config.run} has no candidates for the {config.subset} queries; do the query ids match?")
+    candidates = attach_texts(run, loaded.full, config.run)
+    reranker = Reranker.from_pretrained(config.model)
+    logits = reranker.logits(
+        candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=config.batch_size, progress=config.progress
+    )
+    components = {
+        "reranker": reranker.scores_from_logits(logits),  # the model's own score, even if it was fused before
+        "first_stage": candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float),
+    }
+    if config.dense_model:
+        from rankwright.retrieval.dense import DenseConfig, DenseEncoder
+
+        encoder = DenseEncoder(DenseConfig(model=config.dense_model, batch_size=config.batch_size))
+        components["dense"] = encoder.cosine(
+            candidates[QUERY].tolist(), candidates[DOC].tolist(), progress=config.progress
+        )
+    n_queries = int(candidates[QUERY_ID].nunique())
+    fusion, table = fit_fusion(
+        components,
+        candidates[QUERY_ID].astype(str).tolist(),
+        candidates[DOC_ID].astype(str).tolist(),
+        qrels_of(loaded.subset, loaded.scheme),
+        loaded.scheme.relevant_gain,
+        config.methods,
+        config.grid,
+        dense_model=config.dense_model,
+    )
+    fitted_on = f"{config.data.path} ({config.subset}, {n_queries} queries, {len(candidates)} candidates)"
+    fitted_on += f", first stage {config.run}"
+    metadata = ModelMetadata.load(config.model)
+    metadata.fusion = {**fusion, "fitted_on": fitted_on}
+    metadata.save(config.model)
+    if (Path(config.model) / "README.md").exists():  # the model card rankwright wrote: now with the fusion
+        write_model_card(config.model, metadata)
+    log.info("wrote the fusion (fitted on %s) into %s/rankwright.json", fitted_on, config.model)
+    return {"fusion": metadata.fusion, "table": table, "queries": n_queries, "candidates": len(candidates)}
