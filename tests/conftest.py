@@ -51,6 +51,18 @@ def tiny_bert(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory, tiny_bert) -> str:
+    """``tiny_bert`` with a seeded one-output sequence-classification head: a plain
+    Hugging Face cross-encoder folder (the bare ``tiny_bert`` has no head, so every load
+    would draw a new random one)."""
+    folder = tmp_path_factory.mktemp("tiny-ce")
+    torch.manual_seed(1)
+    transformers.BertForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).save_pretrained(folder)
+    transformers.AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
 def tiny_llama(tmp_path_factory) -> str:
     """A randomly initialised 2-layer Llama causal LM (hidden 32, tied embeddings) with
     the MiniLM WordPiece tokenizer (no chat template: prompts use template custom)."""
@@ -141,6 +153,19 @@ def write_pointwise(path: Path, n_queries: int = 30, graded: bool = True) -> Pat
     return path
 
 
+def write_beir(folder: Path, docs: dict, queries: dict, qrels: list) -> Path:
+    """A BEIR folder: corpus.jsonl (untitled documents), queries.jsonl and
+    qrels/test.tsv (with its header line) from (query_id, doc_id, grade) triples."""
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text(
+        "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items())
+    )
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
+    lines = ["query-id\tcorpus-id\tscore\n", *(f"{q}\t{d}\t{g}\n" for q, d, g in qrels)]
+    (folder / "qrels" / "test.tsv").write_text("".join(lines))
+    return folder
+
+
 def write_seed002(path: Path, n_queries: int = 20) -> Path:
     rows = []
     for q in range(n_queries):
@@ -166,6 +191,11 @@ def write_seed002(path: Path, n_queries: int = 20) -> Path:
 @pytest.fixture(name="write_pointwise", scope="session")
 def _write_pointwise_fixture():
     return write_pointwise
+
+
+@pytest.fixture(name="write_beir", scope="session")
+def _write_beir_fixture():
+    return write_beir
 
 
 @pytest.fixture(name="write_seed002", scope="session")

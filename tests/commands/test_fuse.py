@@ -4,7 +4,6 @@ in rankwright.json and ``rankwright rerank`` then ranks by the fused score."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -42,15 +41,8 @@ for _q in range(N_QUERIES):
 
 
 @pytest.fixture(scope="module")
-def beir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("beir") / "tiny"
-    (folder / "qrels").mkdir(parents=True)
-    corpus = "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in DOCS.items())
-    (folder / "corpus.jsonl").write_text(corpus)
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()))
-    lines = ["query-id\tcorpus-id\tscore\n", *(f"{q}\t{d}\t{g}\n" for q, d, g in QRELS)]
-    (folder / "qrels" / "test.tsv").write_text("".join(lines))
-    return folder
+def beir(tmp_path_factory, write_beir) -> Path:
+    return write_beir(tmp_path_factory.mktemp("beir") / "tiny", DOCS, QUERIES, QRELS)
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +53,9 @@ def first_stage(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def base_model(tmp_path_factory, tiny_bert) -> Path:
-    import torch
-    import transformers
-
-    folder = tmp_path_factory.mktemp("tiny-ce")
-    torch.manual_seed(1)
-    transformers.BertForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).save_pretrained(folder)
-    transformers.AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
+def base_model(tmp_path_factory, tiny_cross_encoder) -> Path:
+    folder = tmp_path_factory.mktemp("fuse-model") / "model"
+    shutil.copytree(tiny_cross_encoder, folder)
     ModelMetadata(max_length=32).save(folder)
     return folder
 

@@ -34,19 +34,9 @@ POSITIVE = {f"q{i}": f"{w}_b" for i, w in enumerate(WORDS)}
 FIRST, LAST, N = 1, 6, 3
 
 
-def write_beir(folder: Path) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    corpus = "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in DOCS.items())
-    (folder / "corpus.jsonl").write_text(corpus)
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in QUERIES.items()))
-    lines = ["query-id\tcorpus-id\tscore\n", *(f"{q}\t{d}\t{g}\n" for q, d, g in QRELS)]
-    (folder / "qrels" / "test.tsv").write_text("".join(lines))
-    return folder
-
-
 @pytest.fixture(scope="module")
-def beir(tmp_path_factory) -> Path:
-    return write_beir(tmp_path_factory.mktemp("beir") / "tiny")
+def beir(tmp_path_factory, write_beir) -> Path:
+    return write_beir(tmp_path_factory.mktemp("beir") / "tiny", DOCS, QUERIES, QRELS)
 
 
 @pytest.fixture(scope="module")
@@ -91,19 +81,6 @@ def mined(beir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("mined") / "negatives.jsonl"
     assert cli(mine_args(beir, out)) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory, tiny_bert) -> str:
-    """A plain Hugging Face sequence-classification model with one output (seeded head)."""
-    import torch
-    import transformers
-
-    folder = tmp_path_factory.mktemp("tiny-ce")
-    torch.manual_seed(1)
-    transformers.BertForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).save_pretrained(folder)
-    transformers.AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
-    return str(folder)
 
 
 @pytest.fixture(scope="module")

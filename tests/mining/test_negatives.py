@@ -9,7 +9,6 @@ word: they score 0 and follow in trec_eval's tie order (doc_id descending: d30 .
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,20 +51,9 @@ RANK = {"qa": alpha_rank, "qb": beta_rank}
 POSITIVES = {"qa": ["d18", "d10", "d25"], "qb": ["d02", "d03", "d04", "d05"]}
 
 
-def write_beir(folder: Path, docs=DOCS, queries=QUERIES, qrels=QRELS) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items())
-    )
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
-    lines = ["query-id\tcorpus-id\tscore\n", *(f"{q}\t{d}\t{g}\n" for q, d, g in qrels)]
-    (folder / "qrels" / "test.tsv").write_text("".join(lines))
-    return folder
-
-
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return read_relevance(str(write_beir(tmp_path_factory.mktemp("beir") / "tiny")))
+def data(tmp_path_factory, write_beir):
+    return read_relevance(str(write_beir(tmp_path_factory.mktemp("beir") / "tiny", DOCS, QUERIES, QRELS)))
 
 
 @pytest.fixture(scope="module")
