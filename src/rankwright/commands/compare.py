@@ -122,18 +122,11 @@ def compared_metrics(metrics: list[str]) -> list[str]:
     return [m for m in (ndcg, "map") if m is not None and m in metrics]
 
 
-def _query_texts(data: RelevanceData, index: pd.Index) -> pd.Series:
-    if data.queries is not None:
-        return pd.Series(index.map(data.queries), index=index)
-    texts = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[QUERY]
-    return pd.Series(index.map(texts), index=index)
-
-
 def per_query_table(runs: list[RunEntry], data: RelevanceData) -> pd.DataFrame:
     """query, n_judged, n_relevant, informative, then ``RUN:metric`` columns run by run."""
     first = runs[0].result.per_query
     table = pd.DataFrame(index=first.index)
-    table[QUERY] = _query_texts(data, first.index)
+    table[QUERY] = first.index.map(data.query_texts())
     for column in PER_QUERY_SHARED[1:]:
         table[column] = first[column]
     for run in runs:

@@ -25,7 +25,7 @@ from rankwright.evaluation.evaluate import qrels_of
 from rankwright.evaluation.ranking import RankingConfig, evaluate_run
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
-from rankwright.inference.candidates import attach_texts, query_texts
+from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
 from rankwright.retrieval import RetrieverConfig, build_retriever
 
@@ -74,7 +74,7 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     if loaded.full.corpus is None:
         log.warning("the data has no corpus (not a BEIR/SMART collection): retrieving from the documents of its pairs")
     documents = loaded.full.documents()
-    texts = query_texts(loaded.subset)
+    texts = loaded.subset.query_texts()
     queries = {q: texts[q] for q in dict.fromkeys(loaded.subset.pairs[QUERY_ID])}
     retriever = build_retriever(config.retriever, documents, progress=config.progress)
     first = retriever.retrieve(queries, config.retriever.top_k, progress=config.progress)

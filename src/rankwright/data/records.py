@@ -134,6 +134,13 @@ class RelevanceData:
         docs = self.pairs.drop_duplicates(DOC_ID)
         return dict(zip(docs[DOC_ID], docs[DOC], strict=True))
 
+    def query_texts(self) -> dict[str, str]:
+        """Every query text known: the query set if there is one, else the pairs'."""
+        if self.queries is not None:
+            return self.queries
+        first = self.pairs.drop_duplicates(QUERY_ID)
+        return dict(zip(first[QUERY_ID], first[QUERY], strict=True))
+
     def subset(self, query_ids: set[str]) -> RelevanceData:
         pairs = self.pairs[self.pairs[QUERY_ID].isin(query_ids)].reset_index(drop=True)
         queries = None if self.queries is None else {q: t for q, t in self.queries.items() if q in query_ids}

@@ -148,11 +148,7 @@ def evaluate_scores(
         predictions = _predictions(data, scheme, run, qrels)
         metrics["classification"] = _classification(predictions, scheme, options)
     per_query = result.per_query.copy()
-    if data.queries is not None:
-        per_query.insert(0, QUERY, per_query.index.map(data.queries))
-    else:
-        texts = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[QUERY]
-        per_query.insert(0, QUERY, per_query.index.map(texts))
+    per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
     if options.breakdown_by:
         if options.breakdown_by not in data.pairs:
             raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")

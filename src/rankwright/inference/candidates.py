@@ -12,17 +12,10 @@ from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE, DataErr
 log = logging.getLogger(__name__)
 
 
-def query_texts(data: RelevanceData) -> dict[str, str]:
-    if data.queries is not None:
-        return data.queries
-    first = data.pairs.drop_duplicates(QUERY_ID)
-    return dict(zip(first[QUERY_ID], first[QUERY], strict=True))
-
-
 def attach_texts(run: pd.DataFrame, data: RelevanceData, source: str = "run") -> pd.DataFrame:
     """``run`` (query_id, doc_id[, score]) with query and doc texts; rows whose query or
     document text is unknown are dropped and counted in the log. Raises when none is left."""
-    queries = query_texts(data)
+    queries = data.query_texts()
     docs = data.documents()
     out = run.copy()
     out[QUERY] = out[QUERY_ID].astype(str).map(queries)

@@ -17,7 +17,6 @@ import numpy as np
 
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID, RelevanceData
-from rankwright.inference.candidates import query_texts
 from rankwright.mining.teacher import Teacher, TeacherConfig, false_negative_mask
 from rankwright.retrieval.base import Retriever, top_k_rows
 
@@ -126,7 +125,7 @@ class Miner:
     def run(self, data: RelevanceData, scheme: LabelScheme) -> Iterator[Group]:
         """Mined groups for the queries of ``data`` that have a relevant document."""
         positives = positives_by_query(data, scheme)
-        texts = query_texts(data)
+        texts = data.query_texts()
         query_ids = list(dict.fromkeys(data.pairs[QUERY_ID]))
         without = [q for q in query_ids if q not in positives]
         self.stats.queries_in += len(query_ids)
