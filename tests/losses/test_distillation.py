@@ -31,13 +31,24 @@ def test_margin_mse_ignores_scale_and_teacherless_documents(pad):
 def test_listwise_kl_by_hand(pad):
     t, s = torch.tensor([2.0, 0.0, 1.0]), torch.tensor([0.0, 1.0, 0.0])
     p, q = torch.softmax(t / 2, 0), torch.softmax(s / 2, 0)
-    expected = float((p * (p.log() - q.log())).sum()) * 4
+    expected = float((p * (p.log() - q.log())).sum())
     scores, labels, mask = pad([(s.tolist(), t.tolist()), ([5.0], [1.0])])  # a single-document group adds nothing
     assert ListwiseKLLoss(temperature=2.0)(scores, labels, mask).item() == pytest.approx(expected, rel=1e-5)
     same, _, _ = pad([(t.tolist(), t.tolist())])
     assert ListwiseKLLoss()(same, *pad([(t.tolist(), t.tolist())])[1:]).item() == pytest.approx(0.0, abs=1e-7)
     with pytest.raises(ValueError, match="positive"):
         ListwiseKLLoss(temperature=0)
+
+
+@pytest.mark.parametrize("temperature", [0.05, 1.0, 3.0])
+def test_listwise_kl_gradient_is_softmax_difference_over_temperature(pad, temperature):
+    teacher, student = [0.62, 0.55, 0.31], [0.1, 0.4, -0.2]  # cosine-scale teacher
+    scores, labels, mask = pad([(student, teacher)])
+    scores.requires_grad_(True)
+    ListwiseKLLoss(temperature=temperature)(scores, labels, mask).backward()
+    p = torch.softmax(torch.tensor(teacher) / temperature, 0)
+    q = torch.softmax(torch.tensor(student) / temperature, 0)
+    assert torch.allclose(scores.grad[0, :3], (q - p) / temperature, atol=1e-5)
 
 
 @pytest.mark.parametrize("loss_fn", [MarginMSELoss(), ListwiseKLLoss(temperature=0.7)])
