@@ -26,6 +26,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         fuse,
         mine,
         quickstart,
+        recipe,
         rerank,
         retrieve_rerank,
         split,
@@ -64,6 +65,11 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
             fuse.FuseConfig,
             fuse.main,
             "fit a fusion of the model's score with first-stage (and dense) scores on validation queries",
+        ),
+        "recipe": (
+            recipe.RecipeConfig,
+            recipe.main,
+            "split, first stage, zero-shot dense rerank, mine, train, select on validation, evaluate on test",
         ),
         "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
         "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
@@ -151,6 +157,8 @@ def _report(command: str, result: Any) -> None:
         out.write(f"; {r['queries_short_of_negatives']} queries got fewer than {r['mining']['negatives']}\n")
         out.write(f"time: index {r['seconds']['index']} s, mining {r['seconds']['mine']} s\n")
         out.write(f"wrote {r['output']} and {r['summary']}\n")
+    elif command == "recipe":
+        _report_recipe(out, result)
     elif command == "retrieve-rerank":
         out.write(f"setting: {result.metrics['setting']}\n")
         if result.metrics["oracle"]:
@@ -175,6 +183,20 @@ def _report_fuse(out, result: dict[str, Any]) -> None:
     out.write(f"\nchosen: {chosen} ({metric} {fusion['validation']['chosen']:.4f}); ")
     alone = ", ".join(f"{c} alone {v:.4f}" for c, v in fusion["validation"]["alone"].items())
     out.write(f"{alone}\nfitted on {fusion['fitted_on']}; written to the model's rankwright.json\n")
+
+
+def _report_recipe(out, result) -> None:
+    """The selection on validation, the guard rail's words, the test table and paired tests."""
+    m = result.metrics
+    q = m["queries"]
+    out.write(f"queries: {q['train']} train (of {q['train_available']}), {q['val']} validation, {q['test']} test\n")
+    out.write(f"first stage: {m['first_stage']['kind']} over {m['first_stage']['candidates']}\n\n")
+    out.write("selection on the validation queries (nDCG@10):\n")
+    for name, value in m["selection"]["validation"].items():
+        out.write(f"  {name:<12} {value:.4f}\n")
+    out.write("\n" + "\n".join(result.messages) + "\n\n")
+    out.write(f"test queries:\n{result.table}\n\npaired tests on the test queries:\n{result.comparisons}\n\n")
+    out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.common import DataSelection, LoadedData, load_data
 from rankwright.commands.evaluate import load_scores
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
 from rankwright.evaluation.evaluate import qrels_of
@@ -138,12 +138,18 @@ def per_query_table(runs: list[RunEntry], data: RelevanceData) -> pd.DataFrame:
 def main(config: CompareConfig) -> Comparison:
     names = check_runs(config)
     loaded = load_data(config)
+    runs = [(name, path, load_scores(path)) for name, path in zip(names, config.runs, strict=True)]
+    return compare_runs(runs, loaded, config)
+
+
+def compare_runs(runs_in: list[tuple[str, str, pd.DataFrame]], loaded: LoadedData, config: CompareConfig) -> Comparison:
+    """Evaluate (name, path, run frame) triples on ``loaded.subset``'s qrels, test each
+    against the ``config.baseline``-th and write the files of ``config.output_dir``."""
     qrels = qrels_of(loaded.subset, loaded.scheme)
     judged = set(qrels[QUERY_ID].astype(str))
     where = f"{loaded.subset.report.source or 'the data'} (subset {config.subset})"
     runs: list[RunEntry] = []
-    for name, path in zip(names, config.runs, strict=True):
-        run = load_scores(path)
+    for name, path, run in runs_in:
         queries = set(run[QUERY_ID].astype(str))
         if not queries & judged:
             examples = ", ".join(sorted(queries)[:3]) or "none"

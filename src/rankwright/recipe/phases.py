@@ -1,0 +1,97 @@
+"""The recipe's two training phases, each an ordinary ``rankwright train`` run.
+
+1. Warm-up (optional): the cross-encoder learns the dense teacher's cosine on every
+   training pair (``margin_mse`` by default: the teacher's score differences within a
+   query), so it starts from what the embedding model knows instead of a random head.
+2. Supervised: from the warm-up's best checkpoint (else the base encoder), the judged
+   labels, with validation every epoch, the best checkpoint kept and early stopping.
+
+Both read the recipe's parquet files, whose label is the judged gain: the label
+scheme is graded with the data's relevance cut-off, and MSE targets are gain / max gain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rankwright.data.labels import LabelConfig
+from rankwright.data.readers import DataConfig
+from rankwright.data.readers.tables import ColumnMap
+from rankwright.data.records import SCORE
+from rankwright.evaluation.ranking import RankingConfig
+from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainConfig, TrainingConfig
+from rankwright.training.run import TrainResult, train
+from rankwright.training.sampling import SamplingConfig
+
+
+@dataclass
+class WarmupConfig:
+    enabled: bool = field(
+        default=True, metadata={"help": "distil the dense teacher's scores before supervised training"}
+    )
+    loss: LossConfig = field(
+        default_factory=lambda: LossConfig(name="margin_mse"), metadata={"help": "margin_mse|listwise_kl"}
+    )
+    epochs: float = field(default=1.0, metadata={"help": "warm-up epochs"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "warm-up peak learning rate"})
+
+
+@dataclass
+class PhaseInputs:
+    """What both phases share: the files, the label cut-off and the model settings."""
+
+    train_file: Path
+    val_file: Path
+    relevant_gain: int
+    max_gain: int
+    model: ModelConfig
+    sampling: SamplingConfig
+    training: TrainingConfig
+    lora: LoraConfig
+    metrics: RankingConfig
+    progress: bool
+
+
+def phase_config(
+    inputs: PhaseInputs, *, model_name: str, loss: LossConfig, output_dir: Path, **training
+) -> TrainConfig:
+    """A ``train`` configuration over the recipe's files; ``training`` overrides fields
+    of the recipe's training settings (e.g. epochs, learning_rate)."""
+    grouped_teacher = loss.name in ("margin_mse", "listwise_kl")
+    sampling = replace(inputs.sampling, mode="groups", hard_ratio=1.0) if grouped_teacher else inputs.sampling
+    return TrainConfig(
+        data=DataConfig(path=str(inputs.train_file), columns=ColumnMap(keep=[SCORE])),
+        val_path=str(inputs.val_file),
+        labels=LabelConfig(
+            scheme="graded", relevant_gain=inputs.relevant_gain, target_range=[0.0, float(max(inputs.max_gain, 1))]
+        ),
+        model=replace(inputs.model, name=model_name),
+        loss=loss,
+        sampling=sampling,
+        training=replace(inputs.training, **training),
+        lora=inputs.lora,
+        metrics=inputs.metrics,
+        output_dir=str(output_dir),
+        progress=inputs.progress,
+    )
+
+
+def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> TrainResult:
+    """Phase 1: the teacher's scores as soft labels; best checkpoint by validation nDCG@10."""
+    phase = phase_config(
+        inputs,
+        model_name=inputs.model.name,
+        loss=config.loss,
+        output_dir=output_dir,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        early_stopping_patience=None,
+        calibration=None,
+    )
+    return train(phase)
+
+
+def supervised(inputs: PhaseInputs, model_name: str, loss: LossConfig, output_dir: Path) -> TrainResult:
+    """Phase 2: the judged labels, from ``model_name`` (the warm-up's model or the base)."""
+    return train(phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir))
