@@ -85,3 +85,40 @@ def test_bare_boolean_flag_means_true_and_union_fields_take_lists_or_mappings(tm
     }
     assert from_dict(Words, {"label_words": ["a", "b"]}).label_words == ["a", "b"]
     assert from_dict(Words, {"label_words": None}).label_words is None
+
+
+@dataclass
+class Tuned:
+    """A parent that changes the defaults of the section it holds."""
+
+    inner: Inner = field(default_factory=lambda: Inner(k1=0.7, words=["kept"], gains={"E": 3.0}))
+    deep: Outer = field(default_factory=lambda: Outer(inner=Inner(k1=9.0), top_k=5))
+
+
+def test_a_partial_section_keeps_the_parents_defaults(tmp_path):
+    cfg = from_dict(Tuned, {"inner": {"name": "x"}, "deep": {"inner": {"words": ["w"]}}})
+    assert cfg.inner == Inner(k1=0.7, words=["kept"], gains={"E": 3.0}, name="x")
+    assert cfg.deep.top_k == 5 and cfg.deep.inner == Inner(k1=9.0, words=["w"])
+    # the same through a YAML file and a flag
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    add_arguments(parser, Tuned)
+    path = tmp_path / "t.yaml"
+    path.write_text("inner: {gains: {S: 2}}\n")
+    cfg = build_config(Tuned, parser.parse_args(["--config", str(path), "--deep.inner.name", "n"]))
+    assert cfg.inner == Inner(k1=0.7, words=["kept"], gains={"S": 2.0})  # a mapping value replaces, not merges
+    assert cfg.deep == Outer(inner=Inner(k1=9.0, name="n"), top_k=5)
+    # defaults are not shared between builds
+    cfg.inner.words.append("changed")
+    assert from_dict(Tuned, {"inner": {}}).inner.words == ["kept"]
+
+
+def test_help_shows_the_parents_defaults():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, Tuned)
+    text = parser.format_help()
+    assert "(default: 0.7)" in text and "(default: 9.0)" in text and "(default: 5)" in text

@@ -8,6 +8,7 @@ not a field, in the file or on the command line, is an error naming the key.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import types
 import typing
@@ -98,14 +99,42 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
-def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
-    """Build dataclass ``cls`` from a (nested) dict; unknown keys are an error."""
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return None
+
+
+def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", base: Any = None) -> T:
+    """Build dataclass ``cls`` from a (nested) dict; unknown keys are an error.
+
+    A section given only in part keeps the defaults of the field that holds it: a
+    field declared as ``TrainingConfig(epochs=3, ...)`` and a file that sets only
+    ``training.learning_rate`` keep ``epochs=3``, not ``TrainingConfig``'s own default.
+    ``base`` is such a default instance for ``cls`` (its values fill what ``data`` leaves out)."""
     hints = _hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - names)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s}; valid keys here: {', '.join(sorted(names))}")
-    kwargs = {name: _coerce(value, hints[name], prefix + name) for name, value in data.items()}
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s}; valid keys here: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for name, f in fields.items():
+        if not f.init:
+            continue
+        default = getattr(base, name) if base is not None else None
+        if name not in data:
+            if base is not None:
+                kwargs[name] = copy.deepcopy(default)
+            continue
+        value, inner = data[name], _strip_optional(hints[name])[0]
+        if base is None and _is_dataclass_type(inner):
+            default = _field_default(f)
+        if isinstance(value, dict) and _is_dataclass_type(inner) and dataclasses.is_dataclass(default):
+            kwargs[name] = from_dict(inner, value, prefix + name + ".", base=default)
+        else:
+            kwargs[name] = _coerce(value, hints[name], prefix + name)
     return cls(**kwargs)
 
 
@@ -123,9 +152,11 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
     target[parts[-1]] = value
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") -> None:
+def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "", base: Any = None) -> None:
     """One ``--a.b.c`` flag per leaf field of ``cls`` (values parsed on build). A list
-    field named by the class attribute ``POSITIONAL`` also takes positional arguments."""
+    field named by the class attribute ``POSITIONAL`` also takes positional arguments.
+    ``base``: the default instance of ``cls`` held by the parent field (its values are
+    the defaults shown)."""
     hints = _hints(cls)
     positional = getattr(cls, "POSITIONAL", None) if not prefix else None
     if positional:
@@ -139,10 +170,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "") 
     for f in dataclasses.fields(cls):
         tp, _ = _strip_optional(hints[f.name])
         dotted = prefix + f.name
+        default = getattr(base, f.name) if base is not None else _field_default(f)
         if _is_dataclass_type(tp):
-            add_arguments(parser, tp, dotted + ".")
+            add_arguments(parser, tp, dotted + ".", default if dataclasses.is_dataclass(default) else None)
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         help_text = f.metadata.get("help", "")
         # A bare boolean flag (``--merge``) means true.
         flag_only = {"nargs": "?", "const": "true"} if tp is bool else {}

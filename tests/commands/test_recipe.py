@@ -36,6 +36,7 @@ TINY = {
     "training": {"epochs": 1, "batch_size": 8, "eval_batch_size": 64, "logging_steps": 5},
     "warmup": {"epochs": 1},
     "retriever": {"top_k": 10},
+    "validation_depth": 5,
     "mining": {"ranks": [1, 10], "negatives": 3},
     "fusion": {"grid": 4},
     "progress": False,
@@ -101,8 +102,8 @@ def test_validation_and_training_files_hold_only_their_own_queries(corpus_run, b
     train = pd.read_parquet(out / "data" / "train.parquet")
     assert set(val["query_id"]) == set(parts["val"].pairs["query_id"])
     assert set(train["query_id"]) == set(parts["train"].pairs["query_id"])
-    # the validation file is the first stage's top 10 of each validation query
-    assert (val.groupby("query_id").size() == 10).all()
+    # the validation file is the first stage's top 5 (validation_depth) of each validation query
+    assert (val.groupby("query_id").size() == 5).all()
 
 
 @pytest.fixture(scope="module")

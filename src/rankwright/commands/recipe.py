@@ -81,6 +81,13 @@ class RecipeConfig(DataSelection):
         ),
         metadata={"help": "supervised phase"},
     )
+    validation_depth: int | None = field(
+        default=30,
+        metadata={
+            "help": "validation during training reranks each validation query's first-stage top N (cheaper per "
+            "epoch); the final selection uses all retriever.top_k"
+        },
+    )
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
     lora: LoraConfig = field(default_factory=LoraConfig)
     fusion: FusionSearchConfig = field(default_factory=FusionSearchConfig)
@@ -216,7 +223,7 @@ def main(config: RecipeConfig) -> RecipeResult:
     else:
         pairs = given_pairs(train_part, scheme)
     train_file = write_pairs(pairs, encoder, out / "data" / "train.parquet", progress=config.progress)
-    val_file = write_pairs(validation_pairs(ranked["val"]), None, out / "data" / "val.parquet")
+    val_file = write_pairs(validation_pairs(ranked["val"], config.validation_depth), None, out / "data" / "val.parquet")
     clock.lap("training_data")
 
     inputs = PhaseInputs(

@@ -19,7 +19,7 @@ from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, 
 from rankwright.evaluation.evaluate import qrels_of
 from rankwright.evaluation.ranking import GAIN
 from rankwright.mining.negatives import Miner, MiningConfig, MiningStats
-from rankwright.recipe.candidates import DENSE_SCORE, FirstStage, add_dense
+from rankwright.recipe.candidates import DENSE_SCORE, FIRST_STAGE_SCORE, FirstStage, add_dense
 from rankwright.retrieval.dense import DenseEncoder
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,14 @@ def given_pairs(part: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
     )
 
 
-def validation_pairs(candidates: pd.DataFrame) -> pd.DataFrame:
-    """First-stage candidates (with ``gain`` and ``dense_score``) as a training-file frame."""
+def validation_pairs(candidates: pd.DataFrame, depth: int | None = None) -> pd.DataFrame:
+    """First-stage candidates (with ``gain`` and ``dense_score``) as a training-file frame;
+    ``depth`` keeps each query's top ``depth`` by first-stage score (trec_eval's order)."""
+    if depth is not None:
+        ordered = candidates.sort_values(
+            [QUERY_ID, FIRST_STAGE_SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort"
+        )
+        candidates = ordered.groupby(QUERY_ID, sort=False).head(depth)
     frame = candidates[[QUERY_ID, QUERY, DOC_ID, DOC, GAIN, DENSE_SCORE]]
     return frame.rename(columns={GAIN: LABEL, DENSE_SCORE: SCORE})
 

@@ -1,0 +1,101 @@
+"""Does `rankwright recipe` ever lose to its first stage? The one command on Cranfield
+(BM25 top 100 from the corpus) and on Home Depot with 50, 500 and all training queries
+(BM25 over each query's given candidates), each with the default teacher warm-up and,
+as an ablation, without it. The "without fusion" ablation is the fine-tuned reranker
+row of every run (the reranker alone, on the same test queries).
+
+Each scenario is one `rankwright recipe` process; its recipe.json holds the test table
+(first stage, zero-shot dense rerank, fine-tuned reranker, selected system), the
+validation scores that chose the selected system, and paired tests (t-test and
+randomisation over test queries). Written to bench/results/recipe.json (scenarios
+already there are kept unless rerun).
+
+    python bench/recipe.py                      # every scenario (hours on 2 CPU cores)
+    python bench/recipe.py --only hd50,hd50_nowarm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, SHARED_DATA, machine
+
+CRANFIELD = ["--config", "configs/cranfield_recipe.yaml", "--data.path", str(SHARED_DATA / "cranfield")]
+HOMEDEPOT = ["--config", "configs/homedepot_recipe.yaml", "--data.path", str(SHARED_DATA / "homedepot/train.csv.zip")]
+NO_WARMUP = ["--warmup.enabled", "false"]
+
+SCENARIOS: dict[str, list[str]] = {
+    "cranfield": CRANFIELD,
+    "cranfield_nowarm": CRANFIELD + NO_WARMUP,
+    "hd50": [*HOMEDEPOT, "--train_queries", "50"],
+    "hd50_nowarm": [*HOMEDEPOT, "--train_queries", "50", *NO_WARMUP],
+    "hd500": [*HOMEDEPOT, "--train_queries", "500"],
+    "hd500_nowarm": [*HOMEDEPOT, "--train_queries", "500", *NO_WARMUP],
+    "hdall": [*HOMEDEPOT, "--training.epochs", "1"],  # 7,076 training queries: one epoch each phase
+    "hdall_nowarm": HOMEDEPOT + NO_WARMUP,
+}
+RESULTS = REPO / "bench" / "results" / "recipe.json"
+
+
+def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], reuse: bool) -> dict:
+    out = out_root / name
+    command = ["rankwright", "recipe", *args, *extra, "--output_dir", str(out), "--progress", "false"]
+    started = time.perf_counter()
+    if reuse and (out / "recipe.json").exists():
+        print(f"reusing {out / 'recipe.json'}", flush=True)
+        seconds = None
+    else:
+        print("$", shlex.join(command), flush=True)
+        subprocess.run(command, cwd=REPO, check=True)
+        seconds = round(time.perf_counter() - started, 1)
+    recipe = json.loads((out / "recipe.json").read_text())
+    test = recipe["test"]
+    return {
+        "command": shlex.join(command),
+        "wall_seconds": seconds,  # None: an earlier run's output was reused (--reuse)
+        "peak_rss_mib_children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+        "queries": recipe["queries"],
+        "training_pairs": recipe["training_pairs"],
+        "selected": recipe["selection"]["chosen"],
+        "uses_reranker": recipe["selection"]["uses_reranker"],
+        "validation": recipe["selection"]["validation"],
+        "messages": recipe["selection"]["messages"],
+        "test": {name: s["all"] for name, s in test["ranking"].items()},
+        "paired_tests": test["paired_tests"],
+        "warmup": recipe["warmup"],
+        "supervised": recipe["supervised"],
+        "seconds": recipe["seconds"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenario names")
+    parser.add_argument("--out", default=str(REPO / "runs" / "bench_recipe"), help="output folder of the runs")
+    parser.add_argument("--reuse", action="store_true", help="read a scenario's recipe.json if it is already there")
+    parser.add_argument("extra", nargs="*", help="more recipe flags for every scenario (after --)")
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"scenarios": {}}
+    for name in args.only.split(","):
+        results["scenarios"][name] = run_scenario(name, SCENARIOS[name], Path(args.out), args.extra, args.reuse)
+        results["machine"] = machine()
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        s = results["scenarios"][name]
+        print(
+            f"{name}: selected {s['selected']}; test nDCG@10 "
+            + ", ".join(f"{k} {v['ndcg@10']:.4f}" for k, v in s["test"].items()),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
