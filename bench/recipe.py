@@ -7,8 +7,8 @@ row of every run (the reranker alone, on the same test queries).
 Each scenario is one `rankwright recipe` process; its recipe.json holds the test table
 (first stage, zero-shot dense rerank, fine-tuned reranker, selected system), the
 validation scores that chose the selected system, and paired tests (t-test and
-randomisation over test queries). Written to bench/results/recipe.json (scenarios
-already there are kept unless rerun).
+randomisation over test queries). Each scenario is written to
+bench/results/recipe/<name>.json, so scenarios can run in separate processes.
 
     python bench/recipe.py                      # every scenario (hours on 2 CPU cores)
     python bench/recipe.py --only hd50,hd50_nowarm
@@ -42,7 +42,7 @@ SCENARIOS: dict[str, list[str]] = {
     "hdall": [*HOMEDEPOT, "--training.epochs", "1"],  # 7,076 training queries: one epoch each phase
     "hdall_nowarm": HOMEDEPOT + NO_WARMUP,
 }
-RESULTS = REPO / "bench" / "results" / "recipe.json"
+RESULTS = REPO / "bench" / "results" / "recipe"
 
 
 def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], reuse: bool) -> dict:
@@ -83,18 +83,13 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="read a scenario's recipe.json if it is already there")
     parser.add_argument("extra", nargs="*", help="more recipe flags for every scenario (after --)")
     args = parser.parse_args()
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"scenarios": {}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
-        results["scenarios"][name] = run_scenario(name, SCENARIOS[name], Path(args.out), args.extra, args.reuse)
-        results["machine"] = machine()
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-        s = results["scenarios"][name]
-        print(
-            f"{name}: selected {s['selected']}; test nDCG@10 "
-            + ", ".join(f"{k} {v['ndcg@10']:.4f}" for k, v in s["test"].items()),
-            flush=True,
-        )
+        s = run_scenario(name, SCENARIOS[name], Path(args.out), args.extra, args.reuse)
+        s["machine"] = machine()
+        (RESULTS / f"{name}.json").write_text(json.dumps(s, indent=2) + "\n")
+        scores = ", ".join(f"{k} {v['ndcg@10']:.4f}" for k, v in s["test"].items())
+        print(f"{name}: selected {s['selected']}; test nDCG@10 {scores}", flush=True)
 
 
 if __name__ == "__main__":

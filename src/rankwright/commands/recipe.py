@@ -145,13 +145,6 @@ class Clock:
         self._last = now
 
 
-def _raw_scores(reranker: Reranker, candidates: pd.DataFrame, batch_size: int, progress: bool) -> np.ndarray:
-    logits = reranker.logits(
-        candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=batch_size, progress=progress
-    )
-    return reranker.scores_from_logits(logits)
-
-
 def _store_fusion(model_dir: str, selection: Selection, fitted_on: str) -> None:
     """Write the selected fusion into the model folder, so ``rerank`` and ``Reranker.rank``
     apply it; a reranker selected alone needs none."""
@@ -250,7 +243,16 @@ def main(config: RecipeConfig) -> RecipeResult:
     clock.lap("supervised")
 
     reranker = Reranker.from_pretrained(model_dir)
-    scores = {name: _raw_scores(reranker, ranked[name], config.batch_size, config.progress) for name in ranked}
+    scores = {
+        name: reranker.score(
+            frame[QUERY].tolist(),
+            frame[DOC].tolist(),
+            batch_size=config.batch_size,
+            progress=config.progress,
+            fused=False,
+        )
+        for name, frame in ranked.items()
+    }
     selection = select(
         ranked["val"],
         components(ranked["val"], scores["val"]),
