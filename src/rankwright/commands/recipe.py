@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +27,20 @@ import numpy as np
 import pandas as pd
 
 from rankwright.commands.common import DataSelection, LoadedData, load_data
-from rankwright.commands.compare import CompareConfig, Comparison, compare_runs
-from rankwright.data.readers import write_run
-from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE, RelevanceData
+from rankwright.commands.compare import CompareConfig
+from rankwright.data.records import DOC, QUERY, QUERY_ID, RelevanceData
 from rankwright.data.split import SplitConfig, split_data
 from rankwright.evaluation.evaluate import qrels_of
 from rankwright.evaluation.ranking import GAIN, RankingConfig
 from rankwright.evaluation.report import format_table, write_json
-from rankwright.evaluation.significance import format_comparison, paired_comparison
-from rankwright.inference.fusion import METHODS, fuse
+from rankwright.evaluation.significance import format_comparison
+from rankwright.inference.fusion import METHODS
 from rankwright.inference.reranker import Reranker
 from rankwright.mining.negatives import MiningConfig
 from rankwright.models.card import write_model_card
 from rankwright.models.metadata import ModelMetadata
 from rankwright.recipe.candidates import FirstStage, add_dense, components, with_gains
+from rankwright.recipe.heldout import evaluate_heldout, system_runs
 from rankwright.recipe.phases import PhaseInputs, WarmupConfig, supervised, warm_up
 from rankwright.recipe.selection import Selection, select
 from rankwright.recipe.training_data import given_pairs, mined_pairs, validation_pairs, write_pairs
@@ -50,9 +50,6 @@ from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, Trai
 from rankwright.training.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
-
-DENSE_ROW = "dense rerank (zero-shot)"
-RERANKER_ROW = "fine-tuned reranker"
 
 
 @dataclass
@@ -156,91 +153,106 @@ def _store_fusion(model_dir: str, selection: Selection, fitted_on: str) -> None:
     write_model_card(model_dir, metadata)
 
 
-def _test_runs(
-    test: pd.DataFrame, reranker_scores: np.ndarray, selection: Selection, first_name: str
-) -> dict[str, pd.DataFrame]:
-    parts = components(test, reranker_scores)
-    selected = fuse(parts, test[QUERY_ID].astype(str).tolist(), selection.fusion)
-    named = {
-        first_name: parts["first_stage"],
-        RERANKER_ROW: parts["reranker"],
-        f"selected: {selection.chosen}": selected,
-    }
-    if "dense" in parts:
-        named = {first_name: parts["first_stage"], DENSE_ROW: parts["dense"], **named}
-    return {name: test[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores}) for name, scores in named.items()}
+@dataclass
+class Prepared:
+    """The data, split, first stage and scored validation/test candidates."""
+
+    loaded: LoadedData
+    parts: dict[str, RelevanceData]
+    train: RelevanceData  # the training queries used (train_queries samples them)
+    counts: dict[str, int]
+    first: FirstStage
+    encoder: DenseEncoder | None
+    ranked: dict[str, pd.DataFrame]  # val/test candidates with gain and dense_score
 
 
-def _test_comparisons(comparison: Comparison, first_name: str, selected: str) -> list[dict[str, Any]]:
-    """The selected system and the reranker against the first stage and the dense rerank,
-    and the selected system against the better of those two on test nDCG@10."""
-    per_query = {r.name: r.result.per_query for r in comparison.runs}
-    baselines = [n for n in (first_name, DENSE_ROW) if n in per_query]
-    best = max(baselines, key=lambda n: per_query[n]["ndcg@10"].mean())
-    out = []
-    for system in (selected, RERANKER_ROW):
-        for base in baselines:
-            for metric in ("ndcg@10", "map"):
-                c = paired_comparison(per_query[system], per_query[base], metric)
-                out.append({"system": system, "baseline": base, "best_baseline": base == best, **c})
-    return out
-
-
-def main(config: RecipeConfig) -> RecipeResult:
-    config.check()
-    clock = Clock()
-    out = Path(config.output_dir)
+def prepare(config: RecipeConfig) -> Prepared:
     loaded = load_data(config)
     parts = split_data(loaded.full, config.split)
-    scheme = loaded.scheme
     train_part = sample_queries(parts["train"], config.train_queries, config.split.seed)
     counts = {"train": train_part.n_queries, "train_available": parts["train"].n_queries}
     counts |= {name: parts[name].n_queries for name in ("val", "test")}
     log.info("queries: %s", counts)
-    clock.lap("load_and_split")
-
     first = FirstStage.build(config.retriever, loaded.full, progress=config.progress)
     encoder = DenseEncoder(config.dense) if config.dense_enabled else None
     ranked = {}
     for name in ("val", "test"):
-        candidates = with_gains(
-            first.candidates(parts[name], loaded.full, progress=config.progress), parts[name], scheme
-        )
-        ranked[name] = add_dense(candidates, encoder, progress=config.progress)
-    clock.lap("first_stage_and_dense")
+        found = first.candidates(parts[name], loaded.full, progress=config.progress)
+        ranked[name] = add_dense(with_gains(found, parts[name], loaded.scheme), encoder, progress=config.progress)
+    return Prepared(loaded, parts, train_part, counts, first, encoder, ranked)
 
-    mining = None
-    if first.over_corpus:
-        pairs, stats = mined_pairs(first, train_part, scheme, config.mining, progress=config.progress)
-        mining = stats.to_dict()
-    else:
-        pairs = given_pairs(train_part, scheme)
-    train_file = write_pairs(pairs, encoder, out / "data" / "train.parquet", progress=config.progress)
-    val_file = write_pairs(validation_pairs(ranked["val"], config.validation_depth), None, out / "data" / "val.parquet")
-    clock.lap("training_data")
 
-    inputs = PhaseInputs(
-        train_file,
-        val_file,
-        scheme.relevant_gain,
-        int(max(pairs["label"].max(), ranked["val"][GAIN].max())),
-        config.model,
-        config.sampling,
-        config.training,
-        config.lora,
-        RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[]),
-        config.progress,
-    )
+def training_pairs(config: RecipeConfig, prep: Prepared) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """Mined pairs (a corpus) or the given judged pairs of the training queries, with the
+    mining counts (None without mining)."""
+    if not prep.first.over_corpus:
+        return given_pairs(prep.train, prep.loaded.scheme), None
+    pairs, stats = mined_pairs(prep.first, prep.train, prep.loaded.scheme, config.mining, progress=config.progress)
+    return pairs, stats.to_dict()
+
+
+def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock):
+    """The warm-up (when enabled and there is a teacher), then the supervised phase;
+    returns (warm-up result or None, supervised result)."""
+    out = Path(config.output_dir)
     start_from, warm = config.model.name, None
-    if config.warmup.enabled and encoder is None:
+    if config.warmup.enabled and not has_teacher:
         log.warning("warmup: no dense teacher (dense.model none), so no warm-up phase")
     elif config.warmup.enabled:
         warm = warm_up(inputs, config.warmup, out / "warmup")
         start_from = warm.best_dir or warm.final_dir
     clock.lap("warmup")
     trained = supervised(inputs, start_from, config.loss, out / "reranker")
-    model_dir = trained.best_dir or trained.final_dir
     clock.lap("supervised")
+    return warm, trained
+
+
+def select_system(config: RecipeConfig, prep: Prepared, val_scores: np.ndarray, model_dir: str) -> Selection:
+    """Choose on the validation queries; a chosen fusion goes into the model folder."""
+    scheme = prep.loaded.scheme
+    selection = select(
+        prep.ranked["val"],
+        components(prep.ranked["val"], val_scores),
+        qrels_of(prep.parts["val"], scheme),
+        scheme.relevant_gain,
+        prep.first.name,
+        methods=config.fusion.methods,
+        grid=config.fusion.grid,
+        dense_model=config.dense.model if prep.encoder is not None else None,
+    )
+    source = config.data.path or config.data.corpus
+    _store_fusion(model_dir, selection, f"{source} (val, {prep.counts['val']} queries), first stage {prep.first.name}")
+    return selection
+
+
+def main(config: RecipeConfig) -> RecipeResult:
+    config.check()
+    clock = Clock()
+    out = Path(config.output_dir)
+    prep = prepare(config)
+    scheme, ranked = prep.loaded.scheme, prep.ranked
+    clock.lap("split_first_stage_and_dense")
+
+    pairs, mining = training_pairs(config, prep)
+    train_file = write_pairs(pairs, prep.encoder, out / "data" / "train.parquet", progress=config.progress)
+    val_file = write_pairs(validation_pairs(ranked["val"], config.validation_depth), None, out / "data" / "val.parquet")
+    clock.lap("training_data")
+    max_gain = int(max(pairs["label"].max(), ranked["val"][GAIN].max()))
+    validation = RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[])
+    inputs = PhaseInputs(
+        train_file,
+        val_file,
+        scheme.relevant_gain,
+        max_gain,
+        config.model,
+        config.sampling,
+        config.training,
+        config.lora,
+        validation,
+        config.progress,
+    )
+    warm, trained = train_reranker(config, inputs, prep.encoder is not None, clock)
+    model_dir = trained.best_dir or trained.final_dir
 
     reranker = Reranker.from_pretrained(model_dir)
     scores = {
@@ -253,52 +265,30 @@ def main(config: RecipeConfig) -> RecipeResult:
         )
         for name, frame in ranked.items()
     }
-    selection = select(
-        ranked["val"],
-        components(ranked["val"], scores["val"]),
-        qrels_of(parts["val"], scheme),
-        scheme.relevant_gain,
-        first.name,
-        methods=config.fusion.methods,
-        grid=config.fusion.grid,
-        dense_model=config.dense.model if encoder is not None else None,
-    )
-    source = config.data.path or config.data.corpus
-    _store_fusion(model_dir, selection, f"{source} (val, {counts['val']} queries), first stage {first.name}")
+    selection = select_system(config, prep, scores["val"], model_dir)
     clock.lap("selection")
 
-    runs = _test_runs(ranked["test"], scores["test"], selection, first.name)
-    run_dir = out / "runs"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    triples = []
-    for i, (name, run) in enumerate(runs.items()):
-        path = run_dir / f"{i}_{name.split(':')[0].split(' (')[0].replace(' ', '_')}.trec"
-        write_run(run, path, tag=f"rankwright-{i}")
-        triples.append((name, str(path), run))
-    metrics = (
-        config.metrics if first.over_corpus else RankingConfig(config.metrics.ndcg_at, config.metrics.precision_at, [])
-    )
+    over_corpus = prep.first.over_corpus
+    metrics = config.metrics if over_corpus else replace(config.metrics, recall_at=[])
     compare_config = CompareConfig(
         data=config.data, labels=config.labels, split=config.split, subset="test", metrics=metrics, output_dir=str(out)
     )
-    test_data = LoadedData(
-        loaded.full, parts["test"], scheme, {k: v for k, v in counts.items() if k != "train_available"}
-    )
-    comparison = compare_runs(triples, test_data, compare_config)
-    selected = triples[-1][0]
-    tests = _test_comparisons(comparison, first.name, selected)
+    counts = {k: v for k, v in prep.counts.items() if k != "train_available"}
+    test_data = LoadedData(prep.loaded.full, prep.parts["test"], scheme, counts)
+    runs = system_runs(ranked["test"], scores["test"], selection, prep.first.name)
+    comparison, tests = evaluate_heldout(runs, test_data, compare_config, prep.first.name)
     clock.lap("test")
 
     columns = ["ndcg@10", "map", "mrr", *(f"recall@{k}" for k in metrics.recall_at)]
     table = format_table(comparison.summaries, columns)
     text = "\n".join(format_comparison(c["system"], c["baseline"], c) for c in tests if c["metric"] == "ndcg@10")
     summary: dict[str, Any] = {
-        "queries": counts,
-        "first_stage": first.describe(),
-        "dense": asdict(config.dense) if encoder is not None else None,
+        "queries": prep.counts,
+        "first_stage": prep.first.describe(),
+        "dense": asdict(config.dense) if prep.encoder is not None else None,
         "mining": mining,
         "training_pairs": len(pairs),
-        "warmup": None if warm is None else {"model": start_from, **_phase_summary(warm)},
+        "warmup": None if warm is None else _phase_summary(warm),
         "supervised": {"model": model_dir, **_phase_summary(trained)},
         "selection": {
             "chosen": selection.chosen,
@@ -312,9 +302,9 @@ def main(config: RecipeConfig) -> RecipeResult:
         "config": asdict(config),
         "seconds": clock.seconds,
     }
-    paths = {"recipe": str(out / "recipe.json"), "model": model_dir, **comparison.paths, "runs": str(run_dir)}
     selection.table.to_csv(out / "selection.csv", index=False)
-    paths["selection"] = str(out / "selection.csv")
+    paths = {"recipe": str(out / "recipe.json"), "model": model_dir, "selection": str(out / "selection.csv")}
+    paths |= comparison.paths
     write_json(summary, Path(paths["recipe"]))
     return RecipeResult(table, selection.messages, text, selection, summary, paths)
 

@@ -1,0 +1,78 @@
+"""The recipe's last step: every system on the test queries, side by side.
+
+The runs (first stage, zero-shot dense rerank, fine-tuned reranker, and the system
+selected on validation) are written as TREC files and evaluated by ``rankwright
+compare``'s code path (one table, ``compare.json``, ``per_query.csv``,
+``compare.html``); the selected system and the reranker are then tested per query
+against the first stage and the dense rerank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rankwright.commands.common import LoadedData
+from rankwright.commands.compare import CompareConfig, Comparison, compare_runs
+from rankwright.data.readers import write_run
+from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
+from rankwright.evaluation.significance import paired_comparison
+from rankwright.inference.fusion import fuse
+from rankwright.recipe.candidates import components
+from rankwright.recipe.selection import Selection
+
+DENSE_ROW = "dense rerank (zero-shot)"
+RERANKER_ROW = "fine-tuned reranker"
+
+
+def system_runs(
+    test: pd.DataFrame, reranker_scores: np.ndarray, selection: Selection, first_name: str
+) -> dict[str, pd.DataFrame]:
+    """name -> run (query_id, doc_id, score) of every system on the test candidates;
+    the selected system last."""
+    parts = components(test, reranker_scores)
+    selected = fuse(parts, test[QUERY_ID].astype(str).tolist(), selection.fusion)
+    named = {first_name: parts["first_stage"]}
+    if "dense" in parts:
+        named[DENSE_ROW] = parts["dense"]
+    named |= {RERANKER_ROW: parts["reranker"], f"selected: {selection.chosen}": selected}
+    return {name: test[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores}) for name, scores in named.items()}
+
+
+def write_runs(runs: dict[str, pd.DataFrame], folder: Path) -> list[tuple[str, str, pd.DataFrame]]:
+    """Each run as ``folder/<i>_<short name>.trec``; returns (name, path, run) triples."""
+    folder.mkdir(parents=True, exist_ok=True)
+    triples = []
+    for i, (name, run) in enumerate(runs.items()):
+        short = name.split(":")[0].split(" (")[0].replace(" ", "_")
+        path = folder / f"{i}_{short}.trec"
+        write_run(run, path, tag=f"rankwright-{i}")
+        triples.append((name, str(path), run))
+    return triples
+
+
+def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list[dict[str, Any]]:
+    """The selected system and the reranker against the first stage and the dense rerank
+    (nDCG@10 and MAP); ``best_baseline`` marks the better of those two on test nDCG@10."""
+    per_query = {r.name: r.result.per_query for r in comparison.runs}
+    baselines = [n for n in (first_name, DENSE_ROW) if n in per_query]
+    best = max(baselines, key=lambda n: per_query[n]["ndcg@10"].mean())
+    out = []
+    for system in (selected, RERANKER_ROW):
+        for base in baselines:
+            for metric in ("ndcg@10", "map"):
+                c = paired_comparison(per_query[system], per_query[base], metric)
+                out.append({"system": system, "baseline": base, "best_baseline": base == best, **c})
+    return out
+
+
+def evaluate_heldout(
+    runs: dict[str, pd.DataFrame], test: LoadedData, config: CompareConfig, first_name: str
+) -> tuple[Comparison, list[dict[str, Any]]]:
+    """Write and compare the runs (the first one is the baseline) and test the selected one."""
+    triples = write_runs(runs, Path(config.output_dir) / "runs")
+    comparison = compare_runs(triples, test, config)
+    comparison.paths["runs"] = str(Path(config.output_dir) / "runs")
+    return comparison, paired_tests(comparison, first_name, triples[-1][0])
