@@ -77,13 +77,43 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
     }
 
 
+def markdown() -> str:
+    """The BENCHMARKS.md tables from the result files: test nDCG@10/MAP per system, and
+    the selected system's and the reranker's paired tests against the best baseline."""
+    lines = [
+        "| scenario | train queries | selected on validation | first stage | dense rerank | fine-tuned reranker "
+        "| selected | selected - best baseline (p) | reranker - first stage (p) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for path in sorted(RESULTS.glob("*.json")):
+        s = json.loads(path.read_text())
+        test = s["test"]
+        names = list(test)
+        cell = {n: f"{test[n]['ndcg@10']:.4f} / {test[n]['map']:.4f}" for n in names}
+        dense = next((cell[n] for n in names if n.startswith("dense")), "-")
+        tests = [c for c in s["paired_tests"] if c["metric"] == "ndcg@10"]
+        best = next(c for c in tests if c["system"] == names[-1] and c["best_baseline"])
+        rr = next(c for c in tests if c["system"] == "fine-tuned reranker" and c["baseline"] == names[0])
+        lines.append(
+            f"| {path.stem} | {s['queries']['train']} | {s['selected']} | {cell[names[0]]} | {dense} "
+            f"| {cell['fine-tuned reranker']} | {cell[names[-1]]} "
+            f"| {best['mean_difference']:+.4f} vs {best['baseline']} ({best['randomisation_p']:.4f}) "
+            f"| {rr['mean_difference']:+.4f} ({rr['randomisation_p']:.4f}) |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenario names")
     parser.add_argument("--out", default=str(REPO / "runs" / "bench_recipe"), help="output folder of the runs")
+    parser.add_argument("--table", action="store_true", help="print the markdown tables of the results and exit")
     parser.add_argument("--reuse", action="store_true", help="read a scenario's recipe.json if it is already there")
     parser.add_argument("extra", nargs="*", help="more recipe flags for every scenario (after --)")
     args = parser.parse_args()
+    if args.table:
+        print(markdown())
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
         s = run_scenario(name, SCENARIOS[name], Path(args.out), args.extra, args.reuse)

@@ -34,6 +34,13 @@ class WarmupConfig:
         default_factory=lambda: LossConfig(name="margin_mse"), metadata={"help": "margin_mse|listwise_kl"}
     )
     epochs: float = field(default=1.0, metadata={"help": "warm-up epochs"})
+    batch_size: int = field(
+        default=4,
+        metadata={
+            "help": "queries (groups of a positive and its negatives) per step: small, so that a few hundred "
+            "training queries still give the warm-up tens of steps"
+        },
+    )
     learning_rate: float = field(default=1e-4, metadata={"help": "warm-up peak learning rate"})
 
 
@@ -85,6 +92,7 @@ def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> Trai
         loss=config.loss,
         output_dir=output_dir,
         epochs=config.epochs,
+        batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         early_stopping_patience=None,
         calibration=None,
