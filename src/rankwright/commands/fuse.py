@@ -62,11 +62,15 @@ def main(config: FuseConfig) -> dict[str, Any]:
         raise ValueError(f"{config.run} has no candidates for the {config.subset} queries; do the query ids match?")
     candidates = attach_texts(run, loaded.full, config.run)
     reranker = Reranker.from_pretrained(config.model)
-    logits = reranker.logits(
-        candidates[QUERY].tolist(), candidates[DOC].tolist(), batch_size=config.batch_size, progress=config.progress
+    own = reranker.score(  # the model's own score, even if it was fused before
+        candidates[QUERY].tolist(),
+        candidates[DOC].tolist(),
+        batch_size=config.batch_size,
+        progress=config.progress,
+        fused=False,
     )
     components = {
-        "reranker": reranker.scores_from_logits(logits),  # the model's own score, even if it was fused before
+        "reranker": own,
         "first_stage": candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float),
     }
     if config.dense_model:
