@@ -29,6 +29,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         recipe,
         rerank,
         retrieve_rerank,
+        serve,
         split,
         teacher_score,
         train,
@@ -73,6 +74,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         ),
         "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
         "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
+        "serve": (serve.ServeConfig, serve.main, "serve a model over HTTP: POST /rerank, GET /health, GET /metrics"),
     }
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from rankwright.inference.reranker import RankedDocument, Reranker
+from rankwright.inference.reranker import RankedDocument, Reranker, _batches
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,27 @@ def test_length_sorted_batches_return_input_order_and_equal_unbatched_scores(sco
     batched = reranker.score("drill", DOCS, batch_size=2)
     assert batched.shape == (len(DOCS),)
     assert np.abs(batched - _one_by_one(scorer_dir, "drill", DOCS)).max() <= 1e-5
+
+
+def test_token_budget_batches_fit_the_budget_and_cover_every_pair_once():
+    lengths = np.array([5, 40, 12, 40, 3, 20, 7, 100])
+    order = np.argsort(-lengths, kind="stable")
+    batches = _batches(order, lengths, batch_size=4, max_tokens=80)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    # the 100-token pair is alone (over budget); 2 x 40 fill 80; 4 x 20 = 80 hits the pair cap; then 3
+    assert [lengths[b].tolist() for b in batches] == [[100], [40, 40], [20, 12, 7, 5], [3]]
+    assert all(len(b) * lengths[b].max() <= 80 for b in batches[1:])
+    assert [len(b) for b in _batches(order, lengths, batch_size=3, max_tokens=None)] == [3, 3, 2]
+    with pytest.raises(ValueError, match="must be positive"):
+        _batches(order, lengths, batch_size=4, max_tokens=0)
+
+
+def test_a_token_budget_changes_batches_not_scores(scorer_dir):
+    reranker = Reranker.from_pretrained(scorer_dir)
+    plain = reranker.logits("drill", DOCS, batch_size=64)
+    budget = reranker.logits("drill", DOCS, batch_size=64, max_tokens=30)
+    np.testing.assert_allclose(budget, plain, atol=1e-5)
+    np.testing.assert_allclose(reranker.score("drill", DOCS, max_tokens=30), plain, atol=1e-5)
 
 
 def test_probabilities_are_the_sigmoid_of_raw_scores(scorer_dir):

@@ -141,9 +141,14 @@ class Reranker:
         docs: Sequence[str],
         *,
         batch_size: int = 64,
+        max_tokens: int | None = None,
         progress: bool | None = None,
     ) -> np.ndarray:
-        """Raw model outputs in input order: ``[N]`` (one output) or ``[N, C]``."""
+        """Raw model outputs in input order: ``[N]`` (one output) or ``[N, C]``.
+
+        Pairs are scored longest first, at most ``batch_size`` a batch; ``max_tokens``
+        also caps a batch's padded size (pairs x its longest pair), so batches of short
+        pairs hold more of them and a batch of long ones cannot blow up memory."""
         docs = list(docs)
         queries = [queries] * len(docs) if isinstance(queries, str) else list(queries)
         if len(queries) != len(docs):
@@ -151,14 +156,16 @@ class Reranker:
         if not docs:
             return np.zeros((0,) if self.metadata.num_labels == 1 else (0, self.metadata.num_labels), dtype=np.float32)
         features = self.head.encode(queries, docs)
-        order = np.argsort([-len(f["input_ids"]) for f in features], kind="stable")
+        lengths = np.array([len(f["input_ids"]) for f in features])
+        order = np.argsort(-lengths, kind="stable")
         out: list[np.ndarray] = [None] * len(order)  # type: ignore[list-item]
         show = progress if progress is not None else len(docs) > 10 * batch_size
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), desc="scoring", unit="batch", disable=not show):
-                idx = order[start : start + batch_size]
+            for idx in tqdm(
+                _batches(order, lengths, batch_size, max_tokens), desc="scoring", unit="batch", disable=not show
+            ):
                 batch = {k: v.to(self.device) for k, v in self.head.pad([features[i] for i in idx]).items()}
                 scores = self.head.scores(self.model, batch).float().cpu().numpy()
                 for j, i in enumerate(idx):
@@ -173,6 +180,7 @@ class Reranker:
         docs: Sequence[str],
         *,
         batch_size: int = 64,
+        max_tokens: int | None = None,
         probabilities: bool = False,
         calibrated: bool = False,
         progress: bool | None = None,
@@ -190,7 +198,7 @@ class Reranker:
         use_fusion = self._use_fusion(fused, probabilities or calibrated, first_stage_scores)
         if use_fusion:
             self.check_fusion_inputs(first_stage_scores is not None)
-        logits = self.logits(queries, docs, batch_size=batch_size, progress=progress)
+        logits = self.logits(queries, docs, batch_size=batch_size, max_tokens=max_tokens, progress=progress)
         if calibrated:
             return self.calibrated_from_logits(logits)
         if use_fusion:
@@ -295,6 +303,7 @@ class Reranker:
         top_k: int | None = None,
         *,
         batch_size: int = 64,
+        max_tokens: int | None = None,
         first_stage_scores: Sequence[float] | np.ndarray | None = None,
         fused: bool | None = None,
     ) -> list[RankedDocument]:
@@ -305,9 +314,32 @@ class Reranker:
         candidates came with) when the fusion weights them; a fused model raises a
         ValueError without them instead of ranking by its own score alone."""
         texts = [d["text"] if isinstance(d, dict) else d for d in docs]
-        scores = self.score(query, texts, batch_size=batch_size, first_stage_scores=first_stage_scores, fused=fused)
+        scores = self.score(
+            query,
+            texts,
+            batch_size=batch_size,
+            max_tokens=max_tokens,
+            first_stage_scores=first_stage_scores,
+            fused=fused,
+        )
         order = np.argsort(-scores, kind="stable")[: top_k or len(docs)]
         return [RankedDocument(int(i), float(scores[i]), docs[i]) for i in order]
+
+
+def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int | None) -> list[np.ndarray]:
+    """Cut ``order`` (longest pair first) into batches of at most ``batch_size`` pairs
+    and, with ``max_tokens``, at most that many padded tokens (a batch pads to its
+    first, longest pair); a single pair longer than the budget is a batch of its own."""
+    if batch_size < 1 or (max_tokens is not None and max_tokens < 1):
+        raise ValueError(f"batch_size and max_tokens must be positive, got {batch_size} and {max_tokens}")
+    batches, start = [], 0
+    while start < len(order):
+        size = batch_size
+        if max_tokens is not None:
+            size = min(size, max(1, max_tokens // int(lengths[order[start]])))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
 
 
 def _sequence_classifier(path: str, **kwargs):

@@ -1,0 +1,74 @@
+"""``rankwright serve --model DIR``: a reranking HTTP server (see rankwright.serving).
+
+Loads the model once, warms it up, and serves ``POST /rerank`` (Cohere / Jina shape),
+``GET /health`` and ``GET /metrics`` with uvicorn until interrupted (Ctrl-C).
+Every serving setting is a flag: ``--max_documents``, ``--max_wait_ms``,
+``--request_timeout_s``, ``--api_key`` (or $RANKWRIGHT_API_KEY) ...
+
+    rankwright serve --model runs/hd/best --port 8000
+    curl -s localhost:8000/rerank -H 'content-type: application/json' \\
+         -d '{"query": "cordless drill", "documents": ["drill kit", "sofa"], "top_n": 1}'
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from rankwright.inference.reranker import Reranker
+from rankwright.serving.config import ServingConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServeConfig(ServingConfig):
+    """The model and where to listen, besides the serving settings."""
+
+    model: str = field(default="", metadata={"help": "model folder, hub id or packaged name (all-MiniLM-L6-v2)"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
+    port: int = field(default=8000, metadata={"help": "TCP port"})
+    device: str | None = field(default=None, metadata={"help": "cpu|cuda (default: cuda when available)"})
+    max_length: int | None = field(default=None, metadata={"help": "tokens per pair (default: as trained)"})
+    log_level: str = field(default="info", metadata={"help": "uvicorn log level (debug|info|warning|error)"})
+    access_log: bool = field(default=True, metadata={"help": "one JSON line per request on stderr"})
+
+
+def load_reranker(config: ServeConfig) -> Reranker:
+    """``Reranker.from_pretrained`` with the configured backend."""
+    kwargs: dict[str, Any] = {"device": config.device, "max_length": config.max_length}
+    if "backend" in inspect.signature(Reranker.from_pretrained).parameters:
+        kwargs["backend"] = config.backend
+    elif config.backend != "torch":
+        raise ValueError(f"backend={config.backend!r}: this rankwright's Reranker runs torch models only")
+    return Reranker.from_pretrained(config.model, **kwargs)
+
+
+def main(config: ServeConfig) -> None:
+    """Load the model and serve it until interrupted (blocking)."""
+    import uvicorn
+
+    from rankwright.serving import create_app
+    from rankwright.serving.logs import install_json_access_log
+
+    if not config.model:
+        raise ValueError("serve needs --model <model folder> (or a hub id, or all-MiniLM-L6-v2)")
+    config.check()
+    if not config.name:
+        config.name = config.model
+    reranker = load_reranker(config)
+    app = create_app(reranker, config)
+    if config.access_log:
+        install_json_access_log()
+    else:
+        logging.getLogger("rankwright.serving.access").disabled = True
+    log.info("rankwright serve: %s on http://%s:%d", config.model, config.host, config.port)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level, access_log=False)
+    )
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
+        log.info("rankwright serve: stopped")

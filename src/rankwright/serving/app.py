@@ -1,0 +1,319 @@
+"""The reranking HTTP app: ``create_app(reranker, config) -> FastAPI``.
+
+Routes:
+
+- ``POST /rerank`` (also ``/v1/rerank`` and ``/v2/rerank``, the paths Cohere and Jina
+  clients call): rank documents for a query, see :mod:`rankwright.serving.schema` for
+  the body and :mod:`rankwright.serving.scoring` for what ``relevance_score`` is.
+  Concurrent requests are scored together (:mod:`rankwright.serving.batcher`).
+- ``GET /health``: model name, type, backend, readiness; never needs the API key.
+- ``GET /metrics``: Prometheus text (:mod:`rankwright.serving.metrics`); no key either.
+
+Errors are JSON ``{"error": kind, "message": sentence, "request_id": id}``: 401 without
+the API key (when one is set), 413 over a limit (naming it and the offending
+document), 422 for a body that is not a valid request (malformed JSON, wrong types,
+an empty query or document list, first-stage scores missing or miscounted for a
+fused model), 504 past ``request_timeout_s``, 500 if scoring fails. None of them
+stops the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import logging
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rankwright.inference.reranker import Reranker
+from rankwright.serving.batcher import Batcher
+from rankwright.serving.config import ServingConfig
+from rankwright.serving.logs import log_request
+from rankwright.serving.metrics import ServerMetrics
+from rankwright.serving.schema import (
+    ErrorResponse,
+    RerankRequest,
+    RerankResponse,
+    describe_validation_errors,
+    jsonable_errors,
+)
+from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
+
+log = logging.getLogger(__name__)
+
+RERANK_PATHS = ("/rerank", "/v1/rerank", "/v2/rerank")
+ERROR_KINDS = {
+    400: "bad_request",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid_request",
+    500: "internal_error",
+    503: "not_ready",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """An answer other than 200: HTTP status and a sentence for the client."""
+
+    def __init__(self, status: int, message: str, kind: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind or ERROR_KINDS.get(status, "error")
+
+
+def _error(request: Request, status: int, message: str, kind: str | None = None, **extra: Any) -> JSONResponse:
+    body = {
+        "error": kind or ERROR_KINDS.get(status, "error"),
+        "message": message,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _authorized(request: Request, api_key: str) -> bool:
+    """``Authorization: Bearer <api_key>``, compared in constant time."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), api_key.encode())
+
+
+def relevance_kind(reranker: Reranker) -> str:
+    """What ``relevance_score`` is for this model (see rankwright.serving.scoring)."""
+    if reranker.metadata.calibration:
+        return f"calibrated ({reranker.metadata.calibration.get('method')})"
+    if reranker.metadata.num_labels == 1:
+        return "sigmoid of the logit" + (" (P(yes))" if reranker.metadata.model_type == "generative" else "")
+    return "expected gain / max gain"
+
+
+def check_limits(body: RerankRequest, texts: list[str], config: ServingConfig) -> None:
+    """413 naming the limit (and the offending document) a request exceeds."""
+    if len(texts) > config.max_documents:
+        raise ApiError(413, f"{len(texts)} documents, more than max_documents={config.max_documents} per request")
+    if len(body.query) > config.max_query_chars:
+        raise ApiError(
+            413, f"the query has {len(body.query)} characters, more than max_query_chars={config.max_query_chars}"
+        )
+    for i, text in enumerate(texts):
+        if len(text) > config.max_document_chars:
+            raise ApiError(
+                413,
+                f"documents[{i}] has {len(text)} characters, more than max_document_chars={config.max_document_chars}",
+            )
+
+
+def build_job(reranker: Reranker, body: RerankRequest, texts: list[str]) -> ScoreJob:
+    """The job of a valid request; 422 when its fusion inputs do not fit the model."""
+    fusion = reranker.metadata.fusion
+    first = body.first_stage_scores
+    if first is not None and len(first) != len(texts):
+        raise ApiError(422, f"{len(first)} first_stage_scores for {len(texts)} documents; give one per document")
+    if body.fused and not fusion:
+        raise ApiError(422, "fused: true, but this model has no score fusion (fit one with `rankwright fuse`)")
+    use_fusion = bool(fusion) if body.fused is None else body.fused
+    if use_fusion:
+        try:
+            reranker.check_fusion_inputs(first is not None)
+        except ValueError as err:
+            raise ApiError(
+                422,
+                f'{err}. In a request: send "first_stage_scores": [one per document], '
+                'or "fused": false for the model\'s own order',
+            ) from None
+    return ScoreJob(body.query, texts, first if use_fusion else None, use_fusion)
+
+
+def build_response(request_id: str, name: str, body: RerankRequest, scored: Scored) -> dict[str, Any]:
+    """The response body: results best first, cut at ``top_n``."""
+    results = []
+    for i in scored.order[: body.top_n or len(scored.order)]:
+        result: dict[str, Any] = {"index": i, "relevance_score": float(scored.relevance[i])}
+        if scored.fused is not None:
+            result["fused_score"] = float(scored.fused[i])
+        if body.return_documents:
+            doc = body.documents[i]
+            result["document"] = {"text": doc} if isinstance(doc, str) else doc.model_dump(exclude_none=True)
+        results.append(result)
+    usage: dict[str, Any] = {"documents": len(scored.order)}
+    if scored.tokens is not None:
+        usage["tokens"] = scored.tokens
+    return {"id": request_id, "model": name, "results": results, "usage": usage}
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+def _max_body_bytes(config: ServingConfig) -> int:
+    """Room for max_documents documents of max_document_chars characters, each
+    character escaped as \\uXXXX (6 bytes), plus fields and slack."""
+    per_doc = config.max_document_chars * 6 + 256
+    return config.max_documents * per_doc + config.max_query_chars * 6 + 65_536
+
+
+def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastAPI:
+    """A FastAPI app serving ``reranker`` (see the module docstring). The batching
+    worker starts and stops with the app's lifespan (uvicorn runs it)."""
+    config = config or ServingConfig()
+    config.check()
+    name = config.name or "rankwright"
+    api_key = config.resolved_api_key()
+    backend = getattr(reranker, "backend", None) or config.backend
+    process = functools.partial(score_jobs, reranker, batch_size=config.batch_size, count_tokens=config.count_tokens)
+    metrics = ServerMetrics(queue_depth=lambda: batcher.depth)
+    batcher: Batcher[ScoreJob, Scored] = Batcher(
+        process,
+        max_batch_pairs=config.max_batch_pairs,
+        max_wait_s=config.max_wait_ms / 1000,
+        on_batch=metrics.observe_batch,
+    )
+    max_body = _max_body_bytes(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        if config.warmup:
+            await batcher.run_in_model_thread(warm_up, reranker)
+        app.state.ready = True
+        log.info("serving %s (%s, backend %s)", name, reranker.metadata.model_type, backend)
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await batcher.close()
+
+    app = FastAPI(title="rankwright reranker", lifespan=lifespan)
+    app.state.ready = False
+    app.state.batcher = batcher
+    app.state.metrics = metrics
+    app.state.reranker = reranker
+    app.state.config = config
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next):
+        """Request id, API key check, metrics and the access log of every request;
+        an unexpected exception becomes a 500 answer, never a dead server."""
+        start = time.perf_counter()
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        path = request.url.path
+        try:
+            if api_key and path in RERANK_PATHS and not _authorized(request, api_key):
+                response = _error(request, 401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+            elif path in RERANK_PATHS and _declared_length(request) > max_body:
+                response = _error(request, 413, f"the request body is larger than {max_body} bytes")
+            else:
+                response = await call_next(request)
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, path)
+            response = _error(request, 500, "internal error; see the server log")
+        seconds = time.perf_counter() - start
+        response.headers["X-Request-ID"] = request_id
+        route = request.scope.get("route")
+        label = getattr(route, "path", None) or (path if path in (*RERANK_PATHS, "/health", "/metrics") else "other")
+        metrics.observe_request(label, response.status_code, seconds)
+        log_request(
+            {
+                "method": request.method,
+                "path": path,
+                "status": response.status_code,
+                "latency_ms": round(seconds * 1000, 2),
+                "documents": getattr(request.state, "documents", None),
+                "request_id": request_id,
+            }
+        )
+        return response
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, err: ApiError) -> JSONResponse:
+        return _error(request, err.status, err.message, err.kind)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        errors = err.errors()
+        message = describe_validation_errors(errors)
+        content_type = request.headers.get("content-type", "")
+        if "json" not in content_type.lower():
+            message = f"send the body as JSON with 'Content-Type: application/json' (got {content_type or 'none'!r})"
+        return _error(request, 422, message, errors=jsonable_errors(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        message = str(err.detail)
+        if err.status_code == 413:
+            message = f"the request body is larger than {max_body} bytes"
+        return _error(request, err.status_code, message)
+
+    errors = {code: {"model": ErrorResponse} for code in (401, 413, 422, 504)}
+
+    async def rerank(body: RerankRequest, request: Request) -> Response:
+        """Rank ``documents`` by relevance to ``query``, best first."""
+        texts = body.texts()
+        request.state.documents = len(texts)
+        check_limits(body, texts, config)
+        job = build_job(reranker, body, texts)
+        try:
+            scored = await asyncio.wait_for(batcher.submit(job, len(texts)), config.request_timeout_s)
+        except TimeoutError:
+            raise ApiError(
+                504, f"the request was not scored within request_timeout_s={config.request_timeout_s:g} s"
+            ) from None
+        except Exception as err:
+            log.exception("scoring failed")
+            raise ApiError(500, f"scoring failed: {type(err).__name__}: {err}", "scoring_failed") from None
+        metrics.documents.inc(len(texts))
+        return JSONResponse(build_response(request.state.request_id, name, body, scored))
+
+    for path in RERANK_PATHS:
+        app.post(
+            path,
+            response_model=RerankResponse,
+            responses=errors,
+            include_in_schema=path == "/rerank",
+            max_body_size=max_body,
+        )(rerank)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        """Readiness and what is served; 503 until the model is warmed up."""
+        ready = bool(app.state.ready)
+        body = {
+            "status": "ok" if ready else "starting",
+            "ready": ready,
+            "model": name,
+            "model_type": reranker.metadata.model_type,
+            "backend": backend,
+            "num_labels": reranker.metadata.num_labels,
+            "relevance_score": relevance_kind(reranker),
+            "fusion": (reranker.metadata.fusion or {}).get("weights"),
+            "api_key_required": bool(api_key),
+            "limits": {
+                "max_documents": config.max_documents,
+                "max_document_chars": config.max_document_chars,
+                "max_query_chars": config.max_query_chars,
+                "request_timeout_s": config.request_timeout_s,
+            },
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return app

@@ -1,0 +1,197 @@
+"""Micro-batching of concurrent requests into one model call.
+
+Requests are put on an asyncio queue. One worker task takes the first waiting request,
+then adds more while they keep coming (at most ``max_wait_s`` after the first) until
+the batch would exceed ``max_batch_pairs`` pairs (a request is never split: one larger
+than the limit is scored alone), and runs ``process(jobs)`` on a single-thread
+executor, so the model is never run by two threads at once and the event loop keeps
+answering (``/health``, ``/metrics``, new requests) while it works. ``process`` returns
+one result per job, or an exception for a job that failed on its own; each request's
+future gets its own. While the model is busy, new requests accumulate and form the
+next batch, so under load batches grow without waiting.
+
+A request whose caller stopped waiting (its timeout cancelled the future) before its
+batch starts is dropped, not scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+Job = TypeVar("Job")
+Result = TypeVar("Result")
+
+
+@dataclass
+class _Item(Generic[Job]):
+    job: Job
+    pairs: int
+    future: asyncio.Future
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What one model call did: requests and pairs in it and its seconds."""
+
+    requests: int
+    pairs: int
+    seconds: float
+
+
+class Batcher(Generic[Job, Result]):
+    """Collects jobs from concurrent coroutines and processes them in batches.
+
+    ``process(jobs) -> [result | exception, ...]`` runs in the model thread;
+    ``on_batch(stats)`` (optional) is called in the event loop after each batch.
+    Use ``await start()`` inside the running loop and ``await close()`` at shutdown."""
+
+    def __init__(
+        self,
+        process: Callable[[list[Job]], Sequence[Result | BaseException]],
+        *,
+        max_batch_pairs: int,
+        max_wait_s: float,
+        on_batch: Callable[[BatchStats], None] | None = None,
+    ):
+        if max_batch_pairs < 1:
+            raise ValueError(f"max_batch_pairs must be at least 1, got {max_batch_pairs}")
+        self.process = process
+        self.max_batch_pairs = max_batch_pairs
+        self.max_wait_s = max(0.0, max_wait_s)
+        self.on_batch = on_batch
+        self._queue: asyncio.Queue[_Item[Job]] | None = None
+        self._held: _Item[Job] | None = None  # the request that did not fit the last batch
+        self._task: asyncio.Task | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._running: list[_Item[Job]] = []  # the batch being scored
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rankwright-model")
+        self._task = asyncio.create_task(self._run(), name="rankwright-batcher")
+
+    async def close(self) -> None:
+        """Stop the worker; requests still waiting fail with a RuntimeError."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        pending = [*self._running, *([self._held] if self._held else [])]
+        while self._queue is not None and not self._queue.empty():
+            pending.append(self._queue.get_nowait())
+        for item in pending:
+            if not item.future.done():
+                item.future.set_exception(RuntimeError("the server is shutting down"))
+        self._held = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting for a batch (not counting the one being scored)."""
+        return (self._queue.qsize() if self._queue is not None else 0) + (self._held is not None)
+
+    # -- use -------------------------------------------------------------------------------
+
+    async def submit(self, job: Job, pairs: int) -> Result:
+        """Queue ``job`` (``pairs`` pairs) and wait for its result (or its exception).
+        Cancelling the wait (e.g. ``asyncio.wait_for``) drops the job if not yet started."""
+        if self._queue is None or self._task is None:
+            raise RuntimeError("the batcher is not running: call start() first")
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Item(job, pairs, future))
+        return await future
+
+    async def run_in_model_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the model thread (e.g. a warm-up), after what is queued there."""
+        if self._executor is None:
+            raise RuntimeError("the batcher is not running: call start() first")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # -- the worker ------------------------------------------------------------------------
+
+    async def _next(self, deadline: float | None) -> _Item[Job] | None:
+        """The next live item: the held one, a queued one, or one arriving before
+        ``deadline`` (None: wait as long as it takes); None when the deadline passes."""
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._held is not None:
+                item, self._held = self._held, None
+            elif not self._queue.empty():
+                item = self._queue.get_nowait()
+            elif deadline is None:
+                item = await self._queue.get()
+            else:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return None
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    return None
+            if not item.future.done():  # its caller gave up: drop it
+                return item
+
+    async def _collect(self) -> list[_Item[Job]]:
+        """The next batch: the first live request, then more until ``max_wait_s`` has
+        passed or the next one would exceed ``max_batch_pairs``."""
+        first = await self._next(None)
+        assert first is not None
+        items, pairs = [first], first.pairs
+        self._running = items  # collected requests are failed, not lost, if the worker stops here
+        deadline = asyncio.get_running_loop().time() + self.max_wait_s
+        while pairs < self.max_batch_pairs:
+            item = await self._next(deadline)
+            if item is None:
+                break
+            if pairs + item.pairs > self.max_batch_pairs:
+                self._held = item
+                break
+            items.append(item)
+            pairs += item.pairs
+        return items
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            items = await self._collect()
+            items = [i for i in items if not i.future.done()]
+            if not items:
+                continue
+            start = time.perf_counter()
+            self._running = items
+            try:
+                results = await loop.run_in_executor(self._executor, self.process, [i.job for i in items])
+                if len(results) != len(items):
+                    raise RuntimeError(f"process returned {len(results)} results for {len(items)} jobs")
+            except Exception as err:  # the whole batch failed: every request gets the error
+                log.exception("scoring a batch of %d requests failed", len(items))
+                results = [err] * len(items)
+            self._running = []
+            stats = BatchStats(len(items), sum(i.pairs for i in items), time.perf_counter() - start)
+            for item, result in zip(items, results, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+            if self.on_batch is not None:
+                try:
+                    self.on_batch(stats)
+                except Exception:
+                    log.exception("on_batch failed")

@@ -1,0 +1,115 @@
+"""Scoring a batch of rerank requests with one ``Reranker.logits`` call, then each
+request's scores from its slice of the logits.
+
+``relevance_score`` is a probability in [0, 1]:
+
+- the model folder's calibration (``rankwright calibrate``) when it has one
+  (``Reranker.calibrated_from_logits``);
+- else, for one-output models, the sigmoid of the raw logit (generative yes/no models:
+  P(yes), the sigmoid of the yes-minus-no logit);
+- else, for class models, the expected gain of the class probabilities divided by the
+  largest gain (already in [0, 1]).
+
+Results are ordered by the model's own ranking score (``Reranker.scores_from_logits``,
+the order of ``Reranker.rank``), or, for a fused model, by the fused score of the
+request's ``first_stage_scores`` (``Reranker.fused_from_logits``, normalised within the
+request), which each result then carries as ``fused_score``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rankwright.inference.fusion import required_components
+from rankwright.inference.reranker import Reranker
+
+
+@dataclass
+class ScoreJob:
+    """One request's pairs and how to order them."""
+
+    query: str
+    texts: list[str]
+    first_stage_scores: list[float] | None = None
+    fused: bool = False
+
+
+@dataclass
+class Scored:
+    """One request's result: document indices best first, and per document (in input
+    order) the probability, the fused score (fused requests) and the token count."""
+
+    order: list[int]
+    relevance: np.ndarray
+    fused: np.ndarray | None
+    tokens: int | None
+
+
+def relevance_probabilities(reranker: Reranker, logits: np.ndarray) -> np.ndarray:
+    """P(relevant) per pair from raw logits (see the module docstring)."""
+    if reranker.metadata.calibration:
+        probs = reranker.calibrated_from_logits(logits)
+    elif reranker.metadata.num_labels == 1:
+        probs = reranker.scores_from_logits(logits, probabilities=True)
+    else:
+        probs = reranker.scores_from_logits(logits)
+    return np.clip(np.asarray(probs, dtype=np.float64), 0.0, 1.0)
+
+
+def warm_up(reranker: Reranker) -> None:
+    """Score one pair (and load a fusion's dense model, if it has one), so the first
+    request does not pay for lazy initialisation."""
+    reranker.logits(["warm up"], ["warm up"], progress=False)
+    fusion = reranker.metadata.fusion
+    if fusion and "dense" in required_components(fusion) and fusion.get("dense_model"):
+        reranker.dense_scores(["warm up"], ["warm up"])
+
+
+def _token_counts(reranker: Reranker, queries: list[str], docs: list[str]) -> list[int] | None:
+    """Tokens of each pair as the model sees them (truncated, with the prompt); None
+    when the reranker does not expose its head's encoder."""
+    head = getattr(reranker, "head", None)
+    if head is None or not hasattr(head, "encode"):
+        return None
+    return [len(f["input_ids"]) for f in head.encode(queries, docs)]
+
+
+def score_job(reranker: Reranker, job: ScoreJob, logits: np.ndarray, tokens: int | None) -> Scored:
+    """One request's result from its own rows of the batch's logits."""
+    relevance = relevance_probabilities(reranker, logits)
+    fused = None
+    if job.fused:
+        fused = np.asarray(
+            reranker.fused_from_logits(logits, [job.query] * len(job.texts), job.texts, job.first_stage_scores),
+            dtype=np.float64,
+        )
+        key = fused
+    else:
+        key = np.asarray(reranker.scores_from_logits(logits), dtype=np.float64)
+    order = np.argsort(-key, kind="stable")
+    return Scored([int(i) for i in order], relevance, fused, tokens)
+
+
+def score_jobs(
+    reranker: Reranker, jobs: Sequence[ScoreJob], *, batch_size: int = 64, count_tokens: bool = True
+) -> list[Scored | Exception]:
+    """All jobs' pairs in one ``reranker.logits`` call; one result (or the exception of
+    that job alone, e.g. a fusion error) per job. An error of the model call itself
+    raises (every job of the batch failed)."""
+    queries = [job.query for job in jobs for _ in job.texts]
+    docs = [text for job in jobs for text in job.texts]
+    logits = reranker.logits(queries, docs, batch_size=batch_size, progress=False)
+    tokens = _token_counts(reranker, queries, docs) if count_tokens else None
+    results: list[Scored | Exception] = []
+    start = 0
+    for job in jobs:
+        end = start + len(job.texts)
+        try:
+            results.append(score_job(reranker, job, logits[start:end], sum(tokens[start:end]) if tokens else None))
+        except Exception as err:
+            results.append(err)
+        start = end
+    return results

@@ -1,0 +1,117 @@
+"""``rankwright serve``: flags build a ServeConfig, the backend keyword, and the real
+command in a subprocess (polled on /health, then asked to rerank, with one JSON log
+line per request on stderr)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from rankwright.cli import build_parser
+from rankwright.cli import main as cli
+from rankwright.commands.serve import ServeConfig, load_reranker
+from rankwright.config import build_config
+from rankwright.inference.reranker import Reranker
+from rankwright.serving import ServingConfig
+
+
+def test_flags_build_the_serve_config():
+    args = build_parser().parse_args(
+        ["serve", "--model", "m", "--port", "9123", "--max_documents", "50", "--max_wait_ms", "2.5", "--api_key", "k"]
+    )
+    config = build_config(ServeConfig, args)
+    assert isinstance(config, ServingConfig)
+    assert (config.model, config.host, config.port) == ("m", "127.0.0.1", 9123)
+    assert (config.max_documents, config.max_wait_ms, config.api_key, config.backend) == (50, 2.5, "k", "torch")
+
+
+def test_serve_without_a_model_or_with_bad_settings_is_an_error(capsys):
+    assert cli(["serve"]) == 2
+    assert cli(["serve", "--model", "m", "--max_documents", "0"]) == 2
+
+
+def test_load_reranker_passes_the_backend_where_it_is_supported(tiny_cross_encoder, monkeypatch):
+    seen = {}
+    original = Reranker.from_pretrained.__func__
+
+    def spy(cls, path, device=None, *, backend="torch", **kwargs):
+        seen.update(backend=backend, path=path, **kwargs)
+        return original(cls, path, device, **kwargs)
+
+    monkeypatch.setattr(Reranker, "from_pretrained", classmethod(spy))
+    reranker = load_reranker(ServeConfig(model=tiny_cross_encoder, backend="torch", max_length=24))
+    assert seen == {"backend": "torch", "path": tiny_cross_encoder, "max_length": 24}
+    assert reranker.metadata.max_length == 24
+
+
+def test_a_non_torch_backend_without_support_is_a_clear_error(tiny_cross_encoder, monkeypatch):
+    def torch_only(cls, path, device=None, **kwargs):
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(Reranker, "from_pretrained", classmethod(torch_only))
+    with pytest.raises(ValueError, match="backend='onnx'"):
+        load_reranker(ServeConfig(model=tiny_cross_encoder, backend="onnx"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_rankwright_serve_in_a_subprocess(tiny_cross_encoder, tmp_path):
+    port = _free_port()
+    log_path = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "rankwright.cli", "serve", "--model", tiny_cross_encoder, "--port", str(port)]
+    command += ["--name", "tiny", "--max_documents", "10"]
+    env = {**os.environ, "RANKWRIGHT_API_KEY": "", "TOKENIZERS_PARALLELISM": "false"}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, f"rankwright serve exited: {log_path.read_text()}"
+            try:
+                health = httpx.get(f"{base}/health", timeout=2)
+                if health.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"no /health within 120 s: {log_path.read_text()}"
+            time.sleep(0.2)
+        assert health.json()["model"] == "tiny" and health.json()["ready"] is True
+        docs = ["cordless drill", "sofa", "drill bits", "lamp"]
+        response = httpx.post(
+            f"{base}/rerank", json={"query": "drill", "documents": docs}, headers={"X-Request-ID": "sub-1"}
+        )
+        too_many = httpx.post(f"{base}/rerank", json={"query": "drill", "documents": ["d"] * 11})
+        assert httpx.get(f"{base}/health").status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert response.status_code == 200, response.text
+    expected = Reranker.from_pretrained(tiny_cross_encoder).rank("drill", docs)
+    assert [r["index"] for r in response.json()["results"]] == [r.index for r in expected]
+    scores = [r["relevance_score"] for r in response.json()["results"]]
+    np.testing.assert_allclose(scores, [1 / (1 + np.exp(-r.score)) for r in expected], atol=1e-5)
+    assert too_many.status_code == 413 and "max_documents=10" in too_many.json()["message"]
+    assert process.returncode == 0
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    requests = {line["request_id"]: line for line in lines if line.get("event") == "request"}
+    assert requests["sub-1"]["status"] == 200 and requests["sub-1"]["documents"] == 4
+    assert requests["sub-1"]["path"] == "/rerank" and requests["sub-1"]["method"] == "POST"
+    assert sorted(line["status"] for line in requests.values() if line["path"] == "/rerank") == [200, 413]
