@@ -154,18 +154,20 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type, prefix: str = "", base: Any = None) -> None:
     """One ``--a.b.c`` flag per leaf field of ``cls`` (values parsed on build). A list
-    field named by the class attribute ``POSITIONAL`` also takes positional arguments.
+    field named by the class attribute ``POSITIONAL`` also takes positional arguments
+    (a string field: one, e.g. ``rankwright serve MODEL``).
     ``base``: the default instance of ``cls`` held by the parent field (its values are
     the defaults shown)."""
     hints = _hints(cls)
     positional = getattr(cls, "POSITIONAL", None) if not prefix else None
     if positional:
+        single = _strip_optional(hints[positional])[0] is str
         parser.add_argument(
             POSITIONAL_DEST + positional,
-            nargs="*",
+            nargs="?" if single else "*",
             default=argparse.SUPPRESS,
             metavar=positional.rstrip("s").upper(),
-            help=f"the same as --{positional} a,b,... (one or the other)",
+            help=f"the same as --{positional} {'VALUE' if single else 'a,b,...'} (one or the other)",
         )
     for f in dataclasses.fields(cls):
         tp, _ = _strip_optional(hints[f.name])
@@ -213,7 +215,7 @@ def build_config(cls: type[T], args: argparse.Namespace) -> T:
                 continue
             if "cfg:" + dotted in vars(args):
                 raise ConfigError(f"give {dotted} as positional arguments or as --{dotted}, not both")
-            _set_dotted(data, dotted, list(raw))
+            _set_dotted(data, dotted, raw if isinstance(raw, str) else list(raw))
             continue
         tp = _leaf_type(cls, dotted, hints_cache)
         inner, _ = _strip_optional(tp)

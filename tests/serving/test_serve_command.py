@@ -19,7 +19,7 @@ import pytest
 from rankwright.cli import build_parser
 from rankwright.cli import main as cli
 from rankwright.commands.serve import ServeConfig, load_reranker
-from rankwright.config import build_config
+from rankwright.config import ConfigError, build_config
 from rankwright.inference.reranker import Reranker
 from rankwright.serving import ServingConfig
 
@@ -32,6 +32,13 @@ def test_flags_build_the_serve_config():
     assert isinstance(config, ServingConfig)
     assert (config.model, config.host, config.port) == ("m", "127.0.0.1", 9123)
     assert (config.max_documents, config.max_wait_ms, config.api_key, config.backend) == (50, 2.5, "k", "torch")
+
+
+def test_the_model_is_also_the_positional_argument():
+    config = build_config(ServeConfig, build_parser().parse_args(["serve", "runs/hd/best", "--port", "9"]))
+    assert (config.model, config.port) == ("runs/hd/best", 9)
+    with pytest.raises(ConfigError, match="not both"):
+        build_config(ServeConfig, build_parser().parse_args(["serve", "a", "--model", "b"]))
 
 
 def test_serve_without_a_model_or_with_bad_settings_is_an_error(capsys):
@@ -71,7 +78,7 @@ def _free_port() -> int:
 def test_rankwright_serve_in_a_subprocess(tiny_cross_encoder, tmp_path):
     port = _free_port()
     log_path = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "rankwright.cli", "serve", "--model", tiny_cross_encoder, "--port", str(port)]
+    command = [sys.executable, "-m", "rankwright.cli", "serve", tiny_cross_encoder, "--port", str(port)]
     command += ["--name", "tiny", "--max_documents", "10"]
     env = {**os.environ, "RANKWRIGHT_API_KEY": "", "TOKENIZERS_PARALLELISM": "false"}
     with open(log_path, "w") as log:

@@ -1,11 +1,11 @@
-"""``rankwright serve --model DIR``: a reranking HTTP server (see rankwright.serving).
+"""``rankwright serve MODEL``: a reranking HTTP server (see rankwright.serving).
 
 Loads the model once, warms it up, and serves ``POST /rerank`` (Cohere / Jina shape),
 ``GET /health`` and ``GET /metrics`` with uvicorn until interrupted (Ctrl-C).
 Every serving setting is a flag: ``--max_documents``, ``--max_wait_ms``,
 ``--request_timeout_s``, ``--api_key`` (or $RANKWRIGHT_API_KEY) ...
 
-    rankwright serve --model runs/hd/best --port 8000
+    rankwright serve runs/hd/best --port 8000
     curl -s localhost:8000/rerank -H 'content-type: application/json' \\
          -d '{"query": "cordless drill", "documents": ["drill kit", "sofa"], "top_n": 1}'
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from rankwright.inference.reranker import Reranker
 from rankwright.serving.config import ServingConfig
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 class ServeConfig(ServingConfig):
     """The model and where to listen, besides the serving settings."""
 
+    POSITIONAL: ClassVar[str] = "model"  # rankwright serve MODEL
     model: str = field(default="", metadata={"help": "model folder, hub id or packaged name (all-MiniLM-L6-v2)"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: int = field(default=8000, metadata={"help": "TCP port"})
@@ -54,7 +55,7 @@ def main(config: ServeConfig) -> None:
     from rankwright.serving.logs import install_json_access_log
 
     if not config.model:
-        raise ValueError("serve needs --model <model folder> (or a hub id, or all-MiniLM-L6-v2)")
+        raise ValueError("serve needs a model: rankwright serve MODEL (a folder, a hub id, or all-MiniLM-L6-v2)")
     config.check()
     if not config.name:
         config.name = config.model
