@@ -26,25 +26,40 @@ class CrossEncoderHead:
 
     def encode(self, queries: Sequence[str], docs: Sequence[str]) -> list[dict[str, list[int]]]:
         """Token ids per pair, unpadded, at most ``max_length`` long."""
-        enc = self.tokenizer(
-            list(queries), list(docs), truncation="only_second", max_length=self.max_length, padding=False
-        )
-        keys = [k for k in enc if k != "overflow_to_sample_mapping"]
-        features = [{k: enc[k][i] for k in keys} for i in range(len(queries))]
-        too_long = [i for i, f in enumerate(features) if len(f["input_ids"]) > self.max_length]
-        if too_long:
-            # The query alone does not fit: only then is it truncated too.
-            log.warning("%d queries are longer than max_length=%d; truncating them too", len(too_long), self.max_length)
-            redo = self.tokenizer(
-                [queries[i] for i in too_long],
-                [docs[i] for i in too_long],
-                truncation="longest_first",
+        queries, docs = list(queries), list(docs)
+        long_query = self._queries_without_room(queries)
+        fits = [i for i in range(len(queries)) if not long_query[i]]
+        features: list[dict[str, list[int]]] = [{}] * len(queries)
+        for rows, truncation in ((fits, "only_second"), ([i for i in range(len(queries)) if long_query[i]], None)):
+            if not rows:
+                continue
+            if truncation is None:
+                # The query alone leaves no room for the document: only then is it truncated too.
+                log.warning(
+                    "%d queries are too long for max_length=%d with a document; truncating them too",
+                    len(rows),
+                    self.max_length,
+                )
+            enc = self.tokenizer(
+                [queries[i] for i in rows],
+                [docs[i] for i in rows],
+                truncation=truncation or "longest_first",
                 max_length=self.max_length,
                 padding=False,
             )
-            for j, i in enumerate(too_long):
-                features[i] = {k: redo[k][j] for k in keys}
+            keys = [k for k in enc if k != "overflow_to_sample_mapping"]
+            for j, i in enumerate(rows):
+                features[i] = {k: enc[k][j] for k in keys}
         return features
+
+    def _queries_without_room(self, queries: list[str]) -> list[bool]:
+        """Per pair: whether its query and the special tokens alone fill ``max_length``
+        (truncating only the document cannot fit it; the tokenizer refuses to try)."""
+        unique = list(dict.fromkeys(queries))
+        lengths = self.tokenizer(unique, add_special_tokens=False, padding=False)["input_ids"]
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
+        too_long = {q for q, ids in zip(unique, lengths, strict=True) if len(ids) >= room}
+        return [q in too_long for q in queries]
 
     def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         return self.tokenizer.pad(features, padding=True, return_tensors="pt")
