@@ -25,6 +25,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         export,
         fuse,
         mine,
+        pairs,
         quickstart,
         recipe,
         rerank,
@@ -45,6 +46,11 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
         ),
         "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
         "mine": (mine.MineConfig, mine.main, "mine hard negatives with BM25 or a dense retriever into grouped JSONL"),
+        "pairs": (
+            pairs.PairsConfig,
+            pairs.main,
+            "interactions + items -> (user context, item text, label) pairs per split on Dask; baselines",
+        ),
         "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder or generative reranker"),
         "rerank": (rerank.RerankConfig, rerank.main, "rescore a run or candidates with a model, write a run"),
         "retrieve-rerank": (
@@ -171,6 +177,18 @@ def _report(command: str, result: Any) -> None:
         out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
+    elif command == "pairs":
+        _report_pairs(out, result)
+
+
+def _report_pairs(out, result) -> None:
+    """Rows per split, users and positives dropped, the leakage check, time, memory, the metrics table."""
+    from rankwright.interactions.report import format_summary
+
+    out.write(format_summary(result.summary))
+    if result.table:
+        out.write(f"\n{result.table}\n")
+    out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
 
 
 def _report_fuse(out, result: dict[str, Any]) -> None:

@@ -1,0 +1,130 @@
+"""Where the Dask graph runs: a ``distributed.LocalCluster`` by default (one worker
+process per core), an existing cluster given its scheduler address, or Dask's
+single-process schedulers (``synchronous``/``threads``) for debugging.
+
+Workers of an existing cluster must see the output folder (a shared file system),
+as they write their part files there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import resource
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask
+
+log = logging.getLogger(__name__)
+
+LOCAL_SCHEDULERS = ("synchronous", "threads")
+
+
+@dataclass
+class DaskConfig:
+    """The Dask cluster the pipeline runs on."""
+
+    scheduler: str | None = field(
+        default=None,
+        metadata={
+            "help": "address of an existing cluster (tcp://host:8786); synchronous|threads: run in this process; "
+            "default: start a LocalCluster"
+        },
+    )
+    workers: int | None = field(default=None, metadata={"help": "LocalCluster workers (default: one per core)"})
+    threads_per_worker: int = field(default=1, metadata={"help": "LocalCluster threads per worker"})
+    processes: bool = field(default=True, metadata={"help": "LocalCluster workers are processes (false: threads)"})
+    memory_limit: str = field(default="auto", metadata={"help": "LocalCluster memory limit per worker, e.g. 2GiB"})
+    npartitions: int | None = field(
+        default=None, metadata={"help": "partitions after the shuffle by user (default: input partitions, >= 2/thread)"}
+    )
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of the calling process so far, in MiB.
+
+    Linux's ``VmHWM`` where there is one: ``getrusage``'s ``ru_maxrss`` survives
+    ``exec``, so a worker spawned by a large parent would report the parent's size."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class DaskSession:
+    """Computes collections on the chosen scheduler, with a progress bar."""
+
+    def __init__(self, client: Any, scheduler: str, progress: bool, description: str):
+        self.client = client
+        self.scheduler = scheduler
+        self.progress = progress
+        self.description = description
+
+    @property
+    def threads(self) -> int:
+        if self.client is None:
+            return 1 if self.scheduler == "synchronous" else os.cpu_count() or 1
+        return max(1, sum(self.client.nthreads().values()))
+
+    def compute(self, *collections: Any) -> tuple:
+        """``dask.compute`` on this session's scheduler; a progress bar when asked."""
+        if self.client is None:
+            from dask.diagnostics import ProgressBar
+
+            bar = ProgressBar() if self.progress else contextlib.nullcontext()
+            with bar:
+                return dask.compute(*collections, scheduler=self.scheduler)
+        futures = self.client.compute(list(collections))
+        if self.progress:
+            from distributed import progress
+
+            progress(futures)
+        return tuple(self.client.gather(futures))
+
+    def memory(self) -> dict[str, Any]:
+        """Peak resident memory (MiB) of this process and of each worker process."""
+        out: dict[str, Any] = {"client_peak_mib": round(peak_rss_mib(), 1)}
+        if self.client is not None:
+            peaks = self.client.run(peak_rss_mib)
+            out["worker_peak_mib"] = {addr: round(v, 1) for addr, v in sorted(peaks.items())}
+            out["workers_in_client_process"] = self.description.endswith("threads")
+        return out
+
+
+@contextlib.contextmanager
+def dask_session(config: DaskConfig, *, progress: bool = True) -> Iterator[DaskSession]:
+    """A session on the configured scheduler; a LocalCluster started here is closed on exit."""
+    if config.scheduler in LOCAL_SCHEDULERS:
+        yield DaskSession(None, config.scheduler, progress, f"dask {config.scheduler} scheduler (this process)")
+        return
+    from distributed import Client, LocalCluster
+
+    # The scheduler and nanny narrate every start and stop at INFO; the shuffle warns on each run.
+    if not log.isEnabledFor(logging.DEBUG):
+        logging.getLogger("distributed").setLevel(logging.WARNING)
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    if config.scheduler:
+        with Client(config.scheduler) as client:
+            yield DaskSession(client, "distributed", progress, f"cluster at {config.scheduler}")
+        return
+    workers = config.workers or os.cpu_count() or 1
+    kind = "processes" if config.processes else "threads"
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=config.threads_per_worker,
+            processes=config.processes,
+            memory_limit=config.memory_limit,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        description = f"LocalCluster, {workers} workers x {config.threads_per_worker} threads, {kind}"
+        log.info("%s", description)
+        yield DaskSession(client, "distributed", progress, description)

@@ -1,0 +1,160 @@
+"""Negatives for a user: items the user never interacted with, drawn by a generator
+seeded from (seed, user id) alone, so a user's rows are the same whichever partition,
+worker or machine builds them.
+
+Random negatives are uniform over the catalog or weighted by popularity
+(``(count + 1) ** popularity_alpha``); hard negatives are drawn from the BM25 top
+``bm25.top_k`` items for the context text (the index is built once per process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from rankwright.interactions.items import Catalog
+
+HARD_RETRIEVERS = ("bm25",)
+#: Rejection-sampling rounds before falling back to an exact draw over the remaining items.
+REJECTION_ROUNDS = 8
+
+
+@dataclass
+class HardBM25Config:
+    """BM25 of the hard negatives: ``rankwright.retrieval.bm25.BM25Config``'s settings
+    and defaults, declared here so that workers import the retrieval package (and
+    torch, which it loads) only when hard negatives are asked for."""
+
+    k1: float = field(default=1.5, metadata={"help": "term-frequency saturation"})
+    b: float = field(default=0.75, metadata={"help": "length normalisation"})
+    method: str = field(default="lucene", metadata={"help": "bm25s variant: lucene|robertson|atire|bm25l|bm25+"})
+    stopwords: str | None = field(default="en", metadata={"help": "stopword list (e.g. en) or none"})
+    stemmer: str | None = field(default=None, metadata={"help": "PyStemmer language (e.g. english) or none"})
+    top_k: int = field(default=50, metadata={"help": "the window: hard negatives come from the BM25 top k items"})
+
+
+@dataclass
+class NegativesConfig:
+    """How many negatives each positive gets, and from where."""
+
+    per_positive: int = field(default=3, metadata={"help": "random negatives per positive (never-seen items)"})
+    eval_per_positive: int | None = field(
+        default=None, metadata={"help": "random negatives per validation/test positive (default: per_positive)"}
+    )
+    popularity_alpha: float = field(
+        default=0.0, metadata={"help": "0: uniform; a: items drawn with weight (interactions + 1) ** a"}
+    )
+    hard_per_positive: int = field(
+        default=0, metadata={"help": "extra hard negatives per positive from a retriever over item texts"}
+    )
+    hard_retriever: str = field(default="bm25", metadata={"help": "retriever of hard negatives: bm25"})
+    bm25: HardBM25Config = field(default_factory=HardBM25Config, metadata={"help": "BM25 of the hard negatives"})
+
+    def check(self) -> None:
+        if self.per_positive < 0 or self.hard_per_positive < 0:
+            raise ValueError("negatives.per_positive and negatives.hard_per_positive cannot be negative")
+        if self.eval_per_positive is not None and self.eval_per_positive < 0:
+            raise ValueError(f"negatives.eval_per_positive cannot be negative, got {self.eval_per_positive}")
+        if self.popularity_alpha < 0:
+            raise ValueError(f"negatives.popularity_alpha cannot be negative, got {self.popularity_alpha}")
+        if self.hard_per_positive and self.hard_retriever not in HARD_RETRIEVERS:
+            raise ValueError(
+                f"negatives.hard_retriever must be one of {HARD_RETRIEVERS} in the Dask pipeline, "
+                f"got {self.hard_retriever!r}"
+            )
+
+
+def user_rng(seed: int, user: str) -> np.random.Generator:
+    """A generator that depends only on (seed, user id): never on partition order."""
+    digest = hashlib.sha256(f"{seed}\x1f{user}".encode()).digest()
+    words = [int.from_bytes(digest[i : i + 8], "little") for i in range(0, 32, 8)]
+    return np.random.default_rng(words)
+
+
+def cumulative_weights(counts: np.ndarray, alpha: float) -> np.ndarray | None:
+    """Cumulative sampling weights ``(count + 1) ** alpha``; None for uniform."""
+    if alpha == 0:
+        return None
+    return np.cumsum((np.asarray(counts, dtype=np.float64) + 1.0) ** alpha)
+
+
+def _draw(rng: np.random.Generator, n_items: int, size: int, cumulative: np.ndarray | None) -> np.ndarray:
+    if cumulative is None:
+        return rng.integers(0, n_items, size=size)
+    return np.searchsorted(cumulative, rng.random(size) * cumulative[-1], side="right")
+
+
+def sample_items(
+    rng: np.random.Generator, n_items: int, m: int, excluded: set[int], cumulative: np.ndarray | None = None
+) -> list[int]:
+    """Up to ``m`` distinct catalog rows outside ``excluded``, in draw order.
+
+    Draws are made in batches and rejected when excluded or repeated (successive
+    sampling without replacement, the same law as a weighted draw without replacement);
+    when that does not finish, the rest is drawn exactly from the remaining items."""
+    chosen: list[int] = []
+    taken = set(excluded)
+    for _ in range(REJECTION_ROUNDS):
+        if len(chosen) >= m:
+            break
+        for row in _draw(rng, n_items, 2 * (m - len(chosen)) + 8, cumulative):
+            row = int(row)
+            if row not in taken:
+                taken.add(row)
+                chosen.append(row)
+                if len(chosen) == m:
+                    return chosen
+    if len(chosen) < m:
+        rest = np.setdiff1d(np.arange(n_items), np.fromiter(taken, dtype=np.int64, count=len(taken)))
+        if len(rest):
+            weights = None
+            if cumulative is not None:
+                w = np.diff(cumulative, prepend=0.0)[rest]
+                weights = w / w.sum()
+            extra = rng.choice(rest, size=min(m - len(chosen), len(rest)), replace=False, p=weights)
+            chosen.extend(int(r) for r in extra)
+    return chosen
+
+
+class HardNegatives:
+    """BM25 over the catalog's item texts (index row = catalog row)."""
+
+    def __init__(self, catalog: Catalog, config: HardBM25Config):
+        from rankwright.retrieval.bm25 import BM25, BM25Config
+
+        self.config = config
+        documents = dict(zip(catalog.ids, catalog.texts, strict=True))
+        self.bm25 = BM25(documents, BM25Config(**asdict(config)), progress=False)
+
+    def window(self, query: str) -> np.ndarray:
+        """Catalog rows of the BM25 top ``top_k`` items for ``query`` with a score above 0, best first."""
+        from rankwright.retrieval.base import top_k_rows
+
+        scores = self.bm25.query_scores(query)
+        rows = top_k_rows(scores, self.bm25.tie_rank, self.config.top_k)
+        return rows[scores[rows] > 0]
+
+    def sample(self, rng: np.random.Generator, query: str, m: int, excluded: set[int]) -> list[int]:
+        """Up to ``m`` distinct rows drawn uniformly from the window, outside ``excluded``."""
+        eligible = [int(r) for r in self.window(query) if int(r) not in excluded]
+        if not eligible or m <= 0:
+            return []
+        picks = rng.choice(len(eligible), size=min(m, len(eligible)), replace=False)
+        return [eligible[i] for i in picks]
+
+
+_CACHE: dict[tuple, HardNegatives] = {}
+_LOCK = threading.Lock()
+
+
+def hard_negatives(catalog: Catalog, config: HardBM25Config) -> HardNegatives:
+    """The process's BM25 index for this catalog and configuration (built once per worker)."""
+    key = (catalog.fingerprint, tuple(sorted(asdict(config).items())))
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE.clear()
+            _CACHE[key] = HardNegatives(catalog, config)
+        return _CACHE[key]
