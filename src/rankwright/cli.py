@@ -78,7 +78,11 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
             recipe.main,
             "split, first stage, zero-shot dense rerank, mine, train, select on validation, evaluate on test",
         ),
-        "export": (export.ExportConfig, export.main, "write a standalone model folder (merge LoRA adapters)"),
+        "export": (
+            export.ExportConfig,
+            export.main,
+            "write a standalone model folder (merge LoRA adapters; ONNX and int8 ONNX, evaluated against torch)",
+        ),
         "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
         "serve": (serve.ServeConfig, serve.main, "serve a model over HTTP: POST /rerank, GET /health, GET /metrics"),
     }
@@ -177,6 +181,10 @@ def _report(command: str, result: Any) -> None:
         out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
     elif command == "split":
         out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
+    elif command == "export":
+        from rankwright.commands.export import describe_export
+
+        out.write(describe_export(result) + "\n")
     elif command == "pairs":
         _report_pairs(out, result)
 

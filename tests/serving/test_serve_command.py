@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -46,27 +47,19 @@ def test_serve_without_a_model_or_with_bad_settings_is_an_error(capsys):
     assert cli(["serve", "--model", "m", "--max_documents", "0"]) == 2
 
 
-def test_load_reranker_passes_the_backend_where_it_is_supported(tiny_cross_encoder, monkeypatch):
-    seen = {}
-    original = Reranker.from_pretrained.__func__
+def test_load_reranker_serves_the_onnx_export_with_the_torch_scores(tiny_cross_encoder, tmp_path):
+    from rankwright.inference.onnx_backend import export_onnx
 
-    def spy(cls, path, device=None, *, backend="torch", **kwargs):
-        seen.update(backend=backend, path=path, **kwargs)
-        return original(cls, path, device, **kwargs)
-
-    monkeypatch.setattr(Reranker, "from_pretrained", classmethod(spy))
-    reranker = load_reranker(ServeConfig(model=tiny_cross_encoder, backend="torch", max_length=24))
-    assert seen == {"backend": "torch", "path": tiny_cross_encoder, "max_length": 24}
-    assert reranker.metadata.max_length == 24
-
-
-def test_a_non_torch_backend_without_support_is_a_clear_error(tiny_cross_encoder, monkeypatch):
-    def torch_only(cls, path, device=None, **kwargs):
-        raise AssertionError("not called")
-
-    monkeypatch.setattr(Reranker, "from_pretrained", classmethod(torch_only))
-    with pytest.raises(ValueError, match="backend='onnx'"):
-        load_reranker(ServeConfig(model=tiny_cross_encoder, backend="onnx"))
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_cross_encoder, folder)
+    export_onnx(str(folder), folder, int8=False)
+    onnx = load_reranker(ServeConfig(model=str(folder), backend="onnx", max_length=24))
+    torch_model = load_reranker(ServeConfig(model=str(folder), max_length=24))
+    assert type(onnx.model).__name__ == "OnnxSequenceClassifier" and onnx.metadata.max_length == 24
+    docs = ["cordless drill kit", "garden hose", "a much longer text about a white ceiling fan with a light kit"]
+    np.testing.assert_allclose(onnx.logits("drill", docs), torch_model.logits("drill", docs), atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="rankwright export --onnx true --int8 true"):
+        load_reranker(ServeConfig(model=str(folder), backend="onnx-int8"))
 
 
 def _free_port() -> int:

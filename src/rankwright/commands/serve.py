@@ -12,10 +12,9 @@ Every serving setting is a flag: ``--max_documents``, ``--max_wait_ms``,
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rankwright.inference.reranker import Reranker
 from rankwright.serving.config import ServingConfig
@@ -38,13 +37,10 @@ class ServeConfig(ServingConfig):
 
 
 def load_reranker(config: ServeConfig) -> Reranker:
-    """``Reranker.from_pretrained`` with the configured backend."""
-    kwargs: dict[str, Any] = {"device": config.device, "max_length": config.max_length}
-    if "backend" in inspect.signature(Reranker.from_pretrained).parameters:
-        kwargs["backend"] = config.backend
-    elif config.backend != "torch":
-        raise ValueError(f"backend={config.backend!r}: this rankwright's Reranker runs torch models only")
-    return Reranker.from_pretrained(config.model, **kwargs)
+    """``Reranker.from_pretrained`` with the configured backend (torch, onnx, onnx-int8)."""
+    return Reranker.from_pretrained(
+        config.model, device=config.device, max_length=config.max_length, backend=config.backend
+    )
 
 
 def main(config: ServeConfig) -> None:

@@ -33,6 +33,8 @@ class ModelMetadata:
     - ``prompt``: generative models' template, instruction and label words.
     - ``calibration``: a fitted map from raw score to probability (method + params).
     - ``fusion``: weights that combine this model's score with first-stage scores.
+    - ``export``: what ``rankwright export`` wrote besides the weights (``onnx``: the
+      ONNX files, opset, exporter, int8 settings and the check against torch).
     - ``base_model``: where training started (for LoRA adapters, the base to load).
     - ``adapter``: True when the folder holds a LoRA adapter rather than full weights.
     - ``training``: loss, hyper-parameters, data, timing, as recorded by ``train``.
@@ -47,6 +49,7 @@ class ModelMetadata:
     prompt: dict[str, Any] | None = None
     calibration: dict[str, Any] | None = None
     fusion: dict[str, Any] | None = None
+    export: dict[str, Any] | None = None
     base_model: str | None = None
     adapter: bool = False
     training: dict[str, Any] = field(default_factory=dict)
