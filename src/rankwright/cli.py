@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -244,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DataError, ValueError, FileNotFoundError) as err:
         log.error("%s", err)
         return 2
-    _report(args.command, result)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one report (rank 0's)
+        _report(args.command, result)
     return 0
 
 

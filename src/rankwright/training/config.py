@@ -84,6 +84,32 @@ class TrainingConfig:
     resume: bool = field(default=False, metadata={"help": "resume from the last checkpoint in output_dir"})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "trade compute for memory"})
     dataloader_num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
+    ddp_backend: str | None = field(
+        default=None,
+        metadata={
+            "help": "process-group backend when launched on several processes (torchrun, accelerate launch): "
+            "gloo|nccl|... (default: gloo on CPU, the Trainer's choice, nccl, on GPUs); batch_size is per process"
+        },
+    )
+    deepspeed: dict[str, Any] | str | None = field(
+        default=None,
+        metadata={
+            "help": "DeepSpeed config (a JSON file, or the mapping), passed to the Trainer as is (needs the deepspeed "
+            "package); untested here. Validation and best/ final/ saving use the whole model on each process and "
+            "ranks run the model a different number of times per step, so ZeRO stage 3 is not supported (1-2 may be)"
+        },
+    )
+    fsdp: bool = field(
+        default=False,
+        metadata={
+            "help": "PyTorch FSDP (the Trainer's fsdp=True), set up by fsdp_config, passed as is; untested here, and "
+            "not supported yet for the reasons given under deepspeed (FSDP shards the model like ZeRO stage 3)"
+        },
+    )
+    fsdp_config: dict[str, Any] | str | None = field(
+        default=None,
+        metadata={"help": "the Trainer's FSDP settings (a JSON file, or the mapping), passed as is"},
+    )
     calibration: str | None = field(
         default=None,
         metadata={

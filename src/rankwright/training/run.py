@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import TrainingArguments, set_seed
+from transformers import set_seed
 
 import rankwright
 from rankwright.data.labels import LabelScheme, build_scheme
@@ -38,8 +38,10 @@ from rankwright.models.loading import (
 )
 from rankwright.models.metadata import ModelMetadata
 from rankwright.models.prompts import build_prompt
+from rankwright.training.arguments import training_arguments
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
+from rankwright.training.sharding import RankBatchSampler
 from rankwright.training.trainer import EarlyStopCallback, RerankTrainer, SaveBestCallback, ValidationSet
 
 log = logging.getLogger(__name__)
@@ -297,14 +299,6 @@ def _model_and_head(config: TrainConfig, model_type: str, scheme: LabelScheme, l
     return model, tokenizer, head
 
 
-def _checkpointing_args() -> dict[str, Any]:
-    """Activation checkpointing, non-reentrant (LoRA's frozen inputs need no
-    requires_grad trick), under the argument name this transformers uses."""
-    names = {f.name for f in fields(TrainingArguments)}
-    prefix = "activation" if "activation_checkpointing" in names else "gradient"
-    return {f"{prefix}_checkpointing": True, f"{prefix}_checkpointing_kwargs": {"use_reentrant": False}}
-
-
 def last_complete_checkpoint(out: Path) -> str | None:
     """The newest checkpoint the Trainer finished writing (``trainer_state.json`` is its
     last file); a checkpoint cut short by a crash is skipped with a warning."""
@@ -361,9 +355,6 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     doc_len = _token_lengths(tokenizer, pool.docs)
     overhead = getattr(head, "pair_overhead", 3)
     lengths_fn = partial(examples.lengths, query_len + overhead, doc_len, config.model.max_length)
-    sampler = LengthGroupedSampler(
-        examples, lengths_fn, config.training.batch_size, config.training.seed, config.sampling.length_grouping
-    )
     label_dtype = torch.long if loss.label_kind == "class" else torch.float32
     collator = partial(
         collate_examples, pool=pool, head=head, label_dtype=label_dtype, buckets=config.sampling.length_buckets
@@ -397,34 +388,19 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     out = Path(config.output_dir)
     t = config.training
     eval_strategy = t.eval_strategy if validation is not None else "no"
-    args = TrainingArguments(
-        output_dir=str(out),
-        num_train_epochs=t.epochs,
-        max_steps=t.max_steps,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size,
-        gradient_accumulation_steps=t.grad_accum,
-        learning_rate=t.learning_rate,
-        weight_decay=t.weight_decay,
-        warmup_steps=t.warmup_ratio,
-        lr_scheduler_type="linear",
-        max_grad_norm=t.max_grad_norm,
-        bf16=t.bf16,
-        fp16=t.fp16,
-        eval_strategy=eval_strategy,
-        eval_steps=t.eval_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        logging_steps=t.logging_steps,
-        seed=t.seed,
-        report_to=t.report_to,
-        remove_unused_columns=False,
-        **(_checkpointing_args() if t.gradient_checkpointing else {}),
-        dataloader_num_workers=t.dataloader_num_workers,
-        disable_tqdm=not config.progress,
-        use_cpu=not torch.cuda.is_available(),
+    args = training_arguments(config, eval_strategy)  # joins the process group under torchrun
+    # Every rank draws the same epoch order of global batches and trains on its share.
+    sampler = LengthGroupedSampler(
+        examples, lengths_fn, t.batch_size * args.world_size, t.seed, config.sampling.length_grouping
     )
+    batches = RankBatchSampler(sampler, t.batch_size, args.process_index, args.world_size)
+    if args.world_size > 1:
+        log.info(
+            "data-parallel training on %d processes: %d examples per process, %d per step",
+            args.world_size,
+            t.batch_size,
+            batches.global_batch_size * t.grad_accum,
+        )
     best_dir = out / "best"
     saver = SaveBestCallback(
         lambda trained, step, metric: save_model(
@@ -448,7 +424,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         rerank_loss=loss,
         validation=validation,
         metadata=metadata,
-        train_sampler=sampler,
+        train_batches=batches,
     )
     resume_from = last_complete_checkpoint(out) if t.resume else None
     if t.resume and resume_from is None:
@@ -476,23 +452,29 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         "stopped_early": stopper is not None and stopper.stopped_step is not None,
         "early_stopping": stopper.summary() if stopper is not None else None,
         "validation_per_evaluation": validation_per_evaluation(trainer.state.log_history),
+        "world_size": args.world_size,
+        "per_device_batch_size": t.batch_size,
+        "global_batch_size": batches.global_batch_size * t.grad_accum,
         "total_runtime_s": time.perf_counter() - started,
     }
     final_dir = out / "final"
-    save_model(trainer.model, tokenizer, metadata, final_dir, {"result": summary})
-    if calibration is not None:
-        in_memory = Reranker(trainer.model, head, metadata, device=str(trainer.args.device))
-        best = best_dir if saver.best is not None else None
-        summary["calibration"] = _calibrate_folders(
-            config, calibration, in_memory, final_dir, best, val_data, test_data, scheme
-        )
-        summary["total_runtime_s"] = time.perf_counter() - started
-        final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
-        final_metadata.training["result"] = summary
-        final_metadata.save(final_dir)
-    summary["log_history"] = list(trainer.state.log_history)
-    summary["files"] = write_training_report(out, summary, summary["log_history"])
-    write_json(summary, out / "train_summary.json")
+    # Files are written once, by rank 0; the other ranks wait until they exist.
+    if trainer.is_world_process_zero():
+        save_model(trainer.model, tokenizer, metadata, final_dir, {"result": summary})
+        if calibration is not None:
+            in_memory = Reranker(trainer.model, head, metadata, device=str(trainer.args.device))
+            best = best_dir if saver.best is not None else None
+            summary["calibration"] = _calibrate_folders(
+                config, calibration, in_memory, final_dir, best, val_data, test_data, scheme
+            )
+            summary["total_runtime_s"] = time.perf_counter() - started
+            final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
+            final_metadata.training["result"] = summary
+            final_metadata.save(final_dir)
+        summary["log_history"] = list(trainer.state.log_history)
+        summary["files"] = write_training_report(out, summary, summary["log_history"])
+        write_json(summary, out / "train_summary.json")
+    trainer.accelerator.wait_for_everyone()
     log.info(
         "trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s",
         train_seconds,

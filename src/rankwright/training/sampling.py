@@ -203,7 +203,12 @@ class EpochExamples(Dataset):
 class LengthGroupedSampler(Sampler[int]):
     """A seeded per-epoch permutation; with ``group`` on, chunks of 50 batches are
     sorted by length so each batch pads to similar lengths, and the batches are then
-    shuffled. Drives ``dataset.set_epoch`` so examples and order change together."""
+    shuffled. ``batch_size`` is the global batch (per-device batch times processes), so
+    every process count forms the same batches.
+
+    The epoch is the dataset's (``set_epoch`` sets it there), so examples and order
+    change together whichever of the two a data loader tells the epoch to; the order
+    depends only on (seed, epoch), the same on every rank."""
 
     def __init__(self, dataset: EpochExamples, lengths_fn, batch_size: int, seed: int, group: bool = True):
         self.dataset = dataset
@@ -211,17 +216,18 @@ class LengthGroupedSampler(Sampler[int]):
         self.batch_size = batch_size
         self.seed = seed
         self.group = group
-        self.epoch = 0
+
+    @property
+    def epoch(self) -> int:
+        return self.dataset.epoch or 0
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
         self.dataset.set_epoch(epoch)
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __iter__(self):
-        self.dataset.set_epoch(self.epoch)
         rng = np.random.default_rng([self.seed, self.epoch, 7])
         order = rng.permutation(len(self.dataset))
         if not self.group:
@@ -249,7 +255,13 @@ def collate_examples(
     With ``buckets`` > 1 the batch's pairs are sorted by length and cut into that many
     chunks, each padded to its own longest pair: the model sees the same batch (the
     loss and its gradient are those of the whole batch), with less padding to compute.
+
+    No examples (a data-parallel rank's empty share of an epoch's last, short global
+    batch) give a placeholder: one real pair for the model to run on, fully masked.
     """
+    placeholder = not examples
+    if placeholder:
+        examples = [Example(0, [0], [0.0])]
     width = max(len(e.docs) for e in examples)
     index = torch.full((len(examples), width), -1, dtype=torch.long)
     labels = torch.zeros((len(examples), width), dtype=label_dtype)
@@ -270,5 +282,5 @@ def collate_examples(
         "order": torch.tensor(order, dtype=torch.long),
         "index": index,
         "rw_labels": labels,
-        "mask": index >= 0,
+        "mask": (index >= 0) & (not placeholder),
     }

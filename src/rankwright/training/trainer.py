@@ -2,24 +2,35 @@
 (scores, labels, mask); evaluation runs the ranking metrics on the fixed validation
 set through the Reranker's batching path; the sampler re-draws examples per epoch.
 Accumulation, schedules, clipping, mixed precision, checkpoints, resume, DDP and
-report_to are the Trainer's own."""
+report_to are the Trainer's own.
+
+Data-parallel runs (torchrun, accelerate launch) train on exactly the batches of one
+process with the global batch size: each rank takes its share of every global batch
+(``RankBatchSampler``), the loss is that of the global batch (``global_batch``), and
+validation is scored in shares, gathered, computed once and broadcast, so that every
+rank takes the same best-checkpoint and early-stopping decisions."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_utils import seed_worker
 
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
 from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run
 from rankwright.inference.reranker import Reranker
 from rankwright.losses.base import RerankLoss
+from rankwright.training import distributed
+from rankwright.training.sharding import RankBatchSampler, shard_bounds
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +45,19 @@ class ValidationSet:
         self.metrics = metrics
 
     def evaluate(self, reranker: Reranker, batch_size: int, progress: bool = False) -> dict[str, float]:
-        scores = reranker.score(
-            self.pairs[QUERY].tolist(), self.pairs[DOC].tolist(), batch_size=batch_size, progress=progress
-        )
+        """The metrics on all validation pairs. In a data-parallel run each rank scores
+        its share of the pairs; rank 0 computes the metrics on the gathered scores and
+        every rank returns its numbers."""
+        lo, hi = shard_bounds(len(self.pairs), distributed.rank(), distributed.world_size())
+        part = self.pairs.iloc[lo:hi]
+        local = np.empty(0, dtype=np.float32)
+        if len(part):
+            local = reranker.score(part[QUERY].tolist(), part[DOC].tolist(), batch_size=batch_size, progress=progress)
+        scores = distributed.gather_arrays(local)
+        return distributed.broadcast(self.score_metrics(scores) if distributed.rank() == 0 else None)
+
+    def score_metrics(self, scores: np.ndarray) -> dict[str, float]:
+        """The ranking metrics of one score per validation pair."""
         run = self.pairs[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores})
         result = evaluate_run(run, self.qrels, self.relevant_gain, self.metrics)
         means = result.mean("all")
@@ -54,7 +75,7 @@ class RerankTrainer(Trainer):
         rerank_loss: RerankLoss,
         validation: ValidationSet | None,
         metadata,
-        train_sampler,
+        train_batches: RankBatchSampler,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
@@ -62,26 +83,55 @@ class RerankTrainer(Trainer):
         self.rerank_loss = rerank_loss
         self.validation = validation
         self.metadata = metadata
-        self.train_sampler = train_sampler
+        self.train_batches = train_batches
         # Our loss is a per-batch mean: let the Trainer scale it for accumulation.
         self.model_accepts_loss_kwargs = False
         self.pairs_seen = 0
         self.last_eval_step: int | None = None
         self.last_eval_metrics: dict[str, float] = {}
 
-    def _get_train_sampler(self, *args: Any, **kwargs: Any):
-        return self.train_sampler
+    def get_train_dataloader(self) -> DataLoader:
+        """The epoch's batches from ``train_batches``, this rank's share of each global
+        batch. accelerate would deal whole batches round-robin to the ranks and pad the
+        epoch's end with repeated examples; the shares are already per rank, so its
+        wrapper is made a pass-through (as the Trainer does for its own rank-aware
+        batch samplers)."""
+        a = self.args
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.train_batches,
+            collate_fn=self.data_collator,
+            num_workers=a.dataloader_num_workers,
+            pin_memory=a.dataloader_pin_memory,
+            persistent_workers=a.dataloader_persistent_workers,
+            prefetch_factor=a.dataloader_prefetch_factor,
+            multiprocessing_context=a.dataloader_multiprocessing_context,
+            worker_init_fn=partial(seed_worker, num_workers=a.dataloader_num_workers, rank=a.process_index),
+        )
+        prepared = self.accelerator.prepare(loader)
+        wrapper = getattr(prepared, "batch_sampler", None)
+        if wrapper is not self.train_batches and getattr(wrapper, "batch_sampler", None) is self.train_batches:
+            wrapper.num_processes = 1
+            wrapper.process_index = 0
+        return prepared
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        index, mask = inputs["index"], inputs["mask"]
+        index, mask, labels = inputs["index"], inputs["mask"], inputs["rw_labels"]
         # Chunks were cut from the length-sorted pairs; put their scores back in pair order.
         sorted_scores = torch.cat([self.head.scores(model, chunk) for chunk in inputs["features"]])
         flat = torch.empty_like(sorted_scores)
         flat[inputs["order"]] = sorted_scores
         grid = flat[index.clamp(min=0)]
-        loss = self.rerank_loss(grid, inputs["rw_labels"], mask)
-        if model.training:
-            self.pairs_seen += int(mask.sum())
+        if not model.training:
+            loss = self.rerank_loss(grid, labels, mask)
+            return (loss, {"scores": grid}) if return_outputs else loss
+        scores, labels, mask = distributed.global_batch(grid, labels, mask)
+        loss = distributed.scale_gradient(self.rerank_loss(scores, labels, mask))
+        if not inputs["mask"].any():
+            # A placeholder batch: its scores must still reach the loss, or this rank
+            # would skip the gradient all-reduce that the other ranks wait in.
+            loss = loss + 0.0 * grid.sum()
+        self.pairs_seen += int(mask.sum())  # the global batch's pairs
         return (loss, {"scores": grid}) if return_outputs else loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
@@ -89,9 +139,8 @@ class RerankTrainer(Trainer):
             return {}
         start = time.perf_counter()
         reranker = Reranker(self.model, self.head, self.metadata, device=str(self.args.device))
-        values = self.validation.evaluate(
-            reranker, self.args.per_device_eval_batch_size, progress=not self.args.disable_tqdm
-        )
+        progress = not self.args.disable_tqdm and self.is_world_process_zero()
+        values = self.validation.evaluate(reranker, self.args.per_device_eval_batch_size, progress=progress)
         self.model.train()
         metrics = {f"{metric_key_prefix}_{k}": v for k, v in values.items()}
         metrics[f"{metric_key_prefix}_runtime"] = time.perf_counter() - start
