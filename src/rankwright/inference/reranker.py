@@ -36,6 +36,14 @@ from rankwright.models.prompts import PromptConfig, build_prompt
 
 log = logging.getLogger(__name__)
 
+#: Default batching of ``Reranker.logits``: at most this many pairs a batch, and at most
+#: this many padded tokens (pairs x the batch's longest pair). Measured on 4,000 Home
+#: Depot pairs with MiniLM-L6 on 2 CPU cores (bench/inference.py): 318 pairs/s, against
+#: 272 with batches of 64 pairs and 197 for sentence-transformers' predict. On a GPU a
+#: larger ``max_tokens`` fills the device better.
+BATCH_PAIRS = 256
+BATCH_TOKENS = 4096
+
 
 @dataclass(frozen=True)
 class RankedDocument:
@@ -154,15 +162,16 @@ class Reranker:
         queries: str | Sequence[str],
         docs: Sequence[str],
         *,
-        batch_size: int = 64,
-        max_tokens: int | None = None,
+        batch_size: int = BATCH_PAIRS,
+        max_tokens: int | None = BATCH_TOKENS,
         progress: bool | None = None,
     ) -> np.ndarray:
         """Raw model outputs in input order: ``[N]`` (one output) or ``[N, C]``.
 
         Pairs are scored longest first, at most ``batch_size`` a batch; ``max_tokens``
-        also caps a batch's padded size (pairs x its longest pair), so batches of short
-        pairs hold more of them and a batch of long ones cannot blow up memory."""
+        (None: no budget) also caps a batch's padded size (pairs x its longest pair), so
+        batches of short pairs hold more of them and a batch of long ones cannot blow up
+        memory (see ``BATCH_TOKENS``)."""
         docs = list(docs)
         queries = [queries] * len(docs) if isinstance(queries, str) else list(queries)
         if len(queries) != len(docs):
@@ -193,8 +202,8 @@ class Reranker:
         queries: str | Sequence[str],
         docs: Sequence[str],
         *,
-        batch_size: int = 64,
-        max_tokens: int | None = None,
+        batch_size: int = BATCH_PAIRS,
+        max_tokens: int | None = BATCH_TOKENS,
         probabilities: bool = False,
         calibrated: bool = False,
         progress: bool | None = None,
@@ -316,8 +325,8 @@ class Reranker:
         docs: Sequence[str | dict[str, Any]],
         top_k: int | None = None,
         *,
-        batch_size: int = 64,
-        max_tokens: int | None = None,
+        batch_size: int = BATCH_PAIRS,
+        max_tokens: int | None = BATCH_TOKENS,
         first_stage_scores: Sequence[float] | np.ndarray | None = None,
         fused: bool | None = None,
     ) -> list[RankedDocument]:

@@ -24,7 +24,9 @@ class ServingConfig:
     max_wait_ms: float = field(
         default=5.0, metadata={"help": "how long the batcher waits for more requests before scoring (ms)"}
     )
-    batch_size: int = field(default=64, metadata={"help": "pairs per forward pass inside one model call"})
+    batch_size: int = field(
+        default=256, metadata={"help": "most pairs per forward pass inside one model call (also at most 4096 tokens)"}
+    )
     max_documents: int = field(default=1000, metadata={"help": "most documents per request (more: 413)"})
     max_document_chars: int = field(default=20_000, metadata={"help": "most characters per document (more: 413)"})
     max_query_chars: int = field(default=4_000, metadata={"help": "most characters in the query (more: 413)"})
