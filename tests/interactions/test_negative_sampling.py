@@ -7,13 +7,13 @@ import pytest
 
 from rankwright.interactions.items import Catalog
 from rankwright.interactions.sampling import (
-    HardBM25Config,
     NegativesConfig,
     cumulative_weights,
     hard_negatives,
     sample_items,
     user_rng,
 )
+from rankwright.retrieval.bm25 import BM25Config
 
 
 def test_the_generator_depends_on_seed_and_user_only():
@@ -54,8 +54,8 @@ def test_bm25_hard_negatives_share_words_with_the_context():
         genres=[(), (), (), ()],
         texts=["space war saga", "space opera saga", "cooking with herbs", "gardening tips"],
     )
-    index = hard_negatives(catalog, HardBM25Config(top_k=3))
-    assert hard_negatives(catalog, HardBM25Config(top_k=3)) is index  # built once per process
+    index = hard_negatives(catalog, BM25Config(top_k=3))
+    assert hard_negatives(catalog, BM25Config(top_k=3)) is index  # built once per process
     # equal scores: ties in trec_eval order (item id descending); items without a shared word are left out
     assert [catalog.ids[r] for r in index.window("a space saga")] == ["b", "a"]
     assert [catalog.ids[r] for r in index.window("war")] == ["a"]
@@ -63,13 +63,13 @@ def test_bm25_hard_negatives_share_words_with_the_context():
     assert [catalog.ids[r] for r in drawn] == ["b"]  # the only non-excluded item sharing a word
 
 
-def test_the_hard_negative_bm25_settings_mirror_the_retrieval_defaults():
-    from dataclasses import asdict
+def test_hard_negatives_use_the_bm25_settings_with_a_window_of_50_and_leave_torch_unloaded():
+    import subprocess
+    import sys
 
-    from rankwright.retrieval.bm25 import BM25Config
-
-    mirrored = asdict(HardBM25Config())
-    assert mirrored == {**asdict(BM25Config()), "top_k": 50}
+    assert NegativesConfig().bm25 == BM25Config(top_k=50)
+    code = "import sys, rankwright.interactions.pipeline; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_negative_configs_are_checked():

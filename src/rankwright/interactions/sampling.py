@@ -16,24 +16,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from rankwright.interactions.items import Catalog
+from rankwright.retrieval.bm25 import BM25Config
 
 HARD_RETRIEVERS = ("bm25",)
 #: Rejection-sampling rounds before falling back to an exact draw over the remaining items.
 REJECTION_ROUNDS = 8
-
-
-@dataclass
-class HardBM25Config:
-    """BM25 of the hard negatives: ``rankwright.retrieval.bm25.BM25Config``'s settings
-    and defaults, declared here so that workers import the retrieval package (and
-    torch, which it loads) only when hard negatives are asked for."""
-
-    k1: float = field(default=1.5, metadata={"help": "term-frequency saturation"})
-    b: float = field(default=0.75, metadata={"help": "length normalisation"})
-    method: str = field(default="lucene", metadata={"help": "bm25s variant: lucene|robertson|atire|bm25l|bm25+"})
-    stopwords: str | None = field(default="en", metadata={"help": "stopword list (e.g. en) or none"})
-    stemmer: str | None = field(default=None, metadata={"help": "PyStemmer language (e.g. english) or none"})
-    top_k: int = field(default=50, metadata={"help": "the window: hard negatives come from the BM25 top k items"})
 
 
 @dataclass
@@ -51,7 +38,10 @@ class NegativesConfig:
         default=0, metadata={"help": "extra hard negatives per positive from a retriever over item texts"}
     )
     hard_retriever: str = field(default="bm25", metadata={"help": "retriever of hard negatives: bm25"})
-    bm25: HardBM25Config = field(default_factory=HardBM25Config, metadata={"help": "BM25 of the hard negatives"})
+    bm25: BM25Config = field(
+        default_factory=lambda: BM25Config(top_k=50),
+        metadata={"help": "BM25 of the hard negatives; top_k: they come from the BM25 top k items"},
+    )
 
     def check(self) -> None:
         if self.per_positive < 0 or self.hard_per_positive < 0:
@@ -122,12 +112,12 @@ def sample_items(
 class HardNegatives:
     """BM25 over the catalog's item texts (index row = catalog row)."""
 
-    def __init__(self, catalog: Catalog, config: HardBM25Config):
-        from rankwright.retrieval.bm25 import BM25, BM25Config
+    def __init__(self, catalog: Catalog, config: BM25Config):
+        from rankwright.retrieval.bm25 import BM25
 
         self.config = config
         documents = dict(zip(catalog.ids, catalog.texts, strict=True))
-        self.bm25 = BM25(documents, BM25Config(**asdict(config)), progress=False)
+        self.bm25 = BM25(documents, config, progress=False)
 
     def window(self, query: str) -> np.ndarray:
         """Catalog rows of the BM25 top ``top_k`` items for ``query`` with a score above 0, best first."""
@@ -150,7 +140,7 @@ _CACHE: dict[tuple, HardNegatives] = {}
 _LOCK = threading.Lock()
 
 
-def hard_negatives(catalog: Catalog, config: HardBM25Config) -> HardNegatives:
+def hard_negatives(catalog: Catalog, config: BM25Config) -> HardNegatives:
     """The process's BM25 index for this catalog and configuration (built once per worker)."""
     key = (catalog.fingerprint, tuple(sorted(asdict(config).items())))
     with _LOCK:

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from rankwright.retrieval.base import Retriever, progress_over
 
@@ -76,12 +75,16 @@ class DenseRetriever(Retriever):
     query_block = 256
 
     def __init__(self, documents: dict[str, str], config: DenseConfig | None = None, *, progress: bool = True):
+        import torch  # here: importing rankwright.retrieval (e.g. for BM25) stays torch-free
+
         super().__init__(documents)
         self.encoder = DenseEncoder(config)
         log.info("embedding %d documents with %s", len(documents), self.encoder.config.model)
         self.embeddings = torch.from_numpy(self.encoder.encode_documents(list(documents.values()), progress=progress))
 
     def iter_scores(self, queries: dict[str, str], *, progress: bool = True):
+        import torch
+
         ids, texts = list(queries), list(queries.values())
         with progress_over(None, "dense retrieval", progress, len(ids)) as bar:
             for start in range(0, len(ids), self.query_block):
