@@ -369,12 +369,19 @@ class SlowReranker:
     def __getattr__(self, name):
         return getattr(self._inner, name)
 
-    def logits(self, queries, docs, **kwargs):
+    def _model_call(self) -> None:
         self.calls += 1
         time.sleep(self.delay)
         if self.error is not None and self.calls > 1:  # the first call is the warm-up
             raise self.error
+
+    def logits(self, queries, docs, **kwargs):
+        self._model_call()
         return self._inner.logits(queries, docs, **kwargs)
+
+    def logits_of_features(self, features, **kwargs):
+        self._model_call()
+        return self._inner.logits_of_features(features, **kwargs)
 
 
 def test_a_request_over_the_timeout_is_504_and_the_server_stays_up(reranker, serving):

@@ -134,17 +134,18 @@ def test_score_jobs_splits_one_logits_call_per_job(tiny_cross_encoder):
         ScoreJob("garden hose 50 ft", ["hose", "hose reel", "kettle", "rug"]),
     ]
     calls = []
-    original = reranker.logits
+    original = reranker.logits_of_features
 
-    def spy(queries, docs, **kwargs):
-        calls.append(len(docs))
-        return original(queries, docs, **kwargs)
+    def spy(features, **kwargs):
+        calls.append(len(features))
+        return original(features, **kwargs)
 
-    reranker.logits = spy
+    reranker.logits_of_features = spy
     results = score_jobs(reranker, jobs, batch_size=2)
     assert calls == [8]
+    reranker.logits_of_features = original
     for job, result in zip(jobs, results, strict=True):
-        alone = original(job.query, job.texts)
+        alone = reranker.logits(job.query, job.texts)
         np.testing.assert_allclose(result.relevance, 1 / (1 + np.exp(-alone.astype(np.float64))), atol=1e-5)
         assert result.order == np.argsort(-alone, kind="stable").tolist()
         assert result.fused is None
@@ -165,13 +166,13 @@ def test_concurrent_requests_are_scored_in_one_model_call(tiny_cross_encoder, se
     ]
     alone = [reranker.logits(r["query"], r["documents"]) for r in requests]
     calls: list[int] = []
-    original = reranker.logits
+    original = reranker.logits_of_features
 
-    def spy(queries, docs, **kwargs):
-        calls.append(len(docs))
-        return original(queries, docs, **kwargs)
+    def spy(features, **kwargs):
+        calls.append(len(features))
+        return original(features, **kwargs)
 
-    reranker.logits = spy
+    reranker.logits_of_features = spy
     with serving(reranker, max_wait_ms=300, max_batch_pairs=1000) as base:
         calls.clear()  # the warm-up
 

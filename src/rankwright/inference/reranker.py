@@ -176,13 +176,25 @@ class Reranker:
         queries = [queries] * len(docs) if isinstance(queries, str) else list(queries)
         if len(queries) != len(docs):
             raise ValueError(f"{len(queries)} queries but {len(docs)} documents")
-        if not docs:
+        features = self.head.encode(queries, docs) if docs else []
+        return self.logits_of_features(features, batch_size=batch_size, max_tokens=max_tokens, progress=progress)
+
+    def logits_of_features(
+        self,
+        features: list[dict[str, list[int]]],
+        *,
+        batch_size: int = BATCH_PAIRS,
+        max_tokens: int | None = BATCH_TOKENS,
+        progress: bool | None = None,
+    ) -> np.ndarray:
+        """``logits`` of pairs already tokenised by ``self.head.encode`` (for callers
+        that also need the token counts, such as the server's usage report)."""
+        if not features:
             return np.zeros((0,) if self.metadata.num_labels == 1 else (0, self.metadata.num_labels), dtype=np.float32)
-        features = self.head.encode(queries, docs)
         lengths = np.array([len(f["input_ids"]) for f in features])
         order = np.argsort(-lengths, kind="stable")
         out: list[np.ndarray] = [None] * len(order)  # type: ignore[list-item]
-        show = progress if progress is not None else len(docs) > 10 * batch_size
+        show = progress if progress is not None else len(features) > 10 * batch_size
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode():

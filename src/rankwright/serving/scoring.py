@@ -68,15 +68,6 @@ def warm_up(reranker: Reranker) -> None:
         reranker.dense_scores(["warm up"], ["warm up"])
 
 
-def _token_counts(reranker: Reranker, queries: list[str], docs: list[str]) -> list[int] | None:
-    """Tokens of each pair as the model sees them (truncated, with the prompt); None
-    when the reranker does not expose its head's encoder."""
-    head = getattr(reranker, "head", None)
-    if head is None or not hasattr(head, "encode"):
-        return None
-    return [len(f["input_ids"]) for f in head.encode(queries, docs)]
-
-
 def score_job(reranker: Reranker, job: ScoreJob, logits: np.ndarray, tokens: int | None) -> Scored:
     """One request's result from its own rows of the batch's logits."""
     relevance = relevance_probabilities(reranker, logits)
@@ -101,8 +92,9 @@ def score_jobs(
     raises (every job of the batch failed)."""
     queries = [job.query for job in jobs for _ in job.texts]
     docs = [text for job in jobs for text in job.texts]
-    logits = reranker.logits(queries, docs, batch_size=batch_size, progress=False)
-    tokens = _token_counts(reranker, queries, docs) if count_tokens else None
+    features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
+    logits = reranker.logits_of_features(features, batch_size=batch_size, progress=False)
+    tokens = [len(f["input_ids"]) for f in features] if count_tokens else None
     results: list[Scored | Exception] = []
     start = 0
     for job in jobs:
