@@ -9,7 +9,7 @@ import pytest
 
 from rankwright.data.labels import LabelConfig, build_scheme
 from rankwright.data.readers import DataConfig, read_relevance
-from rankwright.recipe.candidates import FirstStage, add_dense, components, with_gains
+from rankwright.recipe.candidates import FirstStage, add_dense, fusion_components, with_gains
 from rankwright.retrieval import RetrieverConfig
 
 
@@ -45,6 +45,6 @@ def test_with_gains_marks_unjudged_candidates_zero(pairs):
 
 def test_components_leave_out_what_was_not_computed():
     frame = add_dense(pd.DataFrame({"query": ["a"], "doc": ["b"], "first_stage_score": [3.0]}), None)
-    got = components(frame, np.array([0.2]))
+    got = fusion_components(frame, np.array([0.2]))
     assert sorted(got) == ["first_stage", "reranker"]
-    assert sorted(components(frame.assign(dense_score=[0.7]), None)) == ["dense", "first_stage"]
+    assert sorted(fusion_components(frame.assign(dense_score=[0.7]), None)) == ["dense", "first_stage"]

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rankwright.commands.common import DataSelection, load_data
-from rankwright.commands.rerank import FIRST_STAGE_SCORE, top_k_of
+from rankwright.commands.rerank import top_k_of
 from rankwright.data.readers import read_run
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID
 from rankwright.evaluation.evaluate import qrels_of
-from rankwright.inference.candidates import attach_texts
+from rankwright.inference.candidates import add_dense, attach_texts, fusion_components
 from rankwright.inference.fusion import METHODS, fit_fusion
 from rankwright.inference.reranker import Reranker
-from rankwright.models.card import write_model_card
+from rankwright.models.card import save_fusion
 from rankwright.models.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
@@ -69,17 +68,13 @@ def main(config: FuseConfig) -> dict[str, Any]:
         progress=config.progress,
         fused=False,
     )
-    components = {
-        "reranker": own,
-        "first_stage": candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float),
-    }
+    encoder = None
     if config.dense_model:
         from rankwright.retrieval.dense import DenseConfig, DenseEncoder
 
         encoder = DenseEncoder(DenseConfig(model=config.dense_model, batch_size=config.batch_size))
-        components["dense"] = encoder.cosine(
-            candidates[QUERY].tolist(), candidates[DOC].tolist(), progress=config.progress
-        )
+    candidates = add_dense(candidates, encoder, progress=config.progress)
+    components = fusion_components(candidates, own)
     n_queries = int(candidates[QUERY_ID].nunique())
     fusion, table = fit_fusion(
         components,
@@ -93,10 +88,6 @@ def main(config: FuseConfig) -> dict[str, Any]:
     )
     fitted_on = f"{config.data.path} ({config.subset}, {n_queries} queries, {len(candidates)} candidates)"
     fitted_on += f", first stage {config.run}"
-    metadata = ModelMetadata.load(config.model)
-    metadata.fusion = {**fusion, "fitted_on": fitted_on}
-    metadata.save(config.model)
-    if (Path(config.model) / "README.md").exists():  # the model card rankwright wrote: now with the fusion
-        write_model_card(config.model, metadata)
+    metadata = save_fusion(config.model, {**fusion, "fitted_on": fitted_on})
     log.info("wrote the fusion (fitted on %s) into %s/rankwright.json", fitted_on, config.model)
     return {"fusion": metadata.fusion, "table": table, "queries": n_queries, "candidates": len(candidates)}

@@ -37,9 +37,8 @@ from rankwright.evaluation.significance import format_comparison
 from rankwright.inference.fusion import METHODS
 from rankwright.inference.reranker import Reranker
 from rankwright.mining.negatives import MiningConfig
-from rankwright.models.card import write_model_card
-from rankwright.models.metadata import ModelMetadata
-from rankwright.recipe.candidates import FirstStage, add_dense, components, with_gains
+from rankwright.models.card import save_fusion
+from rankwright.recipe.candidates import FirstStage, add_dense, fusion_components, with_gains
 from rankwright.recipe.heldout import evaluate_heldout, system_runs
 from rankwright.recipe.phases import PhaseInputs, WarmupConfig, supervised, warm_up
 from rankwright.recipe.selection import Selection, select
@@ -147,10 +146,7 @@ def _store_fusion(model_dir: str, selection: Selection, fitted_on: str) -> None:
     apply it; a reranker selected alone needs none."""
     if not selection.uses_reranker or selection.chosen == "reranker alone":
         return
-    metadata = ModelMetadata.load(model_dir)
-    metadata.fusion = {**selection.fusion, "fitted_on": fitted_on}
-    metadata.save(model_dir)
-    write_model_card(model_dir, metadata)
+    save_fusion(model_dir, {**selection.fusion, "fitted_on": fitted_on})
 
 
 @dataclass
@@ -212,7 +208,7 @@ def select_system(config: RecipeConfig, prep: Prepared, val_scores: np.ndarray, 
     scheme = prep.loaded.scheme
     selection = select(
         prep.ranked["val"],
-        components(prep.ranked["val"], val_scores),
+        fusion_components(prep.ranked["val"], val_scores),
         qrels_of(prep.parts["val"], scheme),
         scheme.relevant_gain,
         prep.first.name,

@@ -16,13 +16,11 @@ import pandas as pd
 
 from rankwright.data.readers import DataConfig, read_relevance, read_run, write_run
 from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, SCORE
-from rankwright.inference.candidates import attach_texts
+from rankwright.inference.candidates import FIRST_STAGE_SCORE, attach_texts
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
 
 log = logging.getLogger(__name__)
-
-FIRST_STAGE_SCORE = "first_stage_score"  # what attach_texts calls a run's score
 
 
 @dataclass

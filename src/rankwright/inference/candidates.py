@@ -1,15 +1,24 @@
 """Candidate lists with texts: a run's (query_id, doc_id) pairs joined to the query and
-document texts of a data source, with counted drops for ids the source does not know."""
+document texts of a data source, with counted drops for ids the source does not know;
+and the score columns a fusion combines (first stage, dense cosine, reranker)."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE, DataError, RelevanceData
 
+if TYPE_CHECKING:
+    from rankwright.retrieval.dense import DenseEncoder
+
 log = logging.getLogger(__name__)
+
+FIRST_STAGE_SCORE = "first_stage_score"  # what attach_texts calls a run's score
+DENSE_SCORE = "dense_score"  # what add_dense calls the embedding model's cosine
 
 
 def attach_texts(run: pd.DataFrame, data: RelevanceData, source: str = "run") -> pd.DataFrame:
@@ -33,5 +42,26 @@ def attach_texts(run: pd.DataFrame, data: RelevanceData, source: str = "run") ->
     if out.empty:
         raise DataError(source, "no (query, document) of the run has texts in the data; do the ids match?")
     if SCORE in out:
-        out = out.rename(columns={SCORE: "first_stage_score"})
+        out = out.rename(columns={SCORE: FIRST_STAGE_SCORE})
     return out.reset_index(drop=True)
+
+
+def add_dense(candidates: pd.DataFrame, encoder: DenseEncoder | None, *, progress: bool = True) -> pd.DataFrame:
+    """``candidates`` with the cosine of the embedding model (``dense_score``; NaN without one)."""
+    out = candidates.copy()
+    if encoder is None or out.empty:
+        out[DENSE_SCORE] = np.nan
+        return out
+    out[DENSE_SCORE] = encoder.cosine(out[QUERY].tolist(), out[DOC].tolist(), progress=progress)
+    return out
+
+
+def fusion_components(candidates: pd.DataFrame, reranker_scores: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The fusion components of each candidate: the reranker's score (when given), the
+    first stage's and the dense cosine (when computed for every candidate)."""
+    out: dict[str, np.ndarray] = {"first_stage": candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float)}
+    if reranker_scores is not None:
+        out["reranker"] = np.asarray(reranker_scores, dtype=float)
+    if DENSE_SCORE in candidates and candidates[DENSE_SCORE].notna().all():
+        out["dense"] = candidates[DENSE_SCORE].to_numpy(dtype=float)
+    return out

@@ -197,3 +197,14 @@ def write_model_card(folder: str | Path, metadata: ModelMetadata) -> Path:
     path = Path(folder) / "README.md"
     path.write_text(model_card(metadata, folder), encoding="utf-8")
     return path
+
+
+def save_fusion(folder: str | Path, fusion: dict[str, Any]) -> ModelMetadata:
+    """Store ``fusion`` in the folder's ``rankwright.json`` (``rerank``, ``serve`` and
+    ``Reranker.rank`` then apply it) and refresh the model card rankwright wrote there."""
+    metadata = ModelMetadata.load(folder)
+    metadata.fusion = fusion
+    metadata.save(folder)
+    if (Path(folder) / "README.md").exists():
+        write_model_card(folder, metadata)
+    return metadata

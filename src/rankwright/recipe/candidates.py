@@ -11,22 +11,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from rankwright.commands.rerank import FIRST_STAGE_SCORE
 from rankwright.data.labels import LabelScheme
-from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, RelevanceData
+from rankwright.data.records import DOC_ID, QUERY_ID, RelevanceData
 from rankwright.evaluation.evaluate import qrels_of
 from rankwright.evaluation.ranking import GAIN
-from rankwright.inference.candidates import attach_texts
+from rankwright.inference.candidates import DENSE_SCORE, FIRST_STAGE_SCORE, add_dense, attach_texts, fusion_components
 from rankwright.retrieval import Retriever, RetrieverConfig, build_retriever
 from rankwright.retrieval.bm25 import BM25
-from rankwright.retrieval.dense import DenseEncoder
 
 log = logging.getLogger(__name__)
-
-DENSE_SCORE = "dense_score"
 
 
 @dataclass
@@ -76,25 +71,4 @@ def with_gains(candidates: pd.DataFrame, part: RelevanceData, scheme: LabelSchem
     return out
 
 
-def add_dense(candidates: pd.DataFrame, encoder: DenseEncoder | None, *, progress: bool = True) -> pd.DataFrame:
-    """``candidates`` with the cosine of the embedding model (``dense_score``; NaN without one)."""
-    out = candidates.copy()
-    if encoder is None or out.empty:
-        out[DENSE_SCORE] = np.nan
-        return out
-    out[DENSE_SCORE] = encoder.cosine(out[QUERY].tolist(), out[DOC].tolist(), progress=progress)
-    return out
-
-
-def components(candidates: pd.DataFrame, reranker_scores: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The fusion components of each candidate: the reranker's score (when given), the
-    first stage's and the dense cosine (when computed)."""
-    out: dict[str, np.ndarray] = {"first_stage": candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float)}
-    if reranker_scores is not None:
-        out["reranker"] = np.asarray(reranker_scores, dtype=float)
-    if DENSE_SCORE in candidates and candidates[DENSE_SCORE].notna().all():
-        out["dense"] = candidates[DENSE_SCORE].to_numpy(dtype=float)
-    return out
-
-
-__all__ = ["DENSE_SCORE", "FIRST_STAGE_SCORE", "FirstStage", "add_dense", "components", "with_gains"]
+__all__ = ["DENSE_SCORE", "FIRST_STAGE_SCORE", "FirstStage", "add_dense", "fusion_components", "with_gains"]

@@ -20,7 +20,7 @@ from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
 from rankwright.evaluation.significance import paired_comparison
 from rankwright.inference.fusion import fuse
-from rankwright.recipe.candidates import components
+from rankwright.recipe.candidates import fusion_components
 from rankwright.recipe.selection import Selection
 
 DENSE_ROW = "dense rerank (zero-shot)"
@@ -32,7 +32,7 @@ def system_runs(
 ) -> dict[str, pd.DataFrame]:
     """name -> run (query_id, doc_id, score) of every system on the test candidates;
     the selected system last."""
-    parts = components(test, reranker_scores)
+    parts = fusion_components(test, reranker_scores)
     selected = fuse(parts, test[QUERY_ID].astype(str).tolist(), selection.fusion)
     named = {first_name: parts["first_stage"]}
     if "dense" in parts:
