@@ -51,7 +51,8 @@ RESULTS = REPO / "bench" / "results" / "recipe"
 
 def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], reuse: bool) -> dict:
     out = out_root / name
-    command = ["rankwright", "recipe", *args, *extra, "--output_dir", str(out), "--progress", "false"]
+    cache = ["--dense.cache_dir", str(out_root / "embedding_cache")]  # scenarios share the dense embeddings
+    command = ["rankwright", "recipe", *args, *cache, *extra, "--output_dir", str(out), "--progress", "false"]
     started = time.perf_counter()
     if reuse and (out / "recipe.json").exists():
         print(f"reusing {out / 'recipe.json'}", flush=True)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rankwright.retrieval.base import Retriever, progress_over
+from rankwright.retrieval.embedding_cache import EmbeddingCache, model_signature
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ class DenseConfig:
     query_prefix: str = field(default="", metadata={"help": "text put before each query (e.g. 'query: ' for E5)"})
     document_prefix: str = field(default="", metadata={"help": "text put before each document"})
     device: str | None = field(default=None, metadata={"help": "cpu|cuda|... (default: sentence-transformers' choice)"})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "keep embeddings here: a rerun over the same texts and model reads them instead of encoding"},
+    )
 
 
 class DenseEncoder:
@@ -36,18 +41,27 @@ class DenseEncoder:
         from rankwright.models.loading import resolve_model_path
 
         self.config = config or DenseConfig()
-        self.model = SentenceTransformer(resolve_model_path(self.config.model), device=self.config.device)
+        path = resolve_model_path(self.config.model)
+        self.model = SentenceTransformer(path, device=self.config.device)
         if self.config.max_length:
             self.model.max_seq_length = self.config.max_length
+        self.cache = None
+        if self.config.cache_dir:
+            signature = model_signature(path, self.model.max_seq_length)
+            self.cache = EmbeddingCache(self.config.cache_dir, signature)
 
     def _encode(self, texts: list[str], prefix: str, progress: bool) -> np.ndarray:
-        return self.model.encode(
-            [prefix + t for t in texts],
-            batch_size=self.config.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        ).astype(np.float32, copy=False)
+        def embed(prefixed: list[str]) -> np.ndarray:
+            return self.model.encode(
+                prefixed,
+                batch_size=self.config.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            ).astype(np.float32, copy=False)
+
+        prefixed = [prefix + t for t in texts]
+        return embed(prefixed) if self.cache is None else self.cache.encode(prefixed, embed)
 
     def encode_queries(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.config.query_prefix, progress)
