@@ -31,7 +31,8 @@ def model_signature(model: str, max_length: int | None) -> str:
             if item.is_file():
                 stat = item.stat()
                 files.append((str(item.relative_to(path)), stat.st_size, stat.st_mtime_ns))
-    text = json.dumps({"model": str(path.resolve()) if path.exists() else model, "max_length": max_length, "files": files})
+    name = str(path.resolve()) if path.exists() else model
+    text = json.dumps({"model": name, "max_length": max_length, "files": files})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
