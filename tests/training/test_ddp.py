@@ -4,11 +4,13 @@ ends with the weights and validation metrics of one process with the same global
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -206,7 +208,12 @@ def _gradient_worker(rank: int, world: int, init_file: str) -> None:
                 for got, want in zip(model.parameters(), reference.parameters(), strict=True):
                     assert torch.allclose(got.grad, want.grad, atol=1e-6), (loss, n_groups, got.grad, want.grad)
                 assert trainer.pairs_seen == sum(len(y) for y in labels)
+                # free DDP's reducer while the process group is alive: freed after
+                # destroy_process_group, it tears the gloo group down and can hang there
+                del ddp, value
+                gc.collect()
     finally:
+        gc.collect()
         dist.destroy_process_group()
 
 
@@ -215,7 +222,13 @@ def _gradient_worker(rank: int, world: int, init_file: str) -> None:
 def test_two_ranks_train_on_the_global_batch_loss_and_gradient(tmp_path):
     """BCE averages over pairs, so naive DDP (each rank's own mean, averaged) would
     weigh the ranks' uneven shares wrongly; ListwiseCE averages over groups."""
-    torch.multiprocessing.spawn(_gradient_worker, args=(2, str(tmp_path / "init")), nprocs=2, join=True)
+    context = torch.multiprocessing.spawn(_gradient_worker, args=(2, str(tmp_path / "init")), nprocs=2, join=False)
+    deadline = time.monotonic() + 300
+    while not context.join(timeout=5):  # raises if a rank failed
+        if time.monotonic() > deadline:
+            for process in context.processes:
+                process.kill()
+            pytest.fail("the 2 gloo processes did not finish within 300 s")
 
 
 # -- torchrun, 2 CPU processes, against one process -----------------------------------------------------------------
