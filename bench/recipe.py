@@ -107,16 +107,52 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def warmup_ablation(out_root: Path) -> list[dict]:
+    """The fine-tuned reranker with the teacher warm-up against without it, per scenario
+    whose two runs are both under ``out_root``: paired tests over the same test queries."""
+    import pandas as pd
+
+    from rankwright.evaluation.significance import paired_comparison
+
+    prefix = "fine-tuned reranker:"
+    rows = []
+    for name in SCENARIOS:
+        warm, cold = out_root / name / "per_query.csv", out_root / f"{name}_nowarm" / "per_query.csv"
+        if name.endswith("_nowarm") or not (warm.exists() and cold.exists()):
+            continue
+        tables = []
+        for path in (warm, cold):
+            table = pd.read_csv(path, dtype={"query_id": str}).set_index("query_id")
+            cols = [c for c in table.columns if c.startswith(prefix)]
+            tables.append(table[cols].rename(columns={c: c[len(prefix) :] for c in cols}))
+        for metric in ("ndcg@10", "map"):
+            c = paired_comparison(tables[0], tables[1], metric)
+            rows.append({"scenario": name, "metric": metric, **c})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenario names")
     parser.add_argument("--out", default=str(REPO / "runs" / "bench_recipe"), help="output folder of the runs")
     parser.add_argument("--table", action="store_true", help="print the markdown tables of the results and exit")
     parser.add_argument("--reuse", action="store_true", help="read a scenario's recipe.json if it is already there")
+    parser.add_argument(
+        "--ablation", action="store_true", help="test the reranker with vs without warm-up (runs under --out) and exit"
+    )
     parser.add_argument("extra", nargs="*", help="more recipe flags for every scenario (after --)")
     args = parser.parse_args()
     if args.table:
         print(markdown())
+        return
+    if args.ablation:
+        rows = warmup_ablation(Path(args.out))
+        (RESULTS.parent / "recipe_warmup_ablation.json").write_text(json.dumps(rows, indent=2) + "\n")
+        for r in rows:
+            print(
+                f"{r['scenario']} {r['metric']}: warm-up - none {r['mean_difference']:+.4f} "
+                f"(randomisation p {r['randomisation_p']:.4f}, t-test p {r['t_test_p']:.4f})"
+            )
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
