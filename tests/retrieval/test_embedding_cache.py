@@ -69,3 +69,16 @@ def test_dense_encoder_reads_its_cache(tmp_path):
     reread.model.encode = None  # any encoding now fails: everything must come from the cache
     np.testing.assert_allclose(reread.cosine(queries, docs), plain, atol=1e-6)
     assert reread.cache.misses == 0 and reread.cache.hits == 4
+
+
+def test_digests_ending_in_zero_bytes_keep_their_own_rows(tmp_path):
+    """About 1 digest in 256 ends in a zero byte; each must map to its own vector
+    across saves and loads (a fixed-width bytes dtype would strip it)."""
+    texts = [f"text {i}" for i in range(2000)]
+    embed = Counting()
+    EmbeddingCache(tmp_path, "sig").encode(texts[:1000], embed)
+    EmbeddingCache(tmp_path, "sig").encode(texts[1000:], embed)
+    embed.calls.clear()
+    reread = EmbeddingCache(tmp_path, "sig")
+    np.testing.assert_array_equal(reread.encode(texts, embed), embed(texts))
+    assert embed.calls[0] == texts  # only the reference call above: nothing was re-embedded

@@ -58,17 +58,22 @@ class EmbeddingCache:
         try:
             keys = np.load(keys_path)
             vectors = np.load(vectors_path)
-            if keys.dtype != np.dtype("S20") or vectors.ndim != 2 or len(keys) != len(vectors):
-                raise ValueError(f"{len(keys)} keys ({keys.dtype}) but vectors of shape {vectors.shape}")
+            if keys.dtype != np.uint8 or keys.shape[1:] != (20,) or vectors.ndim != 2 or len(keys) != len(vectors):
+                raise ValueError(f"keys of shape {keys.shape} ({keys.dtype}) but vectors of shape {vectors.shape}")
         except (OSError, ValueError) as err:
             log.warning("embedding cache %s cannot be read (%s): it is rebuilt", self.folder, err)
             return
-        self.rows = {bytes(k): i for i, k in enumerate(keys)}
+        # raw 20-byte rows: numpy's S20 would drop a digest's trailing zero bytes
+        self.rows = {k.tobytes(): i for i, k in enumerate(keys)}
+        if len(self.rows) != len(keys):
+            log.warning("embedding cache %s has repeated keys: it is rebuilt", self.folder)
+            self.rows = {}
+            return
         self.vectors = vectors.astype(np.float32, copy=False)
 
     def _save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        keys = np.array(list(self.rows), dtype="S20")
+        keys = np.frombuffer(b"".join(self.rows), dtype=np.uint8).reshape(-1, 20)
         for name, array in (("vectors.npy", self.vectors), ("keys.npy", keys)):
             tmp = self.folder / f".{name}.{os.getpid()}.tmp"
             with open(tmp, "wb") as handle:
@@ -84,7 +89,7 @@ class EmbeddingCache:
         if new:
             first = {k: i for i, k in reversed(list(enumerate(keys)))}
             vectors = np.asarray(embed([texts[first[k]] for k in new]), dtype=np.float32)
-            start = len(self.rows)
+            start = len(self.vectors)
             self.vectors = vectors if start == 0 else np.concatenate([self.vectors, vectors])
             self.rows.update((k, start + i) for i, k in enumerate(new))
             self._save()
