@@ -83,12 +83,12 @@ class EmbeddingCache:
     def encode(self, texts: list[str], embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """The embedding of each of ``texts``; ``embed`` is called once, on the unseen ones."""
         keys = [text_key(t) for t in texts]
-        new = list(dict.fromkeys(k for k in keys if k not in self.rows))
-        self.hits += len(keys) - sum(k not in self.rows for k in keys)
+        missing = [k for k in keys if k not in self.rows]
+        new = dict(zip(missing, (t for k, t in zip(keys, texts, strict=True) if k not in self.rows), strict=True))
+        self.hits += len(keys) - len(missing)
         self.misses += len(new)
         if new:
-            first = {k: i for i, k in reversed(list(enumerate(keys)))}
-            vectors = np.asarray(embed([texts[first[k]] for k in new]), dtype=np.float32)
+            vectors = np.asarray(embed(list(new.values())), dtype=np.float32)
             start = len(self.vectors)
             self.vectors = vectors if start == 0 else np.concatenate([self.vectors, vectors])
             self.rows.update((k, start + i) for i, k in enumerate(new))

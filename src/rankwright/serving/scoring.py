@@ -63,9 +63,14 @@ def warm_up(reranker: Reranker) -> None:
     """Score one pair (and load a fusion's dense model, if it has one), so the first
     request does not pay for lazy initialisation."""
     reranker.logits(["warm up"], ["warm up"], progress=False)
-    fusion = reranker.metadata.fusion
-    if fusion and "dense" in required_components(fusion) and fusion.get("dense_model"):
+    if _fusion_has_dense(reranker):
         reranker.dense_scores(["warm up"], ["warm up"])
+
+
+def _fusion_has_dense(reranker: Reranker) -> bool:
+    """Whether the model's fusion weighs a dense score that its dense model computes."""
+    fusion = reranker.metadata.fusion
+    return bool(fusion and "dense" in required_components(fusion) and fusion.get("dense_model"))
 
 
 def score_job(
@@ -100,7 +105,7 @@ def score_jobs(
     features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
     logits = reranker.logits_of_features(features, batch_size=batch_size, progress=False)
     tokens = [len(f["input_ids"]) for f in features] if count_tokens else None
-    dense = _dense_of_fused_jobs(reranker, jobs)
+    dense = _dense_of_fused_jobs(reranker, jobs, queries, docs)
     results: list[Scored | Exception] = []
     start = 0
     for job in jobs:
@@ -115,17 +120,19 @@ def score_jobs(
     return results
 
 
-def _dense_of_fused_jobs(reranker: Reranker, jobs: Sequence[ScoreJob]) -> np.ndarray | None:
-    """The fusion's dense cosine of every fused job's pairs (NaN for the other jobs'
-    rows), in one encoder call; None when no job needs it."""
-    fusion = reranker.metadata.fusion
-    if not fusion or "dense" not in required_components(fusion) or not fusion.get("dense_model"):
+def _dense_of_fused_jobs(
+    reranker: Reranker, jobs: Sequence[ScoreJob], queries: list[str], docs: list[str]
+) -> np.ndarray | None:
+    """The fusion's dense cosine of every fused job's pairs (``queries``/``docs``: all
+    jobs' pairs; NaN for the other jobs' rows), in one encoder call; None when no job
+    needs it."""
+    if not _fusion_has_dense(reranker):
         return None
     fused = np.array([job.fused for job in jobs for _ in job.texts], dtype=bool)
     if not fused.any():
         return None
-    queries = [job.query for job in jobs if job.fused for _ in job.texts]
-    docs = [text for job in jobs if job.fused for text in job.texts]
     out = np.full(len(fused), np.nan)
-    out[fused] = reranker.dense_scores(queries, docs)
+    out[fused] = reranker.dense_scores(
+        [q for q, f in zip(queries, fused, strict=True) if f], [d for d, f in zip(docs, fused, strict=True) if f]
+    )
     return out
