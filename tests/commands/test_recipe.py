@@ -68,7 +68,22 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     assert m["warmup"] is not None and m["supervised"]["model"].startswith(str(out / "reranker"))
     systems = list(m["test"]["ranking"])
     assert systems[:3] == ["bm25", "dense rerank (zero-shot)", "fine-tuned reranker"]
-    assert systems[3] == f"selected: {result.selection.chosen}"
+    assert systems[4] == f"selected: {result.selection.chosen}"
+    # warmup.choose: both supervised runs, the one with the better validation nDCG@10 kept,
+    # the other reported on test as an ablation and tested against the kept one
+    choice = m["warmup_choice"]
+    scores = choice["validation"]
+    kept_warm = choice["kept"] == "with_warmup"
+    assert kept_warm == (scores["with_warmup"] >= scores["without_warmup"])
+    kept_folder = out / ("reranker" if kept_warm else "reranker_without_warmup")
+    assert m["supervised"]["model"].startswith(str(kept_folder) + "/")
+    assert m["supervised"]["best_validation"]["eval_ndcg@10"] == max(scores.values())
+    other = f"fine-tuned reranker {'without' if kept_warm else 'with'} warm-up (not kept)"
+    assert systems[3] == other and not m["warmup_choice"]["not_kept"]["model"].startswith(str(kept_folder) + "/")
+    ablation = [c for c in m["test"]["paired_tests"] if c["baseline"] == other]
+    assert [c["metric"] for c in ablation] == ["ndcg@10", "map"]
+    assert all(c["system"] == "fine-tuned reranker" for c in ablation)
+    assert result.messages[0].startswith(f"warm-up: kept the reranker trained {'with' if kept_warm else 'without'}")
     for name in systems:
         assert set(m["test"]["ranking"][name]["all"]) >= {"ndcg@10", "map", "mrr", "recall@10", "recall@100"}
     # the selection table scores every candidate on validation and marks one

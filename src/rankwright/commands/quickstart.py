@@ -111,7 +111,7 @@ def main(config: QuickstartConfig) -> QuickstartResult:
     rows = {"random": None, "bm25": bm25}
     rows["untrained"] = _scores(_untrained(config.model, 64, config.seed), test.pairs)
     result = train(train_config)
-    best = result.best_dir or result.final_dir
+    best = result.model_dir
     rows["trained"] = _scores(Reranker.from_pretrained(best), test.pairs)
 
     summaries = {}

@@ -39,13 +39,14 @@ from rankwright.inference.reranker import Reranker
 from rankwright.mining.negatives import MiningConfig
 from rankwright.models.card import save_fusion
 from rankwright.recipe.candidates import FirstStage, add_dense, fusion_components, with_gains
-from rankwright.recipe.heldout import evaluate_heldout, system_runs
-from rankwright.recipe.phases import PhaseInputs, WarmupConfig, supervised, warm_up
+from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
+from rankwright.recipe.phases import PhaseInputs, WarmupChoice, WarmupConfig, supervised, warm_up
 from rankwright.recipe.selection import Selection, select
 from rankwright.recipe.training_data import given_pairs, mined_pairs, validation_pairs, write_pairs
 from rankwright.retrieval import RetrieverConfig
 from rankwright.retrieval.dense import DenseConfig, DenseEncoder
 from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainingConfig
+from rankwright.training.run import TrainResult
 from rankwright.training.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,13 @@ class Clock:
         self._last = now
 
 
+@dataclass
+class Trained:
+    warmup: TrainResult | None
+    kept: TrainResult  # the reranker the selection uses
+    choice: WarmupChoice | None  # with warmup.choose: both supervised runs and which is kept
+
+
 def _store_fusion(model_dir: str, selection: Selection, fitted_on: str) -> None:
     """Write the selected fusion into the model folder, so ``rerank`` and ``Reranker.rank``
     apply it; a reranker selected alone needs none."""
@@ -187,20 +195,29 @@ def training_pairs(config: RecipeConfig, prep: Prepared) -> tuple[pd.DataFrame, 
     return pairs, stats.to_dict()
 
 
-def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock):
-    """The warm-up (when enabled and there is a teacher), then the supervised phase;
-    returns (warm-up result or None, supervised result)."""
+def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock) -> Trained:
+    """The warm-up (when enabled and there is a teacher), then the supervised phase; with
+    ``warmup.choose``, the supervised phase from the base encoder too, keeping the run
+    with the higher validation nDCG@10."""
     out = Path(config.output_dir)
-    start_from, warm = config.model.name, None
     if config.warmup.enabled and not has_teacher:
         log.warning("warmup: no dense teacher (dense.model none), so no warm-up phase")
-    elif config.warmup.enabled:
-        warm = warm_up(inputs, config.warmup, out / "warmup")
-        start_from = warm.best_dir or warm.final_dir
+    if not (config.warmup.enabled and has_teacher):
+        clock.lap("warmup")
+        trained = supervised(inputs, config.model.name, config.loss, out / "reranker")
+        clock.lap("supervised")
+        return Trained(None, trained, None)
+    warm = warm_up(inputs, config.warmup, out / "warmup")
     clock.lap("warmup")
-    trained = supervised(inputs, start_from, config.loss, out / "reranker")
+    trained = supervised(inputs, warm.model_dir, config.loss, out / "reranker")
     clock.lap("supervised")
-    return warm, trained
+    if not config.warmup.choose:
+        return Trained(warm, trained, None)
+    cold = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
+    clock.lap("supervised_without_warmup")
+    choice = WarmupChoice(trained, cold)
+    log.info("%s", choice.message())
+    return Trained(warm, choice.kept, choice)
 
 
 def select_system(config: RecipeConfig, prep: Prepared, val_scores: np.ndarray, model_dir: str) -> Selection:
@@ -247,20 +264,21 @@ def main(config: RecipeConfig) -> RecipeResult:
         validation,
         config.progress,
     )
-    warm, trained = train_reranker(config, inputs, prep.encoder is not None, clock)
-    model_dir = trained.best_dir or trained.final_dir
+    trained = train_reranker(config, inputs, prep.encoder is not None, clock)
+    model_dir = trained.kept.model_dir
 
-    reranker = Reranker.from_pretrained(model_dir)
-    scores = {
-        name: reranker.score(
-            frame[QUERY].tolist(),
-            frame[DOC].tolist(),
-            batch_size=config.batch_size,
-            progress=config.progress,
-            fused=False,
+    def scores_of(model: str, frame: pd.DataFrame) -> np.ndarray:
+        reranker = Reranker.from_pretrained(model)
+        docs = frame[DOC].tolist()
+        return reranker.score(
+            frame[QUERY].tolist(), docs, batch_size=config.batch_size, progress=config.progress, fused=False
         )
-        for name, frame in ranked.items()
-    }
+
+    scores = {name: scores_of(model_dir, frame) for name, frame in ranked.items()}
+    other = None
+    if trained.choice is not None:  # the reranker not kept, on test only: the warm-up ablation
+        run = trained.choice.other
+        other = (other_reranker_row(trained.choice.kept_warmup), scores_of(run.model_dir, ranked["test"]))
     selection = select_system(config, prep, scores["val"], model_dir)
     clock.lap("selection")
 
@@ -271,7 +289,7 @@ def main(config: RecipeConfig) -> RecipeResult:
     )
     counts = {k: v for k, v in prep.counts.items() if k != "train_available"}
     test_data = LoadedData(prep.loaded.full, prep.parts["test"], scheme, counts)
-    runs = system_runs(ranked["test"], scores["test"], selection, prep.first.name)
+    runs = system_runs(ranked["test"], scores["test"], selection, prep.first.name, other)
     comparison, tests = evaluate_heldout(runs, test_data, compare_config, prep.first.name)
     clock.lap("test")
 
@@ -284,8 +302,9 @@ def main(config: RecipeConfig) -> RecipeResult:
         "dense": asdict(config.dense) if prep.encoder is not None else None,
         "mining": mining,
         "training_pairs": len(pairs),
-        "warmup": None if warm is None else _phase_summary(warm),
-        "supervised": {"model": model_dir, **_phase_summary(trained)},
+        "warmup": None if trained.warmup is None else _phase_summary(trained.warmup),
+        "supervised": {"model": model_dir, **_phase_summary(trained.kept)},
+        "warmup_choice": None if trained.choice is None else _choice_summary(trained.choice),
         "selection": {
             "chosen": selection.chosen,
             "uses_reranker": selection.uses_reranker,
@@ -302,10 +321,16 @@ def main(config: RecipeConfig) -> RecipeResult:
     paths = {"recipe": str(out / "recipe.json"), "model": model_dir, "selection": str(out / "selection.csv")}
     paths |= comparison.paths
     write_json(summary, Path(paths["recipe"]))
-    return RecipeResult(table, selection.messages, text, selection, summary, paths)
+    messages = ([trained.choice.message()] if trained.choice is not None else []) + selection.messages
+    return RecipeResult(table, messages, text, selection, summary, paths)
 
 
 def _phase_summary(result) -> dict[str, Any]:
     m = result.metrics
     keys = ("train_runtime_s", "global_steps", "pairs_per_second", "train_loss", "best_validation", "best_step")
     return {**{k: m.get(k) for k in keys}, "stopped_early": m.get("early_stopping"), "output_dir": result.output_dir}
+
+
+def _choice_summary(choice: WarmupChoice) -> dict[str, Any]:
+    other = choice.other
+    return {**choice.to_dict(), "not_kept": {"model": other.model_dir, **_phase_summary(other)}}

@@ -27,17 +27,30 @@ DENSE_ROW = "dense rerank (zero-shot)"
 RERANKER_ROW = "fine-tuned reranker"
 
 
+def other_reranker_row(kept_warmup: bool) -> str:
+    """The test-table row of the supervised run that the warm-up choice did not keep."""
+    return f"fine-tuned reranker {'without' if kept_warmup else 'with'} warm-up (not kept)"
+
+
 def system_runs(
-    test: pd.DataFrame, reranker_scores: np.ndarray, selection: Selection, first_name: str
+    test: pd.DataFrame,
+    reranker_scores: np.ndarray,
+    selection: Selection,
+    first_name: str,
+    other: tuple[str, np.ndarray] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """name -> run (query_id, doc_id, score) of every system on the test candidates;
-    the selected system last."""
+    the selected system last. ``other`` (row name, scores) is the reranker that the
+    warm-up choice did not keep, reported as an ablation."""
     parts = fusion_components(test, reranker_scores)
     selected = fuse(parts, test[QUERY_ID].astype(str).tolist(), selection.fusion)
     named = {first_name: parts["first_stage"]}
     if "dense" in parts:
         named[DENSE_ROW] = parts["dense"]
-    named |= {RERANKER_ROW: parts["reranker"], f"selected: {selection.chosen}": selected}
+    named[RERANKER_ROW] = parts["reranker"]
+    if other is not None:
+        named[other[0]] = other[1]
+    named[f"selected: {selection.chosen}"] = selected
     return {name: test[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores}) for name, scores in named.items()}
 
 
@@ -55,7 +68,8 @@ def write_runs(runs: dict[str, pd.DataFrame], folder: Path) -> list[tuple[str, s
 
 def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list[dict[str, Any]]:
     """The selected system and the reranker against the first stage and the dense rerank
-    (nDCG@10 and MAP); ``best_baseline`` marks the better of those two on test nDCG@10."""
+    (nDCG@10 and MAP); ``best_baseline`` marks the better of those two on test nDCG@10.
+    The kept reranker is also tested against the one the warm-up choice did not keep."""
     per_query = {r.name: r.result.per_query for r in comparison.runs}
     baselines = [n for n in (first_name, DENSE_ROW) if n in per_query]
     best = max(baselines, key=lambda n: per_query[n]["ndcg@10"].mean())
@@ -65,6 +79,10 @@ def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list
             for metric in ("ndcg@10", "map"):
                 c = paired_comparison(per_query[system], per_query[base], metric)
                 out.append({"system": system, "baseline": base, "best_baseline": base == best, **c})
+    for base in (n for n in per_query if n.endswith("(not kept)")):
+        for metric in ("ndcg@10", "map"):
+            c = paired_comparison(per_query[RERANKER_ROW], per_query[base], metric)
+            out.append({"system": RERANKER_ROW, "baseline": base, "best_baseline": False, **c})
     return out
 
 

@@ -5,6 +5,10 @@
    query), so it starts from what the embedding model knows instead of a random head.
 2. Supervised: from the warm-up's best checkpoint (else the base encoder), the judged
    labels, with validation every epoch, the best checkpoint kept and early stopping.
+3. With ``warmup.choose`` (the default), the supervised phase also runs from the base
+   encoder, and the reranker with the higher validation nDCG@10 is kept: the warm-up
+   helps most on tiny data and can cost a little on larger data, so whether it is
+   used is a validation decision like any checkpoint choice.
 
 Both read the recipe's parquet files, whose label is the judged gain: the label
 scheme is graded with the data's relevance cut-off, and MSE targets are gain / max gain.
@@ -42,6 +46,13 @@ class WarmupConfig:
         },
     )
     learning_rate: float = field(default=1e-4, metadata={"help": "warm-up peak learning rate"})
+    choose: bool = field(
+        default=True,
+        metadata={
+            "help": "also train the supervised phase without the warm-up and keep the reranker with the higher "
+            "validation nDCG@10 (about twice the supervised training time)"
+        },
+    )
 
 
 @dataclass
@@ -103,3 +114,54 @@ def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> Trai
 def supervised(inputs: PhaseInputs, model_name: str, loss: LossConfig, output_dir: Path) -> TrainResult:
     """Phase 2: the judged labels, from ``model_name`` (the warm-up's model or the base)."""
     return train(phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir))
+
+
+VALIDATION_KEY = "eval_ndcg@10"
+
+
+def best_validation(result: TrainResult) -> float:
+    """A supervised run's best validation nDCG@10 (the score that chose its checkpoint)."""
+    value = (result.metrics.get("best_validation") or {}).get(VALIDATION_KEY)
+    if value is None:
+        raise ValueError(f"the training run in {result.output_dir} recorded no validation {VALIDATION_KEY}")
+    return float(value)
+
+
+@dataclass
+class WarmupChoice:
+    """Which of the two supervised runs (from the warm-up, from the base encoder) is kept."""
+
+    with_warmup: TrainResult
+    without_warmup: TrainResult
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {
+            "with_warmup": best_validation(self.with_warmup),
+            "without_warmup": best_validation(self.without_warmup),
+        }
+
+    @property
+    def kept_warmup(self) -> bool:
+        """Ties keep the warm-up (the default recipe)."""
+        s = self.scores
+        return s["with_warmup"] >= s["without_warmup"]
+
+    @property
+    def kept(self) -> TrainResult:
+        return self.with_warmup if self.kept_warmup else self.without_warmup
+
+    @property
+    def other(self) -> TrainResult:
+        return self.without_warmup if self.kept_warmup else self.with_warmup
+
+    def message(self) -> str:
+        s = self.scores
+        kept, other = ("with", "without") if self.kept_warmup else ("without", "with")
+        return (
+            f"warm-up: kept the reranker trained {kept} the teacher warm-up (validation {VALIDATION_KEY[5:]} "
+            f"{s[f'{kept}_warmup']:.4f}, against {s[f'{other}_warmup']:.4f} {other} it)"
+        )
+
+    def to_dict(self) -> dict:
+        return {"validation": self.scores, "kept": "with_warmup" if self.kept_warmup else "without_warmup"}

@@ -58,6 +58,11 @@ class TrainResult:
     final_dir: str
     metrics: dict[str, Any]
 
+    @property
+    def model_dir(self) -> str:
+        """The best checkpoint by validation, else the final model."""
+        return self.best_dir or self.final_dir
+
 
 def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, train: RelevanceData) -> None:
     """Fail before any model is loaded when the loss cannot learn from these labels."""
