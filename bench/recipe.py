@@ -111,27 +111,40 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
-def warmup_ablation(out_root: Path) -> list[dict]:
-    """The fine-tuned reranker with the teacher warm-up against without it, per scenario
-    whose two runs are both under ``out_root``: paired tests over the same test queries."""
+def _reranker_columns(path: Path, row: str):
+    """The per-query metrics of one run row of a recipe's per_query.csv (None if absent)."""
     import pandas as pd
 
+    table = pd.read_csv(path, dtype={"query_id": str}).set_index("query_id")
+    cols = [c for c in table.columns if c.startswith(f"{row}:")]
+    return table[cols].rename(columns={c: c[len(row) + 1 :] for c in cols}) if cols else None
+
+
+def warmup_ablation(out_root: Path) -> list[dict]:
+    """The fine-tuned reranker with the teacher warm-up against without it, paired over
+    the same test queries: within one default run (``warmup.choose`` reports the reranker
+    it did not keep), else from a scenario's run and its ``_nowarm`` run under ``out_root``."""
     from rankwright.evaluation.significance import paired_comparison
 
-    prefix = "fine-tuned reranker:"
-    rows = []
+    kept, rows = "fine-tuned reranker", []
     for name in SCENARIOS:
-        warm, cold = out_root / name / "per_query.csv", out_root / f"{name}_nowarm" / "per_query.csv"
-        if name.endswith("_nowarm") or not (warm.exists() and cold.exists()):
+        run = out_root / name / "per_query.csv"
+        if name.endswith("_nowarm") or not run.exists():
             continue
-        tables = []
-        for path in (warm, cold):
-            table = pd.read_csv(path, dtype={"query_id": str}).set_index("query_id")
-            cols = [c for c in table.columns if c.startswith(prefix)]
-            tables.append(table[cols].rename(columns={c: c[len(prefix) :] for c in cols}))
+        without = _reranker_columns(run, f"{kept} without warm-up (not kept)")
+        with_ = _reranker_columns(run, f"{kept} with warm-up (not kept)")
+        if without is not None:  # the warm-up's reranker was kept
+            pair, source = (_reranker_columns(run, kept), without), "one run (warmup.choose kept the warm-up)"
+        elif with_ is not None:
+            pair, source = (with_, _reranker_columns(run, kept)), "one run (warmup.choose kept no warm-up)"
+        elif (out_root / f"{name}_nowarm" / "per_query.csv").exists():
+            cold = out_root / f"{name}_nowarm" / "per_query.csv"
+            pair, source = (_reranker_columns(run, kept), _reranker_columns(cold, kept)), f"{name} vs {name}_nowarm"
+        else:
+            continue
         for metric in ("ndcg@10", "map"):
-            c = paired_comparison(tables[0], tables[1], metric)
-            rows.append({"scenario": name, "metric": metric, **c})
+            c = paired_comparison(pair[0], pair[1], metric)
+            rows.append({"scenario": name, "source": source, "metric": metric, **c})
     return rows
 
 
