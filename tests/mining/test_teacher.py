@@ -168,3 +168,8 @@ def test_the_dense_teacher_is_the_cosine():
     d = teacher.encoder.model.encode(docs, normalize_embeddings=True)
     np.testing.assert_allclose(got, np.sum(q * d, axis=1), atol=1e-5)
     assert got[0] > got[1]
+    # an encoder with the teacher's settings (e.g. the dense retriever's) is shared, not reloaded
+    shared = load_teacher(TeacherConfig(model="dense", dense=DenseConfig(device="cpu")), teacher.encoder)
+    assert shared.encoder is teacher.encoder
+    other = load_teacher(TeacherConfig(model="dense", dense=DenseConfig(device="cpu", max_length=16)), teacher.encoder)
+    assert other.encoder is not teacher.encoder and other.encoder.model.max_seq_length == 16

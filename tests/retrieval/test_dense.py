@@ -125,3 +125,17 @@ def test_max_length_truncates():
     # Only the first tokens count: two texts that share them embed the same.
     a, b = encoder.encode_documents([long, "the cat sat on a sofa far away"])
     assert np.dot(a, b) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_encoder_with_the_same_settings_is_shared_and_a_different_one_is_not(retriever):
+    same = build_retriever(
+        RetrieverConfig(kind="dense", dense=DenseConfig(device="cpu", batch_size=2)),
+        DOCS,
+        progress=False,
+        encoder=retriever.encoder,
+    )
+    assert same.encoder is retriever.encoder  # one model in memory
+    np.testing.assert_allclose(same.embeddings.numpy(), retriever.embeddings.numpy())
+    other = DenseEncoder.reuse(DenseConfig(device="cpu", batch_size=2, query_prefix="query: "), retriever.encoder)
+    assert other is not retriever.encoder and other.config.query_prefix == "query: "
+    assert DenseEncoder.reuse(DenseConfig(device="cpu"), None).model is not retriever.encoder.model

@@ -39,7 +39,9 @@ def main(config: MineConfig) -> dict[str, Any]:
     loaded = load_data(config)
     documents = loaded.full.documents()
     started = time.perf_counter()
-    retriever = build_retriever(config.retriever, documents, progress=config.progress)
+    # a dense retriever with the teacher's settings shares its model
+    shared = getattr(teacher, "encoder", None)
+    retriever = build_retriever(config.retriever, documents, progress=config.progress, encoder=shared)
     indexed = time.perf_counter()
     miner = Miner(retriever, documents, config.mining, teacher, config.teacher, progress=config.progress)
     out = Path(config.output)

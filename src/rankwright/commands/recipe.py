@@ -177,8 +177,8 @@ def prepare(config: RecipeConfig) -> Prepared:
     counts = {"train": train_part.n_queries, "train_available": parts["train"].n_queries}
     counts |= {name: parts[name].n_queries for name in ("val", "test")}
     log.info("queries: %s", counts)
-    first = FirstStage.build(config.retriever, loaded.full, progress=config.progress)
     encoder = DenseEncoder(config.dense) if config.dense_enabled else None
+    first = FirstStage.build(config.retriever, loaded.full, progress=config.progress, encoder=encoder)
     ranked = {}
     for name in ("val", "test"):
         found = first.candidates(parts[name], loaded.full, progress=config.progress)

@@ -63,8 +63,8 @@ class Teacher:
 
 
 class DenseTeacher(Teacher):
-    def __init__(self, config: DenseConfig):
-        self.encoder = DenseEncoder(config)
+    def __init__(self, config: DenseConfig, encoder: DenseEncoder | None = None):
+        self.encoder = DenseEncoder.reuse(config, encoder)
         self.name = f"dense cosine ({config.model})"
 
     def score(self, queries, docs, *, progress=True):
@@ -84,12 +84,14 @@ class RerankerTeacher(Teacher):
         return np.asarray(self.reranker.raw_scalar(logits), dtype=np.float64)
 
 
-def load_teacher(config: TeacherConfig) -> Teacher | None:
+def load_teacher(config: TeacherConfig, encoder: DenseEncoder | None = None) -> Teacher | None:
+    """The configured teacher; a dense teacher reuses ``encoder`` when it has the same
+    settings, instead of loading the model again."""
     config.check()
     if not config.enabled:
         return None
     if str(config.model).lower() == "dense":
-        return DenseTeacher(config.dense)
+        return DenseTeacher(config.dense, encoder)
     return RerankerTeacher(str(config.model), config.batch_size)
 
 

@@ -20,6 +20,7 @@ from rankwright.evaluation.ranking import GAIN
 from rankwright.inference.candidates import DENSE_SCORE, FIRST_STAGE_SCORE, add_dense, attach_texts, fusion_components
 from rankwright.retrieval import Retriever, RetrieverConfig, build_retriever
 from rankwright.retrieval.bm25 import BM25
+from rankwright.retrieval.dense import DenseEncoder
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,14 @@ class FirstStage:
     top_k: int
 
     @classmethod
-    def build(cls, config: RetrieverConfig, data: RelevanceData, *, progress: bool = True) -> FirstStage:
+    def build(
+        cls, config: RetrieverConfig, data: RelevanceData, *, progress: bool = True, encoder: DenseEncoder | None = None
+    ) -> FirstStage:
+        """The first stage over ``data``'s corpus (else BM25 over each query's given
+        candidates); a dense retriever with ``encoder``'s settings shares its model."""
         documents = data.documents()
         if data.corpus is not None:
-            retriever = build_retriever(config, documents, progress=progress)
+            retriever = build_retriever(config, documents, progress=progress, encoder=encoder)
             return cls(config.kind, retriever, documents, True, config.top_k)
         if config.kind != "bm25":
             raise ValueError(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from rankwright.retrieval.base import Retriever
 from rankwright.retrieval.bm25 import BM25, BM25Config
-from rankwright.retrieval.dense import DenseConfig, DenseRetriever
+from rankwright.retrieval.dense import DenseConfig, DenseEncoder, DenseRetriever
 
 KINDS = ("bm25", "dense")
 
@@ -21,12 +21,15 @@ class RetrieverConfig:
     dense: DenseConfig = field(default_factory=DenseConfig)
 
 
-def build_retriever(config: RetrieverConfig, documents: dict[str, str], *, progress: bool = True) -> Retriever:
-    """An index of ``documents`` (doc_id -> text) for ``config.kind``."""
+def build_retriever(
+    config: RetrieverConfig, documents: dict[str, str], *, progress: bool = True, encoder: DenseEncoder | None = None
+) -> Retriever:
+    """An index of ``documents`` (doc_id -> text) for ``config.kind``; a dense retriever
+    reuses ``encoder`` when it has the same settings."""
     if config.kind == "bm25":
         return BM25(documents, config.bm25, progress=progress)
     if config.kind == "dense":
-        return DenseRetriever(documents, config.dense, progress=progress)
+        return DenseRetriever(documents, config.dense, progress=progress, encoder=encoder)
     raise ValueError(f"retriever.kind must be one of {KINDS}, got {config.kind!r}")
 
 

@@ -50,6 +50,12 @@ class DenseEncoder:
             signature = model_signature(path, self.model.max_seq_length)
             self.cache = EmbeddingCache(self.config.cache_dir, signature)
 
+    @classmethod
+    def reuse(cls, config: DenseConfig, encoder: DenseEncoder | None) -> DenseEncoder:
+        """``encoder`` when it was built with the same settings (one model in memory
+        where, e.g., the dense retriever and the teacher are the same), else a new one."""
+        return encoder if encoder is not None and encoder.config == config else cls(config)
+
     def _encode(self, texts: list[str], prefix: str, progress: bool) -> np.ndarray:
         def embed(prefixed: list[str]) -> np.ndarray:
             return self.model.encode(
@@ -88,11 +94,18 @@ class DenseRetriever(Retriever):
     name = "dense"
     query_block = 256
 
-    def __init__(self, documents: dict[str, str], config: DenseConfig | None = None, *, progress: bool = True):
+    def __init__(
+        self,
+        documents: dict[str, str],
+        config: DenseConfig | None = None,
+        *,
+        progress: bool = True,
+        encoder: DenseEncoder | None = None,
+    ):
         import torch  # here: importing rankwright.retrieval (e.g. for BM25) stays torch-free
 
         super().__init__(documents)
-        self.encoder = DenseEncoder(config)
+        self.encoder = DenseEncoder.reuse(config or DenseConfig(), encoder)
         log.info("embedding %d documents with %s", len(documents), self.encoder.config.model)
         self.embeddings = torch.from_numpy(self.encoder.encode_documents(list(documents.values()), progress=progress))
 
