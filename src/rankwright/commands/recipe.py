@@ -267,18 +267,16 @@ def main(config: RecipeConfig) -> RecipeResult:
     trained = train_reranker(config, inputs, prep.encoder is not None, clock)
     model_dir = trained.kept.model_dir
 
-    def scores_of(model: str, frame: pd.DataFrame) -> np.ndarray:
-        reranker = Reranker.from_pretrained(model)
-        docs = frame[DOC].tolist()
-        return reranker.score(
-            frame[QUERY].tolist(), docs, batch_size=config.batch_size, progress=config.progress, fused=False
-        )
+    def scores_of(reranker: Reranker, frame: pd.DataFrame) -> np.ndarray:
+        queries, docs = frame[QUERY].tolist(), frame[DOC].tolist()
+        return reranker.score(queries, docs, batch_size=config.batch_size, progress=config.progress, fused=False)
 
-    scores = {name: scores_of(model_dir, frame) for name, frame in ranked.items()}
+    kept = Reranker.from_pretrained(model_dir)
+    scores = {name: scores_of(kept, frame) for name, frame in ranked.items()}
     other = None
     if trained.choice is not None:  # the reranker not kept, on test only: the warm-up ablation
-        run = trained.choice.other
-        other = (other_reranker_row(trained.choice.kept_warmup), scores_of(run.model_dir, ranked["test"]))
+        not_kept = Reranker.from_pretrained(trained.choice.other.model_dir)
+        other = (other_reranker_row(trained.choice.kept_warmup), scores_of(not_kept, ranked["test"]))
     selection = select_system(config, prep, scores["val"], model_dir)
     clock.lap("selection")
 
