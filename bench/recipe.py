@@ -85,13 +85,24 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
     }
 
 
+def _warmup_cell(s: dict) -> str:
+    """kept (with / without) for a warmup.choose run; on or off for a run without the choice."""
+    choice = s.get("warmup_choice")
+    if choice:
+        v = choice["validation"]
+        kept = "with" if choice["kept"] == "with_warmup" else "without"
+        return f"kept {kept} ({v['with_warmup']:.4f} / {v['without_warmup']:.4f})"
+    return "on, no choice" if s.get("warmup") else "off"
+
+
 def markdown() -> str:
     """The BENCHMARKS.md tables from the result files: test nDCG@10/MAP per system, and
     the selected system's and the reranker's paired tests against the best baseline."""
     lines = [
-        "| scenario | train queries | selected on validation | first stage | dense rerank | fine-tuned reranker "
-        "| selected | selected - best baseline (p) | reranker - first stage (p) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | train queries | warm-up (validation nDCG@10 with / without) | selected on validation "
+        "| first stage | dense rerank | fine-tuned reranker | selected | selected - best baseline (p) "
+        "| reranker - first stage (p) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for path in sorted(RESULTS.glob("*.json")):
         s = json.loads(path.read_text())
@@ -103,7 +114,8 @@ def markdown() -> str:
         best = next(c for c in tests if c["system"] == names[-1] and c["best_baseline"])
         rr = next(c for c in tests if c["system"] == "fine-tuned reranker" and c["baseline"] == names[0])
         lines.append(
-            f"| {path.stem} | {s['queries']['train']} | {s['selected']} | {cell[names[0]]} | {dense} "
+            f"| {path.stem} | {s['queries']['train']} | {_warmup_cell(s)} | {s['selected']} "
+            f"| {cell[names[0]]} | {dense} "
             f"| {cell['fine-tuned reranker']} | {cell[names[-1]]} "
             f"| {best['mean_difference']:+.4f} vs {best['baseline']} ({best['randomisation_p']:.4f}) "
             f"| {rr['mean_difference']:+.4f} ({rr['randomisation_p']:.4f}) |"
