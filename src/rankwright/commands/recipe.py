@@ -7,7 +7,8 @@ out, measured on held-out test queries, in one command.
 3. zero-shot dense rerank: the packaged MiniLM sentence-embedding model's cosine;
 4. training pairs: judged positives and mined negatives (the first stage's ranking);
 5. warm-up on the dense teacher's scores, then supervised training with the best
-   checkpoint by validation nDCG@10 and early stopping;
+   checkpoint by validation nDCG@10 and early stopping; with ``warmup.choose``, the
+   supervised phase from the base encoder too, the better on validation kept;
 6. selection on the validation queries only: the fine-tuned reranker, the first stage,
    the dense rerank, or a fusion of them, whichever scores best; a plain warning when
    the reranker is below the first stage;
