@@ -123,13 +123,13 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
-def _reranker_columns(path: Path, row: str):
-    """The per-query metrics of one run row of a recipe's per_query.csv (None if absent)."""
+def _rows(path: Path) -> dict:
+    """run row name -> its per-query metrics, from a recipe's per_query.csv."""
     import pandas as pd
 
     table = pd.read_csv(path, dtype={"query_id": str}).set_index("query_id")
-    cols = [c for c in table.columns if c.startswith(f"{row}:")]
-    return table[cols].rename(columns={c: c[len(row) + 1 :] for c in cols}) if cols else None
+    names = dict.fromkeys(c.rsplit(":", 1)[0] for c in table.columns if c.endswith(":ndcg@10"))
+    return {n: table[[f"{n}:{m}" for m in ("ndcg@10", "map")]].set_axis(["ndcg@10", "map"], axis=1) for n in names}
 
 
 def warmup_ablation(out_root: Path) -> list[dict]:
@@ -137,21 +137,21 @@ def warmup_ablation(out_root: Path) -> list[dict]:
     the same test queries: within one default run (``warmup.choose`` reports the reranker
     it did not keep), else from a scenario's run and its ``_nowarm`` run under ``out_root``."""
     from rankwright.evaluation.significance import paired_comparison
+    from rankwright.recipe.heldout import RERANKER_ROW, other_reranker_row
 
-    kept, rows = "fine-tuned reranker", []
+    rows = []
     for name in SCENARIOS:
-        run = out_root / name / "per_query.csv"
+        run, cold = out_root / name / "per_query.csv", out_root / f"{name}_nowarm" / "per_query.csv"
         if name.endswith("_nowarm") or not run.exists():
             continue
-        without = _reranker_columns(run, f"{kept} without warm-up (not kept)")
-        with_ = _reranker_columns(run, f"{kept} with warm-up (not kept)")
-        if without is not None:  # the warm-up's reranker was kept
-            pair, source = (_reranker_columns(run, kept), without), "one run (warmup.choose kept the warm-up)"
-        elif with_ is not None:
-            pair, source = (with_, _reranker_columns(run, kept)), "one run (warmup.choose kept no warm-up)"
-        elif (out_root / f"{name}_nowarm" / "per_query.csv").exists():
-            cold = out_root / f"{name}_nowarm" / "per_query.csv"
-            pair, source = (_reranker_columns(run, kept), _reranker_columns(cold, kept)), f"{name} vs {name}_nowarm"
+        systems = _rows(run)
+        kept = systems[RERANKER_ROW]
+        if other_reranker_row(True) in systems:  # warmup.choose kept the warm-up
+            pair, source = (kept, systems[other_reranker_row(True)]), "one run (warmup.choose kept the warm-up)"
+        elif other_reranker_row(False) in systems:
+            pair, source = (systems[other_reranker_row(False)], kept), "one run (warmup.choose kept no warm-up)"
+        elif cold.exists():
+            pair, source = (kept, _rows(cold)[RERANKER_ROW]), f"{name} vs {name}_nowarm"
         else:
             continue
         for metric in ("ndcg@10", "map"):

@@ -201,18 +201,16 @@ def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool,
     ``warmup.choose``, the supervised phase from the base encoder too, keeping the run
     with the higher validation nDCG@10."""
     out = Path(config.output_dir)
+    warm = None
     if config.warmup.enabled and not has_teacher:
         log.warning("warmup: no dense teacher (dense.model none), so no warm-up phase")
-    if not (config.warmup.enabled and has_teacher):
-        clock.lap("warmup")
-        trained = supervised(inputs, config.model.name, config.loss, out / "reranker")
-        clock.lap("supervised")
-        return Trained(None, trained, None)
-    warm = warm_up(inputs, config.warmup, out / "warmup")
+    elif config.warmup.enabled:
+        warm = warm_up(inputs, config.warmup, out / "warmup")
     clock.lap("warmup")
-    trained = supervised(inputs, warm.model_dir, config.loss, out / "reranker")
+    start_from = config.model.name if warm is None else warm.model_dir
+    trained = supervised(inputs, start_from, config.loss, out / "reranker")
     clock.lap("supervised")
-    if not config.warmup.choose:
+    if warm is None or not config.warmup.choose:
         return Trained(warm, trained, None)
     cold = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
     clock.lap("supervised_without_warmup")

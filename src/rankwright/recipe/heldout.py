@@ -27,9 +27,12 @@ DENSE_ROW = "dense rerank (zero-shot)"
 RERANKER_ROW = "fine-tuned reranker"
 
 
+NOT_KEPT = "(not kept)"
+
+
 def other_reranker_row(kept_warmup: bool) -> str:
     """The test-table row of the supervised run that the warm-up choice did not keep."""
-    return f"fine-tuned reranker {'without' if kept_warmup else 'with'} warm-up (not kept)"
+    return f"{RERANKER_ROW} {'without' if kept_warmup else 'with'} warm-up {NOT_KEPT}"
 
 
 def system_runs(
@@ -79,7 +82,7 @@ def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list
             for metric in ("ndcg@10", "map"):
                 c = paired_comparison(per_query[system], per_query[base], metric)
                 out.append({"system": system, "baseline": base, "best_baseline": base == best, **c})
-    for base in (n for n in per_query if n.endswith("(not kept)")):
+    for base in (n for n in per_query if n.endswith(NOT_KEPT)):
         for metric in ("ndcg@10", "map"):
             c = paired_comparison(per_query[RERANKER_ROW], per_query[base], metric)
             out.append({"system": RERANKER_ROW, "baseline": base, "best_baseline": False, **c})

@@ -83,8 +83,8 @@ class EmbeddingCache:
     def encode(self, texts: list[str], embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
         """The embedding of each of ``texts``; ``embed`` is called once, on the unseen ones."""
         keys = [text_key(t) for t in texts]
-        missing = [k for k in keys if k not in self.rows]
-        new = dict(zip(missing, (t for k, t in zip(keys, texts, strict=True) if k not in self.rows), strict=True))
+        missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in self.rows]
+        new = dict(missing)  # each unseen text once
         self.hits += len(keys) - len(missing)
         self.misses += len(new)
         if new:
