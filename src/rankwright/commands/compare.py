@@ -1,7 +1,8 @@
 """``rankwright compare``: evaluate several runs on the same judged queries, side by side,
 with paired tests of each run against a baseline run.
 
-``rankwright compare RUN_A RUN_B [RUN_C ...] --data.path DATA`` (or ``--runs a,b``):
+``rankwright compare RUN_A RUN_B [RUN_C ...] --data.path DATA`` (or ``--runs a,b``;
+``--qrels QRELS`` alone instead of the data, as with trec_eval):
 every run is scored on the same qrels (the data, labels, split and subset of the
 other commands); the table has one row per run and query subset, and each run is
 compared with ``baseline`` (an index into the runs) per query: wins/ties/losses, the
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from rankwright.commands.common import DataSelection, LoadedData, load_data
+from rankwright.commands.common import LoadedData, RunDataSelection, load_data
 from rankwright.commands.evaluate import load_scores
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
 from rankwright.evaluation.evaluate import qrels_of
@@ -38,7 +39,7 @@ PER_QUERY_SHARED = (QUERY, "n_judged", "n_relevant", "informative")
 
 
 @dataclass
-class CompareConfig(DataSelection):
+class CompareConfig(RunDataSelection):
     # The command line also takes the runs as positional arguments (see config.add_arguments).
     POSITIONAL: ClassVar[str] = "runs"
 
@@ -105,7 +106,7 @@ def check_runs(config: CompareConfig) -> list[str]:
     if len(config.runs) < 2:
         raise ValueError(
             f"compare needs at least two runs, got {len(config.runs)}: "
-            "`rankwright compare RUN_A RUN_B ... --data.path DATA` (or --runs a.trec,b.trec)"
+            "`rankwright compare RUN_A RUN_B ... --data.path DATA` or `--qrels QRELS` (or --runs a.trec,b.trec)"
         )
     for i, path in enumerate(config.runs, start=1):
         if not Path(path).is_file():
@@ -126,7 +127,8 @@ def per_query_table(runs: list[RunEntry], data: RelevanceData) -> pd.DataFrame:
     """query, n_judged, n_relevant, informative, then ``RUN:metric`` columns run by run."""
     first = runs[0].result.per_query
     table = pd.DataFrame(index=first.index)
-    table[QUERY] = first.index.map(data.query_texts())
+    if data.has_texts:
+        table[QUERY] = first.index.map(data.query_texts())
     for column in PER_QUERY_SHARED[1:]:
         table[column] = first[column]
     for run in runs:

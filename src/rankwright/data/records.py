@@ -31,6 +31,8 @@ HARD = "hard"
 PROBABILITY = "probability"
 
 PAIR_COLUMNS = [QUERY_ID, QUERY, DOC_ID, DOC, LABEL]
+#: The format of data read from a qrels file alone: ids and labels, no query or document texts.
+QRELS_ONLY = "qrels"
 
 
 class DataError(ValueError):
@@ -122,6 +124,11 @@ class RelevanceData:
 
     def __len__(self) -> int:
         return len(self.pairs)
+
+    @property
+    def has_texts(self) -> bool:
+        """False for a qrels file read alone (its query and document texts are empty)."""
+        return self.format != QRELS_ONLY
 
     @property
     def n_queries(self) -> int:

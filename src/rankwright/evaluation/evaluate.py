@@ -64,6 +64,19 @@ def _random_retrieval(data: RelevanceData, top_k: int, rng: np.random.Generator)
     return pd.concat(frames, ignore_index=True)
 
 
+def _random_candidates(
+    data: RelevanceData, run: pd.DataFrame, mode: str, top_k: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """What the random-order row shuffles: the judged candidates (rerank), k random
+    corpus documents (retrieve) or the run's documents of the judged queries (qrels)."""
+    if mode == "rerank":
+        return data.pairs
+    if mode == "qrels":
+        judged = set(data.pairs[QUERY_ID].astype(str))
+        return run.loc[run[QUERY_ID].astype(str).isin(judged), [QUERY_ID, DOC_ID]]
+    return _random_retrieval(data, top_k, rng)
+
+
 def _predictions(data: RelevanceData, scheme: LabelScheme, run: pd.DataFrame, qrels: pd.DataFrame) -> pd.DataFrame:
     """Judged pairs with their score and their rank in the whole run (the rank
     run.trec gives them; missing when the run did not score the pair)."""
@@ -119,7 +132,9 @@ def evaluate_scores(
     """Evaluate ``run`` (query_id, doc_id, score[, pred_class]) on ``data``.
 
     ``mode`` is ``rerank`` when the run scores the judged candidates (classification
-    metrics and per-pair predictions are added) or ``retrieve`` when it ranks a corpus.
+    metrics and per-pair predictions are added), ``retrieve`` when it ranks a corpus,
+    or ``qrels`` when it ranks documents known only by id (a qrels file alone; the
+    random row shuffles the run's own documents of each judged query).
     """
     options = options or EvalOptions()
     qrels = qrels_of(data, scheme)
@@ -127,7 +142,7 @@ def evaluate_scores(
     systems: dict[str, RankingResult] = {system: result}
     if options.random_baseline:
         rng = np.random.default_rng(options.seed)
-        candidates = data.pairs if mode == "rerank" else _random_retrieval(data, top_k, rng)
+        candidates = _random_candidates(data, run, mode, top_k, rng)
         systems["random"] = random_baseline(
             candidates, qrels, scheme.relevant_gain, options.metrics, repeats=options.random_repeats, seed=options.seed
         )
@@ -148,7 +163,8 @@ def evaluate_scores(
         predictions = _predictions(data, scheme, run, qrels)
         metrics["classification"] = _classification(predictions, scheme, options)
     per_query = result.per_query.copy()
-    per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
+    if data.has_texts:
+        per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
     if options.breakdown_by:
         if options.breakdown_by not in data.pairs:
             raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")

@@ -11,7 +11,7 @@ import pandas as pd
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs
 from rankwright.data.readers.jsonl import iter_jsonl
 from rankwright.data.readers.smart import looks_like_smart, parse_smart, smart_id, smart_texts
-from rankwright.data.readers.trec import GRADE, read_qrels
+from rankwright.data.readers.trec import GRADE, qrels_header, read_qrels
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
 
 log = logging.getLogger(__name__)
@@ -105,17 +105,6 @@ def read_beir(folder: str | Path, split: str = "test") -> RelevanceData:
     return read_collection(corpus_path, queries_path, qrels_path, fmt="beir")
 
 
-def _qrels_header(path: Path) -> bool:
-    """True when the first line is a header (its last field is not a number)."""
-    with open(path, encoding="utf-8") as handle:
-        fields = handle.readline().split()
-    try:
-        float(fields[-1]) if fields else 0.0
-    except ValueError:
-        return True
-    return False
-
-
 def _read_tsv_queries(path: Path) -> dict[str, str]:
     """``id<TAB>text`` lines (MS MARCO style)."""
     queries: dict[str, str] = {}
@@ -159,7 +148,7 @@ def read_collection(
         queries = _read_beir_texts(queries_path, "query", ("text",), ("_id", "text"), report)
     if not queries:
         raise DataError(str(queries_path), "no queries")
-    qrels = read_qrels(qrels_path, skip_header=_qrels_header(qrels_path))
+    qrels = read_qrels(qrels_path, skip_header=qrels_header(qrels_path))
     report.rows_in = len(qrels)
     pairs = pairs_from_qrels(qrels, queries, corpus, report, textless=textless)
     judged = set(qrels[QUERY_ID])
