@@ -24,7 +24,7 @@ from rankwright.commands.common import LoadedData, RunDataSelection, load_data
 from rankwright.commands.evaluate import load_scores
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
 from rankwright.evaluation.evaluate import qrels_of
-from rankwright.evaluation.ranking import RankingConfig, RankingResult, evaluate_run
+from rankwright.evaluation.ranking import RankingConfig, RankingResult, evaluate_run, table_metrics
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
 
@@ -76,6 +76,7 @@ class Comparison:
     table: str
     comparison: str
     paths: dict[str, str] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)  # the metrics of the printed table and compare.html
 
     @property
     def summaries(self) -> dict[str, dict[str, Any]]:
@@ -195,7 +196,9 @@ def compare_runs(runs_in: list[tuple[str, str, pd.DataFrame]], loaded: LoadedDat
     }
     text = "\n".join(format_comparison(c["system"], c["baseline"], c) for c in comparisons)
     table = per_query_table(runs, loaded.subset)
-    comparison = Comparison(runs, base.name, compared, comparisons, table, metrics, format_table(summaries), text)
+    columns = table_metrics(config.metrics)
+    printed = format_table(summaries, columns)
+    comparison = Comparison(runs, base.name, compared, comparisons, table, metrics, printed, text, columns=columns)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"compare": out / "compare.json", "per_query": out / "per_query.csv"}

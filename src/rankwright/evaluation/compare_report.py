@@ -63,7 +63,7 @@ def _summary(c: Comparison) -> str:
 def _metrics(c: Comparison) -> str:
     summaries = c.summaries
     base = summaries[c.baseline]
-    names = [n for n in TABLE_METRICS if n in base["all"]]
+    names = [n for n in c.columns or TABLE_METRICS if n in base["all"]]
     parts = []
     for subset, caption in (("all", "all queries"), ("informative", "informative queries (relevant and not)")):
         head = "".join(f"<th>{esc(h)}</th>" for h in ["run", "n", *names])

@@ -15,7 +15,14 @@ import pandas as pd
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation.classification import binary_metrics, by_label, class_metrics
-from rankwright.evaluation.ranking import GAIN, RankingConfig, RankingResult, evaluate_run, random_baseline
+from rankwright.evaluation.ranking import (
+    GAIN,
+    RankingConfig,
+    RankingResult,
+    evaluate_run,
+    random_baseline,
+    table_metrics,
+)
 from rankwright.evaluation.report import format_table, write_outputs
 
 log = logging.getLogger(__name__)
@@ -178,7 +185,7 @@ def evaluate_scores(
         }
     if extra:
         metrics.update(extra)
-    table = format_table(summaries)
+    table = format_table(summaries, table_metrics(options.metrics))
     evaluation = Evaluation(metrics, per_query, predictions, run, table)
     if out_dir is not None:
         evaluation.paths = write_outputs(out_dir, metrics, per_query, predictions, run, tag=system.replace(" ", "_"))
