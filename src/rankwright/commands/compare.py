@@ -23,7 +23,7 @@ import pandas as pd
 from rankwright.commands.common import LoadedData, RunDataSelection, load_data
 from rankwright.commands.evaluate import load_scores
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
-from rankwright.evaluation.evaluate import qrels_of
+from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import RankingConfig, RankingResult, evaluate_run, table_metrics
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
@@ -148,7 +148,7 @@ def main(config: CompareConfig) -> Comparison:
 def compare_runs(runs_in: list[tuple[str, str, pd.DataFrame]], loaded: LoadedData, config: CompareConfig) -> Comparison:
     """Evaluate (name, path, run frame) triples on ``loaded.subset``'s qrels, test each
     against the ``config.baseline``-th and write the files of ``config.output_dir``."""
-    qrels = qrels_of(loaded.subset, loaded.scheme)
+    qrels = judged_qrels(loaded.subset, loaded.scheme)
     judged = set(qrels[QUERY_ID].astype(str))
     where = f"{loaded.subset.report.source or 'the data'} (subset {config.subset})"
     runs: list[RunEntry] = []

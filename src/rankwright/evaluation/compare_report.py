@@ -31,6 +31,7 @@ def _summary(c: Comparison) -> str:
     facts = [
         ("data source", d["source"]),
         ("rows", f"{d['rows_in']} in = {d['rows_used']} used + {d['rows_dropped']} dropped"),
+        ("judgments on documents without text (evaluation only)", d.get("evaluation_only", 0)),
         ("query subset", m["subset"]),
         ("judged queries", f"{len(per_query)} ({int(per_query['informative'].sum())} informative)"),
         ("labels", f"{m['labels']['scheme']}, relevant when gain >= {m['labels']['relevant_gain']}"),

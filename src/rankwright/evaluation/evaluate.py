@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.labels import LabelScheme
+from rankwright.data.readers.common import SOURCE_ROW
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation.classification import binary_metrics, by_label, class_metrics
 from rankwright.evaluation.ranking import (
@@ -58,6 +59,19 @@ def qrels_of(data: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
     rows = data.pairs["source_row"].to_numpy() if "source_row" in data.pairs else None
     gains = scheme.gains(data.pairs[LABEL], data.report.source, rows)
     return pd.DataFrame({QUERY_ID: data.pairs[QUERY_ID], DOC_ID: data.pairs[DOC_ID], GAIN: gains})
+
+
+def judged_qrels(data: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
+    """The evaluation qrels: :func:`qrels_of` the pairs, then the judgments kept for
+    evaluation only (documents without text), which no system can rank but which count
+    in recall and nDCG denominators as trec_eval counts them."""
+    qrels = qrels_of(data, scheme)
+    extra = data.eval_only
+    if extra is None or extra.empty:
+        return qrels
+    gains = scheme.gains(extra[LABEL], data.report.source, extra[SOURCE_ROW].to_numpy())
+    more = pd.DataFrame({QUERY_ID: extra[QUERY_ID], DOC_ID: extra[DOC_ID], GAIN: gains})
+    return pd.concat([qrels, more], ignore_index=True)
 
 
 def _random_retrieval(data: RelevanceData, top_k: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -144,7 +158,7 @@ def evaluate_scores(
     random row shuffles the run's own documents of each judged query).
     """
     options = options or EvalOptions()
-    qrels = qrels_of(data, scheme)
+    qrels = judged_qrels(data, scheme)
     result = evaluate_run(run, qrels, scheme.relevant_gain, options.metrics)
     systems: dict[str, RankingResult] = {system: result}
     if options.random_baseline:
@@ -167,7 +181,7 @@ def evaluate_scores(
     }
     predictions = None
     if mode == "rerank":
-        predictions = _predictions(data, scheme, run, qrels)
+        predictions = _predictions(data, scheme, run, qrels_of(data, scheme))
         metrics["classification"] = _classification(predictions, scheme, options)
     per_query = result.per_query.copy()
     if data.has_texts:

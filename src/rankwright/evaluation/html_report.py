@@ -61,6 +61,7 @@ def _summary(evaluation: Evaluation, data: RelevanceData) -> str:
         ("mode", m["mode"]),
         ("data source", d["source"]),
         ("rows", f"{d['rows_in']} in = {d['rows_used']} used + {d['rows_dropped']} dropped"),
+        ("judgments on documents without text (evaluation only)", d.get("evaluation_only", 0)),
         ("rows dropped by reason", reasons or "none"),
         ("query subset", m.get("subset", "all")),
         ("queries evaluated", f"{len(evaluation.per_query)} ({informative} informative)"),
