@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from rankwright.data.labels import LabelConfig, LabelScheme, build_scheme
 from rankwright.data.readers import DataConfig, read_relevance
+from rankwright.data.readers.qrels_only import qrels_labels, read_qrels_only
 from rankwright.data.records import RelevanceData
 from rankwright.data.split import SPLIT_NAMES, SplitConfig, split_data
 
@@ -26,6 +27,19 @@ class DataSelection:
 
 
 @dataclass
+class RunDataSelection(DataSelection):
+    """A :class:`DataSelection` that may instead be a qrels file alone (runs evaluated like trec_eval)."""
+
+    qrels: str | None = field(
+        default=None,
+        metadata={
+            "help": "a TREC qrels file alone (3 or 4 columns) instead of data: no texts, runs evaluated like "
+            "trec_eval (integer grades as gains, relevant when gain >= 1 unless labels.* say otherwise)"
+        },
+    )
+
+
+@dataclass
 class LoadedData:
     full: RelevanceData
     subset: RelevanceData
@@ -38,9 +52,9 @@ def load_data(config) -> LoadedData:
     ``config.subset`` split (all, train, val or test)."""
     if config.subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}, got {config.subset!r}")
-    data = read_relevance(config.data)
+    data, labels = _read(config)
     log.info("%s", data.report.summary())
-    scheme = build_scheme(config.labels, data)
+    scheme = build_scheme(labels, data)
     scheme.validate(data)
     if config.subset == "all":
         return LoadedData(data, data, scheme, None)
@@ -48,3 +62,15 @@ def load_data(config) -> LoadedData:
     counts = {name: part.n_queries for name, part in parts.items()}
     log.info("query split %s (seed %d): %s queries", config.split.ratios, config.split.seed, counts)
     return LoadedData(data, parts[config.subset], scheme, counts)
+
+
+def _read(config) -> tuple[RelevanceData, LabelConfig]:
+    """The data of ``config.data``, or of ``config.qrels`` alone (with trec_eval's label convention)."""
+    qrels = getattr(config, "qrels", None)
+    if not qrels:
+        return read_relevance(config.data), config.labels
+    given = [f"data.{k}" for k in ("path", "corpus", "queries", "qrels") if getattr(config.data, k)]
+    if given:
+        raise ValueError(f"give qrels alone or the data ({', '.join(given)}), not both")
+    data = read_qrels_only(qrels)
+    return data, qrels_labels(config.labels, data)

@@ -33,7 +33,7 @@ from rankwright.commands.common import DataSelection, LoadedData, load_data
 from rankwright.commands.compare import CompareConfig
 from rankwright.data.records import DOC, QUERY, QUERY_ID, RelevanceData
 from rankwright.data.split import SplitConfig, split_data
-from rankwright.evaluation.evaluate import qrels_of
+from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import GAIN, RankingConfig
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison
@@ -274,7 +274,7 @@ def select_system(
     selection = select(
         prep.ranked["val"],
         fusion_components(prep.ranked["val"], val_scores["reranker"], val_scores.get("biencoder")),
-        qrels_of(prep.parts["val"], scheme),
+        judged_qrels(prep.parts["val"], scheme),
         scheme.relevant_gain,
         prep.first.name,
         methods=config.fusion.methods,

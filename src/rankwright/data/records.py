@@ -31,6 +31,12 @@ HARD = "hard"
 PROBABILITY = "probability"
 
 PAIR_COLUMNS = [QUERY_ID, QUERY, DOC_ID, DOC, LABEL]
+#: The format of data read from a qrels file alone: ids and labels, no query or document texts.
+QRELS_ONLY = "qrels"
+
+
+#: How the judgments on documents without text are described wherever they are counted.
+EVALUATION_ONLY = "judgment(s) on documents without text kept for evaluation only (not trained on or scored)"
 
 
 class DataError(ValueError):
@@ -58,6 +64,8 @@ class DropReport:
     dropped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Used rows that are judgments on documents without text: evaluated, never trained on or scored.
+    evaluation_only: int = 0
 
     def drop(self, reason: str, n: int = 1, example: str | None = None) -> None:
         if n <= 0:
@@ -84,6 +92,7 @@ class DropReport:
             mine = self.examples.setdefault(reason, [])
             mine.extend(shown[: max(0, 3 - len(mine))])
         self.notes.extend(other.notes)
+        self.evaluation_only += other.evaluation_only
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +100,7 @@ class DropReport:
             "rows_in": self.rows_in,
             "rows_used": self.rows_used,
             "rows_dropped": self.rows_dropped,
+            "evaluation_only": self.evaluation_only,
             "dropped_by_reason": dict(self.dropped),
             "examples": self.examples,
             "notes": self.notes,
@@ -98,6 +108,8 @@ class DropReport:
 
     def summary(self) -> str:
         text = f"{self.source}: {self.rows_in} rows in = {self.rows_used} used + {self.rows_dropped} dropped"
+        if self.evaluation_only:
+            text += f"; {self.evaluation_only} {EVALUATION_ONLY}"
         if self.dropped:
             text += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(self.dropped.items())) + ")"
         return text
@@ -112,6 +124,10 @@ class RelevanceData:
     may carry :data:`SCORE`, :data:`GROUP`, :data:`HARD` and metadata columns.
     ``corpus`` maps doc_id to text and ``queries`` maps query_id to text for
     collections (BEIR, SMART) that are retrieved from rather than reranked.
+    ``eval_only`` holds the judgments (query_id, doc_id, label, source_row) on documents
+    without text: they are in the evaluation qrels (a judged relevant document counts in
+    recall and nDCG denominators, as trec_eval counts it) but not in ``pairs`` or the
+    corpus, so nothing trains on or scores them.
     """
 
     pairs: pd.DataFrame
@@ -119,9 +135,15 @@ class RelevanceData:
     corpus: dict[str, str] | None = None
     queries: dict[str, str] | None = None
     format: str = ""
+    eval_only: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
+
+    @property
+    def has_texts(self) -> bool:
+        """False for a qrels file read alone (its query and document texts are empty)."""
+        return self.format != QRELS_ONLY
 
     @property
     def n_queries(self) -> int:
@@ -144,7 +166,13 @@ class RelevanceData:
     def subset(self, query_ids: set[str]) -> RelevanceData:
         pairs = self.pairs[self.pairs[QUERY_ID].isin(query_ids)].reset_index(drop=True)
         queries = None if self.queries is None else {q: t for q, t in self.queries.items() if q in query_ids}
-        return RelevanceData(pairs, self.report, self.corpus, queries, self.format)
+        return RelevanceData(pairs, self.report, self.corpus, queries, self.format, self.eval_only_of(query_ids))
+
+    def eval_only_of(self, query_ids: set[str]) -> pd.DataFrame | None:
+        """The evaluation-only judgments of ``query_ids``."""
+        if self.eval_only is None:
+            return None
+        return self.eval_only[self.eval_only[QUERY_ID].isin(query_ids)].reset_index(drop=True)
 
 
 def is_missing(value: Any) -> bool:
