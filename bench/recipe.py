@@ -74,6 +74,7 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
         "training_pairs": recipe["training_pairs"],
         "selected": recipe["selection"]["chosen"],
         "uses_reranker": recipe["selection"]["uses_reranker"],
+        "uses_biencoder": recipe["selection"].get("uses_biencoder", False),
         "validation": recipe["selection"]["validation"],
         "messages": recipe["selection"]["messages"],
         "test": {name: s["all"] for name, s in test["ranking"].items()},
@@ -81,17 +82,21 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
         "warmup": recipe["warmup"],
         "warmup_choice": recipe.get("warmup_choice"),
         "supervised": recipe["supervised"],
+        "bi_encoder": recipe.get("bi_encoder"),
         "seconds": recipe["seconds"],
     }
 
 
 def _warmup_cell(s: dict) -> str:
-    """kept (with / without) for a warmup.choose run; on or off for a run without the choice."""
+    """The kept cross-encoder and each competitor's validation nDCG@10; on or off for a
+    run without a choice."""
+    from rankwright.recipe.phases import ROW_NAMES
+
     choice = s.get("warmup_choice")
     if choice:
         v = choice["validation"]
-        kept = "with" if choice["kept"] == "with_warmup" else "without"
-        return f"kept {kept} ({v['with_warmup']:.4f} / {v['without_warmup']:.4f})"
+        scores = ", ".join(f"{ROW_NAMES[k]} {value:.4f}" for k, value in v.items())
+        return f"kept {ROW_NAMES[choice['kept']]} ({scores})"
     return "on, no choice" if s.get("warmup") else "off"
 
 
@@ -99,10 +104,10 @@ def markdown() -> str:
     """The BENCHMARKS.md tables from the result files: test nDCG@10/MAP per system, and
     the selected system's and the reranker's paired tests against the best baseline."""
     lines = [
-        "| scenario | train queries | warm-up (validation nDCG@10 with / without) | selected on validation "
-        "| first stage | dense rerank | fine-tuned reranker | selected | selected - best baseline (p) "
-        "| reranker - first stage (p) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | train queries | cross-encoder kept (validation nDCG@10) | selected on validation "
+        "| first stage | dense rerank | fine-tuned reranker | fine-tuned bi-encoder | selected "
+        "| selected - best baseline (p) | reranker - first stage (p) | bi-encoder - dense (p) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for path in sorted(RESULTS.glob("*.json")):
         s = json.loads(path.read_text())
@@ -113,12 +118,16 @@ def markdown() -> str:
         tests = [c for c in s["paired_tests"] if c["metric"] == "ndcg@10"]
         best = next(c for c in tests if c["system"] == names[-1] and c["best_baseline"])
         rr = next(c for c in tests if c["system"] == "fine-tuned reranker" and c["baseline"] == names[0])
+        bi = next(
+            (c for c in tests if c["system"] == "fine-tuned bi-encoder" and c["baseline"].startswith("dense")), None
+        )
+        bi_cell = f"{bi['mean_difference']:+.4f} ({bi['randomisation_p']:.4f})" if bi else "-"
         lines.append(
             f"| {path.stem} | {s['queries']['train']} | {_warmup_cell(s)} | {s['selected']} "
             f"| {cell[names[0]]} | {dense} "
-            f"| {cell['fine-tuned reranker']} | {cell[names[-1]]} "
+            f"| {cell['fine-tuned reranker']} | {cell.get('fine-tuned bi-encoder', '-')} | {cell[names[-1]]} "
             f"| {best['mean_difference']:+.4f} vs {best['baseline']} ({best['randomisation_p']:.4f}) "
-            f"| {rr['mean_difference']:+.4f} ({rr['randomisation_p']:.4f}) |"
+            f"| {rr['mean_difference']:+.4f} ({rr['randomisation_p']:.4f}) | {bi_cell} |"
         )
     return "\n".join(lines)
 
@@ -133,11 +142,12 @@ def _rows(path: Path) -> dict:
 
 
 def warmup_ablation(out_root: Path) -> list[dict]:
-    """The fine-tuned reranker with the teacher warm-up against without it, paired over
-    the same test queries: within one default run (``warmup.choose`` reports the reranker
-    it did not keep), else from a scenario's run and its ``_nowarm`` run under ``out_root``."""
+    """The kept cross-encoder against each one the reranker choice did not keep (the
+    supervised run with or without the teacher warm-up, the warm-up model alone), paired
+    over the same test queries within one default run; without such rows, a scenario's
+    run against its ``_nowarm`` run under ``out_root``."""
     from rankwright.evaluation.significance import paired_comparison
-    from rankwright.recipe.heldout import RERANKER_ROW, other_reranker_row
+    from rankwright.recipe.heldout import NOT_KEPT, RERANKER_ROW
 
     rows = []
     for name in SCENARIOS:
@@ -146,17 +156,13 @@ def warmup_ablation(out_root: Path) -> list[dict]:
             continue
         systems = _rows(run)
         kept = systems[RERANKER_ROW]
-        if other_reranker_row(True) in systems:  # warmup.choose kept the warm-up
-            pair, source = (kept, systems[other_reranker_row(True)]), "one run (warmup.choose kept the warm-up)"
-        elif other_reranker_row(False) in systems:
-            pair, source = (systems[other_reranker_row(False)], kept), "one run (warmup.choose kept no warm-up)"
-        elif cold.exists():
-            pair, source = (kept, _rows(cold)[RERANKER_ROW]), f"{name} vs {name}_nowarm"
-        else:
-            continue
-        for metric in ("ndcg@10", "map"):
-            c = paired_comparison(pair[0], pair[1], metric)
-            rows.append({"scenario": name, "source": source, "metric": metric, **c})
+        pairs = [(kept, per_query, f"kept - {row}") for row, per_query in systems.items() if row.endswith(NOT_KEPT)]
+        if not pairs and cold.exists():
+            pairs = [(kept, _rows(cold)[RERANKER_ROW], f"{name} - {name}_nowarm")]
+        for a, b, source in pairs:
+            for metric in ("ndcg@10", "map"):
+                c = paired_comparison(a, b, metric)
+                rows.append({"scenario": name, "source": source, "metric": metric, **c})
     return rows
 
 
@@ -179,7 +185,7 @@ def main() -> None:
         (RESULTS.parent / "recipe_warmup_ablation.json").write_text(json.dumps(rows, indent=2) + "\n")
         for r in rows:
             print(
-                f"{r['scenario']} {r['metric']}: warm-up - none {r['mean_difference']:+.4f} "
+                f"{r['scenario']} {r['metric']}: {r['source']} {r['mean_difference']:+.4f} "
                 f"(randomisation p {r['randomisation_p']:.4f}, t-test p {r['t_test_p']:.4f})"
             )
         return

@@ -76,3 +76,30 @@ def test_a_fusion_weighting_the_bi_encoder_must_name_it(tmp_path, tiny_cross_enc
     with pytest.raises(ValueError, match=r"needs biencoder scores .* biencoder_model"):
         reranker.score(QUERY, DOCS)
     np.testing.assert_allclose(reranker.score(QUERY, DOCS, fused=False), reranker.logits(QUERY, DOCS))
+
+
+def test_evaluate_and_rerank_commands_score_with_a_bi_encoder(tmp_path, write_pointwise, bi_folder):
+    import json
+
+    from rankwright.cli import main as cli
+    from rankwright.data.readers import read_run
+
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=6)
+    common = ["--data.path", str(data), "--labels.scheme", "graded", "--labels.relevant_gain", "2"]
+    common += ["--progress", "false"]
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--scorer", "model", "--model", bi_folder, *common, "--report", "false"]
+    assert cli([*argv, "--output_dir", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["ranking"][metrics["system"]]["all"]["ndcg@10"] <= 1
+    run = tmp_path / "reranked.trec"
+    argv = ["rerank", "--model", bi_folder, "--data.path", str(data), "--progress", "false"]
+    assert cli([*argv, "--output", str(run)]) == 0
+    reranked = read_run(run)
+    first = reranked[reranked["query_id"] == "q0"]
+    queries = ["drill number 0"] * len(first)
+    docs = {f"q0d{j}": text for j, text in enumerate(["drill model 0", "sofa model 1", "lamp model 2"])}
+    expected = dict(zip(docs, cosines(bi_folder, queries[: len(docs)], list(docs.values())), strict=True))
+    scores = dict(zip(first["doc_id"], first["score"], strict=True))
+    for doc_id, value in expected.items():
+        assert abs(scores[doc_id] - value) < 1e-4

@@ -143,6 +143,7 @@ def train_bi_encoder(
     sentence-transformers then adds mean pooling and says so) on ``train_data``."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
     try:
         from sentence_transformers.sentence_transformer.training_args import (
             BatchSamplers,
