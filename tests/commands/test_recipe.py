@@ -35,7 +35,7 @@ TINY = {
     "model": {"max_length": 32},
     "training": {"epochs": 1, "batch_size": 8, "eval_batch_size": 64, "logging_steps": 5},
     "warmup": {"epochs": 1},
-    "bi_encoder": {"epochs": 1, "batch_size": 8, "max_length": 32, "negatives": 1},
+    "bi_encoder": {"epochs": 1, "batch_size": 8, "max_length": 32, "negatives": 1, "warm_start": True},
     "retriever": {"top_k": 10},
     "validation_depth": 5,
     "mining": {"ranks": [1, 10], "negatives": 3},
@@ -74,15 +74,25 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     # nDCG@10 is kept, the others are reported on test as ablations and tested against it
     choice = m["warmup_choice"]
     scores = choice["validation"]
-    assert set(scores) == {"with_warmup", "without_warmup", "warmup_only"}
+    assert set(scores) == {"with_warmup", "without_warmup", "from_biencoder", "warmup_only"}
     kept = choice["kept"]
     assert scores[kept] == max(scores.values())
-    folders = {"with_warmup": "reranker", "without_warmup": "reranker_without_warmup", "warmup_only": "warmup"}
+    folders = {
+        "with_warmup": "reranker",
+        "without_warmup": "reranker_without_warmup",
+        "from_biencoder": "reranker_from_biencoder",
+        "warmup_only": "warmup",
+    }
     assert m["supervised"]["model"].startswith(str(out / folders[kept]) + "/")
     assert m["supervised"]["best_validation"]["eval_ndcg@10"] == max(scores.values())
-    rows = {"with_warmup": "with warm-up", "without_warmup": "without warm-up", "warmup_only": "warm-up only"}
+    rows = {
+        "with_warmup": "with warm-up",
+        "without_warmup": "without warm-up",
+        "from_biencoder": "from the bi-encoder",
+        "warmup_only": "warm-up only",
+    }
     others = [f"fine-tuned reranker {rows[name]} (not kept)" for name in rows if name != kept]
-    assert systems[4:6] == others and sorted(choice["not_kept"]) == sorted(set(rows) - {kept})
+    assert systems[4:7] == others and sorted(choice["not_kept"]) == sorted(set(rows) - {kept})
     for other in others:
         ablation = [c for c in m["test"]["paired_tests"] if c["baseline"] == other]
         assert [c["metric"] for c in ablation] == ["ndcg@10", "map"]
@@ -91,6 +101,9 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     # the fine-tuned bi-encoder: the packaged MiniLM trained as a bi-encoder, a candidate of its own
     assert m["bi_encoder"]["model"].startswith(str(out / "bi_encoder") + "/")
     assert ModelMetadata.load(m["bi_encoder"]["model"]).model_type == "bi-encoder"
+    # the warm start from the bi-encoder's encoder is a cross-encoder with a new head
+    from_bi = ModelMetadata.load(m["warmup_choice"]["not_kept"].get("from_biencoder", m["supervised"])["model"])
+    assert from_bi.model_type == "cross-encoder" and from_bi.base_model == m["bi_encoder"]["model"]
     tested = {c["system"] for c in m["test"]["paired_tests"]}
     assert {"fine-tuned bi-encoder", "fine-tuned reranker", systems[-1]} <= tested
     for name in systems:

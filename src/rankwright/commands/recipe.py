@@ -227,10 +227,13 @@ def training_pairs(config: RecipeConfig, prep: Prepared) -> tuple[pd.DataFrame, 
     return pairs, stats.to_dict()
 
 
-def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock) -> Trained:
+def train_reranker(
+    config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock, biencoder: TrainResult | None = None
+) -> Trained:
     """The warm-up (when enabled and there is a teacher), then the supervised phase; with
-    ``warmup.choose``, the supervised phase from the base encoder too. Of the runs and
-    the warm-up model itself, the one with the highest validation nDCG@10 is kept."""
+    ``warmup.choose``, the supervised phase from the base encoder too, and with
+    ``bi_encoder.warm_start`` from the fine-tuned ``biencoder``'s encoder. Of the runs
+    and the warm-up model itself, the one with the highest validation nDCG@10 is kept."""
     out = Path(config.output_dir)
     warm = None
     if config.warmup.enabled and not has_teacher:
@@ -241,15 +244,23 @@ def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool,
     start_from = config.model.name if warm is None else warm.model_dir
     trained = supervised(inputs, start_from, config.loss, out / "reranker")
     clock.lap("supervised")
-    if warm is None:
-        return Trained(warm, trained, None)
-    runs = {"with_warmup": trained, "warmup_only": warm}
-    if config.warmup.choose:
-        runs["without_warmup"] = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
-        clock.lap("supervised_without_warmup")
+    runs = {"with_warmup" if warm is not None else "without_warmup": trained}
+    if warm is not None:
+        runs["warmup_only"] = warm
+        if config.warmup.choose:
+            runs["without_warmup"] = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
+            clock.lap("supervised_without_warmup")
+    if biencoder is not None and config.bi_encoder.warm_start:
+        start = biencoder.model_dir
+        runs["from_biencoder"] = supervised(
+            inputs, start, config.loss, out / "reranker_from_biencoder", "cross-encoder"
+        )
+        clock.lap("supervised_from_biencoder")
+    if len(runs) == 1:
+        return Trained(warm, trained, None, biencoder)
     choice = RerankerChoice(runs)
     log.info("%s", choice.message())
-    return Trained(warm, choice.kept, choice)
+    return Trained(warm, choice.kept, choice, biencoder)
 
 
 def train_bi_encoder(config: RecipeConfig, inputs: PhaseInputs, clock: Clock) -> TrainResult | None:
@@ -315,8 +326,8 @@ def main(config: RecipeConfig) -> RecipeResult:
         validation,
         config.progress,
     )
-    trained = train_reranker(config, inputs, prep.encoder is not None, clock)
-    trained.biencoder = train_bi_encoder(config, inputs, clock)
+    biencoder = train_bi_encoder(config, inputs, clock)
+    trained = train_reranker(config, inputs, prep.encoder is not None, clock, biencoder)
 
     def scores_of(model_dir: str, parts: tuple[str, ...] = ("val", "test")) -> dict[str, np.ndarray]:
         reranker = Reranker.from_pretrained(model_dir)

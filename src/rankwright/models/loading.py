@@ -65,7 +65,23 @@ def load_tokenizer(name_or_path: str):
 
 
 def model_type_of(name_or_path: str, explicit: str | None = None) -> str:
+    """The model type: ``explicit`` when given (a folder of another type then says what
+    it holds: e.g. a bi-encoder trained as a cross-encoder starts from its encoder
+    weights with a new score head), else the folder's ``rankwright.json``, else
+    ``config.architectures``."""
     if explicit:
+        if ModelMetadata.exists(name_or_path):
+            saved = ModelMetadata.load(name_or_path).model_type
+            if saved != explicit:
+                log.info(
+                    "%s holds a %s model; model.type %s uses its weights as a %s (a new score head where one is "
+                    "needed), not as the %s it was saved as",
+                    name_or_path,
+                    saved,
+                    explicit,
+                    explicit,
+                    saved,
+                )
         return explicit
     if ModelMetadata.exists(name_or_path):
         return ModelMetadata.load(name_or_path).model_type

@@ -76,6 +76,13 @@ class BiEncoderConfig:
     learning_rate: float = field(default=2e-5, metadata={"help": "peak learning rate"})
     negatives: int = field(default=3, metadata={"help": "hard negatives per row (mined or judged), besides in-batch"})
     max_length: int = field(default=256, metadata={"help": "tokens per text (query or document)"})
+    warm_start: bool = field(
+        default=False,
+        metadata={
+            "help": "also train the cross-encoder's supervised phase from the fine-tuned bi-encoder's encoder "
+            "weights (a new score head); it competes with the other cross-encoders on validation"
+        },
+    )
 
 
 @dataclass
@@ -95,7 +102,13 @@ class PhaseInputs:
 
 
 def phase_config(
-    inputs: PhaseInputs, *, model_name: str, loss: LossConfig, output_dir: Path, **training
+    inputs: PhaseInputs,
+    *,
+    model_name: str,
+    loss: LossConfig,
+    output_dir: Path,
+    model_type: str | None = None,
+    **training,
 ) -> TrainConfig:
     """A ``train`` configuration over the recipe's files; ``training`` overrides fields
     of the recipe's training settings (e.g. epochs, learning_rate)."""
@@ -107,7 +120,7 @@ def phase_config(
         labels=LabelConfig(
             scheme="graded", relevant_gain=inputs.relevant_gain, target_range=[0.0, float(max(inputs.max_gain, 1))]
         ),
-        model=replace(inputs.model, name=model_name),
+        model=replace(inputs.model, name=model_name, type=model_type or inputs.model.type),
         loss=loss,
         sampling=sampling,
         training=replace(inputs.training, **training),
@@ -134,9 +147,12 @@ def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> Trai
     return train(phase)
 
 
-def supervised(inputs: PhaseInputs, model_name: str, loss: LossConfig, output_dir: Path) -> TrainResult:
-    """Phase 2: the judged labels, from ``model_name`` (the warm-up's model or the base)."""
-    return train(phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir))
+def supervised(
+    inputs: PhaseInputs, model_name: str, loss: LossConfig, output_dir: Path, model_type: str | None = None
+) -> TrainResult:
+    """Phase 2: the judged labels, from ``model_name`` (the warm-up's model, the base, or
+    with ``model_type`` cross-encoder the fine-tuned bi-encoder's encoder)."""
+    return train(phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir, model_type=model_type))
 
 
 def fine_tune_bi_encoder(inputs: PhaseInputs, config: BiEncoderConfig, base: str, output_dir: Path) -> TrainResult:
@@ -172,13 +188,20 @@ def best_validation(result: TrainResult) -> float:
 
 
 #: The cross-encoders a recipe can keep, in the order ties are broken: the supervised
-#: run from the warm-up, the supervised run from the base encoder, the warm-up model.
+#: run from the warm-up, from the base encoder, from the fine-tuned bi-encoder's
+#: encoder, and the warm-up model itself.
 RUN_NAMES = {
     "with_warmup": "trained with the teacher warm-up",
     "without_warmup": "trained without the teacher warm-up",
+    "from_biencoder": "trained from the fine-tuned bi-encoder's encoder",
     "warmup_only": "of the teacher warm-up alone (no supervised phase)",
 }
-ROW_NAMES = {"with_warmup": "with warm-up", "without_warmup": "without warm-up", "warmup_only": "warm-up only"}
+ROW_NAMES = {
+    "with_warmup": "with warm-up",
+    "without_warmup": "without warm-up",
+    "from_biencoder": "from the bi-encoder",
+    "warmup_only": "warm-up only",
+}
 
 
 @dataclass
