@@ -15,22 +15,20 @@ from typing import Any
 
 import pandas as pd
 
+from rankwright.data.columns import (  # noqa: F401 (re-exported from their old home)
+    DOC,
+    DOC_ID,
+    GROUP,
+    HARD,
+    LABEL,
+    PAIR_COLUMNS,
+    PROBABILITY,
+    QUERY,
+    QUERY_ID,
+    SCORE,
+)
+
 log = logging.getLogger(__name__)
-
-QUERY_ID = "query_id"
-QUERY = "query"
-DOC_ID = "doc_id"
-DOC = "doc"
-LABEL = "label"
-#: Optional columns a reader may add: teacher/first-stage scores, the source group.
-SCORE = "score"
-GROUP = "group"
-#: Optional: 1 for a negative given as hard (mined), 0 for a random one.
-HARD = "hard"
-#: Optional, in scored runs: a calibrated P(relevant) beside the ranking score.
-PROBABILITY = "probability"
-
-PAIR_COLUMNS = [QUERY_ID, QUERY, DOC_ID, DOC, LABEL]
 
 
 class DataError(ValueError):

@@ -9,13 +9,14 @@ MAP, MRR, P@k and R@k use a binary relevance threshold on the integer gain
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
+from rankwright.evaluation.config import RankingConfig
 
 if TYPE_CHECKING:
     import ir_measures
@@ -23,15 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GAIN = "gain"
-
-
-@dataclass
-class RankingConfig:
-    """Which ranking metrics to compute."""
-
-    ndcg_at: list[int] = field(default_factory=lambda: [1, 3, 5, 10], metadata={"help": "nDCG cut-offs"})
-    precision_at: list[int] = field(default_factory=lambda: [1, 5, 10], metadata={"help": "P@k cut-offs"})
-    recall_at: list[int] = field(default_factory=lambda: [10, 100], metadata={"help": "Recall@k cut-offs"})
 
 
 def measure_names(config: RankingConfig, relevant_gain: int) -> dict[str, ir_measures.Measure]:
