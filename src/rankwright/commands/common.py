@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from rankwright.data.labels import LabelConfig, LabelScheme, build_scheme
-from rankwright.data.readers import DataConfig, read_relevance
+from rankwright.commands.configs import SUBSETS, DataSelection  # noqa: F401 (DataSelection: re-exported)
+from rankwright.data.labels import LabelScheme, build_scheme
+from rankwright.data.readers import read_relevance
 from rankwright.data.records import RelevanceData
-from rankwright.data.split import SPLIT_NAMES, SplitConfig, split_data
+from rankwright.data.split import split_data
 
 log = logging.getLogger(__name__)
-
-SUBSETS = ("all", *SPLIT_NAMES)
-
-
-@dataclass
-class DataSelection:
-    """The data a command reads, its label scheme, and which query split it uses."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split used"})
 
 
 @dataclass

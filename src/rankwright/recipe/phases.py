@@ -16,7 +16,7 @@ scheme is graded with the data's relevance cut-off, and MSE targets are gain / m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rankwright.data.labels import LabelConfig
@@ -24,35 +24,10 @@ from rankwright.data.readers import DataConfig
 from rankwright.data.readers.tables import ColumnMap
 from rankwright.data.records import SCORE
 from rankwright.evaluation.ranking import RankingConfig
+from rankwright.recipe.config import WarmupConfig
 from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainConfig, TrainingConfig
 from rankwright.training.run import TrainResult, train
 from rankwright.training.sampling import SamplingConfig
-
-
-@dataclass
-class WarmupConfig:
-    enabled: bool = field(
-        default=True, metadata={"help": "distil the dense teacher's scores before supervised training"}
-    )
-    loss: LossConfig = field(
-        default_factory=lambda: LossConfig(name="margin_mse"), metadata={"help": "margin_mse|listwise_kl"}
-    )
-    epochs: float = field(default=1.0, metadata={"help": "warm-up epochs"})
-    batch_size: int = field(
-        default=4,
-        metadata={
-            "help": "queries (groups of a positive and its negatives) per step: small, so that a few hundred "
-            "training queries still give the warm-up tens of steps"
-        },
-    )
-    learning_rate: float = field(default=1e-4, metadata={"help": "warm-up peak learning rate"})
-    choose: bool = field(
-        default=True,
-        metadata={
-            "help": "also train the supervised phase without the warm-up and keep the reranker with the higher "
-            "validation nDCG@10 (about twice the supervised training time)"
-        },
-    )
 
 
 @dataclass
