@@ -12,6 +12,7 @@ from typing import Any
 from rankwright import __version__
 from rankwright.commands.registry import COMMANDS
 from rankwright.config import ConfigError, add_arguments, build_config
+from rankwright.data.columns import EVALUATION_ONLY
 
 log = logging.getLogger("rankwright")
 
@@ -36,6 +37,8 @@ def _report(command: str, result: Any) -> None:
         data = result.metrics["data"]
         out.write(f"data: {data['rows_in']} rows in = {data['rows_used']} used + {data['rows_dropped']} dropped")
         out.write(f" {data['dropped_by_reason']}\n" if data["dropped_by_reason"] else "\n")
+        if data.get("evaluation_only"):
+            out.write(f"data: {data['evaluation_only']} {EVALUATION_ONLY}\n")
         if "bm25" in result.metrics:
             out.write(f"bm25: {result.metrics['bm25']}\n")
         labels = result.metrics["labels"]
@@ -55,7 +58,10 @@ def _report(command: str, result: Any) -> None:
     elif command == "compare":
         labels = result.metrics["labels"]
         out.write(f"data: {result.metrics['data']['source']} ({result.metrics['subset']}, {len(result.per_query)} ")
-        out.write(f"judged queries); labels {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
+        out.write(f"judged queries); labels {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n")
+        if result.metrics["data"].get("evaluation_only"):
+            out.write(f"data: {result.metrics['data']['evaluation_only']} {EVALUATION_ONLY}\n")
+        out.write("\n")
         out.write(result.table + "\n\n")
         out.write(f"paired tests against the baseline {result.baseline}:\n{result.comparison}\n\n")
         out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")

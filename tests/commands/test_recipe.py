@@ -35,6 +35,7 @@ TINY = {
     "model": {"max_length": 32},
     "training": {"epochs": 1, "batch_size": 8, "eval_batch_size": 64, "logging_steps": 5},
     "warmup": {"epochs": 1},
+    "bi_encoder": {"epochs": 1, "batch_size": 8, "max_length": 32, "negatives": 1},
     "retriever": {"top_k": 10},
     "validation_depth": 5,
     "mining": {"ranks": [1, 10], "negatives": 3},
@@ -67,29 +68,37 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     assert m["mining"]["queries_written"] == counts["train"]
     assert m["warmup"] is not None and m["supervised"]["model"].startswith(str(out / "reranker"))
     systems = list(m["test"]["ranking"])
-    assert systems[:3] == ["bm25", "dense rerank (zero-shot)", "fine-tuned reranker"]
-    assert systems[4] == f"selected: {result.selection.chosen}"
-    # warmup.choose: both supervised runs, the one with the better validation nDCG@10 kept,
-    # the other reported on test as an ablation and tested against the kept one
+    assert systems[:4] == ["bm25", "dense rerank (zero-shot)", "fine-tuned reranker", "fine-tuned bi-encoder"]
+    assert systems[-1] == f"selected: {result.selection.chosen}"
+    # warmup.choose: both supervised runs and the warm-up model compete, the best validation
+    # nDCG@10 is kept, the others are reported on test as ablations and tested against it
     choice = m["warmup_choice"]
     scores = choice["validation"]
-    kept_warm = choice["kept"] == "with_warmup"
-    assert kept_warm == (scores["with_warmup"] >= scores["without_warmup"])
-    kept_folder = out / ("reranker" if kept_warm else "reranker_without_warmup")
-    assert m["supervised"]["model"].startswith(str(kept_folder) + "/")
+    assert set(scores) == {"with_warmup", "without_warmup", "warmup_only"}
+    kept = choice["kept"]
+    assert scores[kept] == max(scores.values())
+    folders = {"with_warmup": "reranker", "without_warmup": "reranker_without_warmup", "warmup_only": "warmup"}
+    assert m["supervised"]["model"].startswith(str(out / folders[kept]) + "/")
     assert m["supervised"]["best_validation"]["eval_ndcg@10"] == max(scores.values())
-    other = f"fine-tuned reranker {'without' if kept_warm else 'with'} warm-up (not kept)"
-    assert systems[3] == other and not m["warmup_choice"]["not_kept"]["model"].startswith(str(kept_folder) + "/")
-    ablation = [c for c in m["test"]["paired_tests"] if c["baseline"] == other]
-    assert [c["metric"] for c in ablation] == ["ndcg@10", "map"]
-    assert all(c["system"] == "fine-tuned reranker" for c in ablation)
-    assert result.messages[0].startswith(f"warm-up: kept the reranker trained {'with' if kept_warm else 'without'}")
+    rows = {"with_warmup": "with warm-up", "without_warmup": "without warm-up", "warmup_only": "warm-up only"}
+    others = [f"fine-tuned reranker {rows[name]} (not kept)" for name in rows if name != kept]
+    assert systems[4:6] == others and sorted(choice["not_kept"]) == sorted(set(rows) - {kept})
+    for other in others:
+        ablation = [c for c in m["test"]["paired_tests"] if c["baseline"] == other]
+        assert [c["metric"] for c in ablation] == ["ndcg@10", "map"]
+        assert all(c["system"] == "fine-tuned reranker" for c in ablation)
+    assert result.messages[0].startswith("reranker: kept the model")
+    # the fine-tuned bi-encoder: the packaged MiniLM trained as a bi-encoder, a candidate of its own
+    assert m["bi_encoder"]["model"].startswith(str(out / "bi_encoder") + "/")
+    assert ModelMetadata.load(m["bi_encoder"]["model"]).model_type == "bi-encoder"
+    tested = {c["system"] for c in m["test"]["paired_tests"]}
+    assert {"fine-tuned bi-encoder", "fine-tuned reranker", systems[-1]} <= tested
     for name in systems:
         assert set(m["test"]["ranking"][name]["all"]) >= {"ndcg@10", "map", "mrr", "recall@10", "recall@100"}
     # the selection table scores every candidate on validation and marks one
     table = pd.read_csv(out / "selection.csv")
     assert table["chosen"].sum() == 1
-    assert {"reranker alone", "first_stage alone", "dense alone"} <= set(table["candidate"])
+    assert {"reranker alone", "biencoder alone", "first_stage alone", "dense alone"} <= set(table["candidate"])
     # the runs cover exactly the test queries
     test_queries = set(parts["test"].pairs["query_id"])
     for path in sorted((out / "runs").glob("*.trec")):
@@ -141,6 +150,7 @@ def test_pair_data_recipe_from_the_cli(pairs_run, capsys):
     assert m["first_stage"]["candidates"] == "each query's given candidates"
     assert m["queries"]["train"] == 10 and m["queries"]["train_available"] > 10
     assert m["warmup"] is None and m["dense"] is None  # no dense model: no teacher, no warm-up
+    assert m["bi_encoder"] is None  # and no dense model to fine-tune
     assert list(m["test"]["ranking"])[:2] == ["bm25", "fine-tuned reranker"]
     assert "recall@10" not in m["test"]["ranking"]["bm25"]["all"]  # nothing retrieved: no recall
     # the training file is the 10 sampled queries' judged pairs, labelled by gain
@@ -186,9 +196,34 @@ def test_a_selected_fusion_is_stored_in_the_model_folder(tmp_path, tiny_cross_en
         folder = tmp_path / name
         shutil.copytree(tiny_cross_encoder, folder)
         ModelMetadata(max_length=32).save(folder)
-        _store_fusion(str(folder), selection, "tiny (val, 6 queries)")
+        _store_fusion(str(folder), selection, "tiny (val, 6 queries)", None)
         fusion = ModelMetadata.load(folder).fusion
         if stored:
             assert fusion["weights"] == {"reranker": 0.5, "first_stage": 0.5} and fusion["fitted_on"].startswith("tiny")
         else:
             assert fusion is None  # the model is not part of the selected system: nothing to apply
+
+
+def test_a_selected_bi_encoder_fusion_ships_the_bi_encoder_folder(tmp_path, tiny_cross_encoder):
+    import shutil
+
+    from rankwright.commands.recipe import _store_fusion, shipped_model
+    from rankwright.recipe.selection import Selection
+
+    reranker, biencoder = tmp_path / "reranker", tmp_path / "bi"
+    for folder, kind in ((reranker, "cross-encoder"), (biencoder, "bi-encoder")):
+        shutil.copytree(tiny_cross_encoder, folder)
+        ModelMetadata(model_type=kind, max_length=32).save(folder)
+    weights = {"reranker": 0.0, "biencoder": 0.7, "first_stage": 0.3}
+    bi_only = Selection({"method": "zscore", "weights": weights, "biencoder_model": "x"}, None, "zscore", [])
+    shipped = shipped_model(bi_only, str(reranker), str(biencoder))
+    assert shipped == str(biencoder)
+    _store_fusion(shipped, bi_only, "tiny (val)", str(biencoder))
+    # shipped as the model folder, the bi-encoder's own score is the fusion's reranker component
+    stored = ModelMetadata.load(biencoder).fusion
+    assert stored["weights"] == {"reranker": 0.7, "first_stage": 0.3} and "biencoder_model" not in stored
+    assert ModelMetadata.load(reranker).fusion is None
+    both = Selection({"method": "rrf", "weights": {"reranker": 0.5, "biencoder": 0.5}}, None, "rrf", [])
+    assert shipped_model(both, str(reranker), str(biencoder)) == str(reranker)
+    _store_fusion(str(reranker), both, "tiny (val)", str(biencoder))
+    assert ModelMetadata.load(reranker).fusion["biencoder_model"] == str(biencoder.resolve())

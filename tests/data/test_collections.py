@@ -142,17 +142,22 @@ def test_beir_corpus_without_documents_is_an_error(tmp_path, content):
         read_relevance(folder)
 
 
-def test_beir_empty_document_is_left_out_and_its_judgment_dropped(tmp_path):
+def test_beir_empty_document_is_left_out_and_its_judgment_kept_for_evaluation_only(tmp_path):
     folder = _beir(tmp_path / "beir")
     _append(folder / "corpus.jsonl", {"_id": "d4", "title": "", "text": "  "})
     with open(folder / "qrels" / "test.tsv", "a") as handle:
         handle.write("q1\td4\t1\n")
     data = read_relevance(folder)
-    assert "d4" not in data.corpus
+    assert "d4" not in data.corpus and "d4" not in set(data.pairs["doc_id"])
     assert any("1 empty document(s)" in note and "'d4'" in note for note in data.report.notes)
-    assert data.report.dropped["qrels document has no text"] == 1
+    assert "qrels document has no text" not in data.report.dropped
     assert data.report.dropped["qrels document not in the corpus"] == 1
-    assert data.report.rows_in == 6 and data.report.rows_used == len(data.pairs) == 3
+    assert data.eval_only[["query_id", "doc_id", "label"]].values.tolist() == [["q1", "d4", 1]]
+    assert data.report.evaluation_only == 1 and data.report.to_dict()["evaluation_only"] == 1
+    assert "1 judgment(s) on documents without text" in data.report.summary()
+    assert data.report.rows_in == 6 and data.report.rows_used == len(data.pairs) + 1 == 4
+    assert data.subset({"q1"}).eval_only["doc_id"].tolist() == ["d4"]
+    assert data.subset({"q2"}).eval_only.empty
 
 
 def test_beir_empty_query_file_is_an_error(tmp_path):
@@ -300,13 +305,15 @@ def test_cranfield(shared_data):
         pytest.skip(f"{folder} is absent")
     data = read_relevance(folder)
     assert data.format == "smart"
-    assert len(data.corpus) == 1400
     assert len(data.queries) == 225
     assert any("file order" in note for note in data.report.notes)
-    assert data.report.rows_used == len(data.pairs)
-    # Documents 471 and 995 are empty; the one judgment of 995 (query 125, grade 3) is dropped.
-    assert {k for k, v in data.corpus.items() if not v.strip()} == {"471", "995"}
-    assert dict(data.report.dropped) == {"empty document": 1}
+    # Documents 471 and 995 are empty: left out of the corpus; the one judgment of 995
+    # (query 125, grade 3) is kept for evaluation only.
+    assert len(data.corpus) == 1398 and not {"471", "995"} & set(data.corpus)
+    assert any("2 document(s) without text" in note for note in data.report.notes)
+    assert dict(data.report.dropped) == {}
+    assert data.eval_only[["query_id", "doc_id", "label"]].values.tolist() == [["125", "995", 3]]
+    assert data.report.rows_used == len(data.pairs) + 1
 
     raw = Counter()
     for line in (folder / "cranqrel").read_text().splitlines():

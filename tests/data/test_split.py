@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from rankwright.data.readers.common import normalize_query
 from rankwright.data.records import DropReport, RelevanceData
 from rankwright.data.split import LeakageError, SplitConfig, assign_splits, check_no_leakage, split_data
 
@@ -110,6 +111,56 @@ def test_check_no_leakage_catches_a_text_in_two_splits():
     moved = pairs.iloc[4:].assign(query=["QUERY  number 0", "query number 5"])
     with pytest.raises(LeakageError, match="query text 'query number 0'"):
         check_no_leakage({"train": pairs.iloc[:4], "val": moved})
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("straße lamp", "STRASSE LAMP"),  # case folding, not lower(): ß folds to ss
+        ("lamp\u200bshade", "lampshade"),  # zero-width space
+        ("\ufeffdesk lamp", "desk lamp"),  # byte order mark / zero-width no-break space
+        ("desk\u00adlamp\u2060", "desklamp"),  # soft hyphen, word joiner
+        ("e\u200cmail\u200d", "email"),  # zero-width non-joiner, joiner
+        ("ＬＥＤ  bulb\t 60w", "led bulb 60W"),  # NFKC full-width letters, collapsed whitespace
+        ("ﬁlter ΣΊΣΥΦΟΣ", "filter σίσυφος"),  # NFKC ligature; final sigma folds like sigma
+        ("  caf\u0065\u0301  ", "CAFÉ"),  # combining accent composed
+    ],
+)
+def test_normalised_queries_are_equal(a, b):
+    assert normalize_query(a) == normalize_query(b)
+
+
+def test_normalisation_keeps_words_apart():
+    assert normalize_query("lamp shade") != normalize_query("lampshade")
+    assert normalize_query("\u200b\ufeff \u00ad") == ""
+
+
+def test_case_folded_and_invisible_variants_stay_in_one_split():
+    rows = []
+    for i in range(20):
+        rows.append({"query_id": f"a{i}", "query": f"straße lamp {i}", "doc_id": f"x{i}", "doc": "x", "label": 1})
+        rows.append({"query_id": f"b{i}", "query": f"STRASSE LAMP {i}", "doc_id": f"y{i}", "doc": "y", "label": 0})
+        rows.append({"query_id": f"c{i}", "query": f"straße\u200b lamp {i}", "doc_id": f"z{i}", "doc": "z", "label": 0})
+    pairs = pd.DataFrame(rows)
+    labels = assign_splits(pairs, SplitConfig(ratios=[0.5, 0.25, 0.25]))
+    assert labels.groupby(pairs["query_id"].str[1:]).nunique().eq(1).all()
+    split_data(_data(pairs), SplitConfig(ratios=[0.5, 0.25, 0.25]))  # no LeakageError
+
+
+def test_check_no_leakage_catches_a_case_folded_text_in_two_splits():
+    train = pd.DataFrame({"query_id": ["q1"], "query": ["straße lamp"]})
+    test = pd.DataFrame({"query_id": ["q2"], "query": ["STRASSE\u200b LAMP"]})
+    with pytest.raises(LeakageError, match="query text 'strasse lamp' is in both"):
+        check_no_leakage({"train": train, "test": test})
+
+
+def test_queries_without_text_are_split_by_id_alone():
+    """A qrels file read alone has empty query texts: they do not tie every query together."""
+    pairs = _pairs(40, 2).assign(query="")
+    labels = assign_splits(pairs, SplitConfig())
+    assert labels.nunique() == 3
+    parts = split_data(_data(pairs), SplitConfig())
+    assert sum(p.n_queries for p in parts.values()) == 40
 
 
 def test_split_by_user_column():

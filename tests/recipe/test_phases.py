@@ -1,11 +1,12 @@
-"""The warm-up choice: of the supervised runs from the warm-up and from the base
-encoder, the one with the higher validation nDCG@10 is kept; ties keep the warm-up."""
+"""The reranker choice: of the supervised runs from the warm-up and from the base
+encoder and the warm-up model itself, the one with the highest validation nDCG@10 is
+kept; ties keep the earlier one (from the warm-up, from the base, the warm-up alone)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rankwright.recipe.phases import WarmupChoice, best_validation
+from rankwright.recipe.phases import RerankerChoice, best_validation
 from rankwright.training.run import TrainResult
 
 
@@ -15,33 +16,46 @@ def run(name: str, ndcg: float | None, best: bool = True) -> TrainResult:
 
 
 @pytest.mark.parametrize(
-    ("warm", "cold", "kept", "words"),
+    ("scores", "kept", "words"),
     [
         (
-            0.41,
-            0.30,
-            "warm",
-            "kept the reranker trained with the teacher warm-up (validation ndcg@10 0.4100, against 0.3000 without it)",
+            {"with_warmup": 0.41, "without_warmup": 0.30},
+            "with_warmup",
+            "kept the model trained with the teacher warm-up (validation ndcg@10 0.4100; against 0.3000 without "
+            "warm-up)",
         ),
         (
-            0.9319,
-            0.9321,
-            "cold",
-            "kept the reranker trained without the teacher warm-up (validation ndcg@10 0.9321, against 0.9319 with it)",
+            {"with_warmup": 0.9319, "without_warmup": 0.9321},
+            "without_warmup",
+            "kept the model trained without the teacher warm-up (validation ndcg@10 0.9321; against 0.9319 with "
+            "warm-up)",
         ),
-        (0.5, 0.5, "warm", "kept the reranker trained with the teacher warm-up"),
+        ({"with_warmup": 0.5, "without_warmup": 0.5}, "with_warmup", "kept the model trained with the teacher"),
+        # the warm-up model itself wins when the supervised phase only made it worse
+        (
+            {"with_warmup": 0.306, "warmup_only": 0.349},
+            "warmup_only",
+            "kept the model of the teacher warm-up alone (no supervised phase) (validation ndcg@10 0.3490; "
+            "against 0.3060 with warm-up)",
+        ),
+        # ties: supervised from the warm-up, then from the base, then the warm-up alone
+        ({"warmup_only": 0.5, "without_warmup": 0.5, "with_warmup": 0.4}, "without_warmup", "without the teacher"),
     ],
 )
-def test_the_better_validation_score_is_kept_and_said(warm, cold, kept, words):
-    choice = WarmupChoice(run("warm", warm), run("cold", cold))
+def test_the_best_validation_score_is_kept_and_said(scores, kept, words):
+    choice = RerankerChoice({name: run(name, value) for name, value in scores.items()})
     assert choice.kept.output_dir == f"/runs/{kept}"
-    assert choice.other.output_dir == f"/runs/{'cold' if kept == 'warm' else 'warm'}"
-    assert choice.kept_warmup == (kept == "warm")
+    assert sorted(choice.others) == sorted(set(scores) - {kept})
+    assert all(r.output_dir == f"/runs/{n}" for n, r in choice.others.items())
     assert words in choice.message()
-    assert choice.to_dict() == {
-        "validation": {"with_warmup": warm, "without_warmup": cold},
-        "kept": "with_warmup" if kept == "warm" else "without_warmup",
-    }
+    assert choice.to_dict() == {"validation": scores, "kept": kept}
+
+
+def test_unknown_runs_are_refused():
+    with pytest.raises(ValueError, match="runs must be some of"):
+        RerankerChoice({"cold": run("cold", 0.5)})
+    with pytest.raises(ValueError, match="runs must be some of"):
+        RerankerChoice({})
 
 
 def test_model_dir_is_the_best_checkpoint_else_the_final_model():

@@ -5,9 +5,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from rankwright.commands.configs import SUBSETS, DataSelection  # noqa: F401 (DataSelection: re-exported)
-from rankwright.data.labels import LabelScheme, build_scheme
+from rankwright.commands.configs import (  # noqa: F401 (DataSelection, RunDataSelection: re-exported)
+    SUBSETS,
+    DataSelection,
+    RunDataSelection,
+)
+from rankwright.data.labels import LabelConfig, LabelScheme, build_scheme
 from rankwright.data.readers import read_relevance
+from rankwright.data.readers.qrels_only import qrels_labels, read_qrels_only
 from rankwright.data.records import RelevanceData
 from rankwright.data.split import split_data
 
@@ -27,9 +32,9 @@ def load_data(config) -> LoadedData:
     ``config.subset`` split (all, train, val or test)."""
     if config.subset not in SUBSETS:
         raise ValueError(f"subset must be one of {SUBSETS}, got {config.subset!r}")
-    data = read_relevance(config.data)
+    data, labels = _read(config)
     log.info("%s", data.report.summary())
-    scheme = build_scheme(config.labels, data)
+    scheme = build_scheme(labels, data)
     scheme.validate(data)
     if config.subset == "all":
         return LoadedData(data, data, scheme, None)
@@ -37,3 +42,15 @@ def load_data(config) -> LoadedData:
     counts = {name: part.n_queries for name, part in parts.items()}
     log.info("query split %s (seed %d): %s queries", config.split.ratios, config.split.seed, counts)
     return LoadedData(data, parts[config.subset], scheme, counts)
+
+
+def _read(config) -> tuple[RelevanceData, LabelConfig]:
+    """The data of ``config.data``, or of ``config.qrels`` alone (with trec_eval's label convention)."""
+    qrels = getattr(config, "qrels", None)
+    if not qrels:
+        return read_relevance(config.data), config.labels
+    given = [f"data.{k}" for k in ("path", "corpus", "queries", "qrels") if getattr(config.data, k)]
+    if given:
+        raise ValueError(f"give qrels alone or the data ({', '.join(given)}), not both")
+    data = read_qrels_only(qrels)
+    return data, qrels_labels(config.labels, data)

@@ -1,7 +1,8 @@
 """``rankwright compare``: evaluate several runs on the same judged queries, side by side,
 with paired tests of each run against a baseline run.
 
-``rankwright compare RUN_A RUN_B [RUN_C ...] --data.path DATA`` (or ``--runs a,b``):
+``rankwright compare RUN_A RUN_B [RUN_C ...] --data.path DATA`` (or ``--runs a,b``;
+``--qrels QRELS`` alone instead of the data, as with trec_eval):
 every run is scored on the same qrels (the data, labels, split and subset of the
 other commands); the table has one row per run and query subset, and each run is
 compared with ``baseline`` (an index into the runs) per query: wins/ties/losses, the
@@ -23,8 +24,8 @@ from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.configs import CompareConfig
 from rankwright.commands.evaluate import load_scores
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
-from rankwright.evaluation.evaluate import qrels_of
-from rankwright.evaluation.ranking import RankingResult, evaluate_run
+from rankwright.evaluation.evaluate import judged_qrels
+from rankwright.evaluation.ranking import RankingResult, evaluate_run, table_metrics
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
 
@@ -58,6 +59,7 @@ class Comparison:
     table: str
     comparison: str
     paths: dict[str, str] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)  # the metrics of the printed table and compare.html
 
     @property
     def summaries(self) -> dict[str, dict[str, Any]]:
@@ -88,7 +90,7 @@ def check_runs(config: CompareConfig) -> list[str]:
     if len(config.runs) < 2:
         raise ValueError(
             f"compare needs at least two runs, got {len(config.runs)}: "
-            "`rankwright compare RUN_A RUN_B ... --data.path DATA` (or --runs a.trec,b.trec)"
+            "`rankwright compare RUN_A RUN_B ... --data.path DATA` or `--qrels QRELS` (or --runs a.trec,b.trec)"
         )
     for i, path in enumerate(config.runs, start=1):
         if not Path(path).is_file():
@@ -109,7 +111,8 @@ def per_query_table(runs: list[RunEntry], data: RelevanceData) -> pd.DataFrame:
     """query, n_judged, n_relevant, informative, then ``RUN:metric`` columns run by run."""
     first = runs[0].result.per_query
     table = pd.DataFrame(index=first.index)
-    table[QUERY] = first.index.map(data.query_texts())
+    if data.has_texts:
+        table[QUERY] = first.index.map(data.query_texts())
     for column in PER_QUERY_SHARED[1:]:
         table[column] = first[column]
     for run in runs:
@@ -128,7 +131,7 @@ def main(config: CompareConfig) -> Comparison:
 def compare_runs(runs_in: list[tuple[str, str, pd.DataFrame]], loaded: LoadedData, config: CompareConfig) -> Comparison:
     """Evaluate (name, path, run frame) triples on ``loaded.subset``'s qrels, test each
     against the ``config.baseline``-th and write the files of ``config.output_dir``."""
-    qrels = qrels_of(loaded.subset, loaded.scheme)
+    qrels = judged_qrels(loaded.subset, loaded.scheme)
     judged = set(qrels[QUERY_ID].astype(str))
     where = f"{loaded.subset.report.source or 'the data'} (subset {config.subset})"
     runs: list[RunEntry] = []
@@ -176,7 +179,9 @@ def compare_runs(runs_in: list[tuple[str, str, pd.DataFrame]], loaded: LoadedDat
     }
     text = "\n".join(format_comparison(c["system"], c["baseline"], c) for c in comparisons)
     table = per_query_table(runs, loaded.subset)
-    comparison = Comparison(runs, base.name, compared, comparisons, table, metrics, format_table(summaries), text)
+    columns = table_metrics(config.metrics)
+    printed = format_table(summaries, columns)
+    comparison = Comparison(runs, base.name, compared, comparisons, table, metrics, printed, text, columns=columns)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"compare": out / "compare.json", "per_query": out / "per_query.csv"}

@@ -29,6 +29,19 @@ class DataSelection:
 
 
 @dataclass
+class RunDataSelection(DataSelection):
+    """A :class:`DataSelection` that may instead be a qrels file alone (runs evaluated like trec_eval)."""
+
+    qrels: str | None = field(
+        default=None,
+        metadata={
+            "help": "a TREC qrels file alone (3 or 4 columns) instead of data: no texts, runs evaluated like "
+            "trec_eval (integer grades as gains, relevant when gain >= 1 unless labels.* say otherwise)"
+        },
+    )
+
+
+@dataclass
 class SplitCommandConfig:
     data: DataConfig = field(default_factory=DataConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
@@ -45,8 +58,10 @@ class BM25CommandConfig(DataSelection):
 
 
 @dataclass
-class EvaluateConfig(DataSelection):
-    scorer: str = field(default="bm25", metadata={"help": "bm25, run (scores read from `run`), or model"})
+class EvaluateConfig(RunDataSelection):
+    scorer: str = field(
+        default="auto", metadata={"help": "bm25, run (scores read from `run`), model; auto: run if given, else bm25"}
+    )
     model: str | None = field(default=None, metadata={"help": "trained model folder (scorer=model)"})
     batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring with a model"})
     run: str | None = field(default=None, metadata={"help": "TREC run, or a table with query_id, doc_id, score"})
@@ -65,7 +80,7 @@ class EvaluateConfig(DataSelection):
 
 
 @dataclass
-class CompareConfig(DataSelection):
+class CompareConfig(RunDataSelection):
     # The command line also takes the runs as positional arguments (see config.add_arguments).
     POSITIONAL: ClassVar[str] = "runs"
 

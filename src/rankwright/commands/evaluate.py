@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rankwright.commands.bm25 import bm25_run, resolve_mode
-from rankwright.commands.common import load_data
+from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.configs import EvaluateConfig
 from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.readers import read_run
@@ -23,7 +23,7 @@ from rankwright.inference.reranker import Reranker
 
 log = logging.getLogger(__name__)
 
-SCORERS = ("bm25", "run", "model")
+SCORERS = ("auto", "bm25", "run", "model")
 
 
 def model_label(model: str) -> str:
@@ -49,7 +49,7 @@ def load_scores(path: str) -> pd.DataFrame:
     return read_run(path)[[QUERY_ID, DOC_ID, SCORE]]
 
 
-def _model_run(config: EvaluateConfig, loaded, mode: str) -> pd.DataFrame:
+def _model_run(config: EvaluateConfig, loaded: LoadedData, mode: str) -> pd.DataFrame:
     """Model scores for the subset's candidates; in retrieve mode, for BM25's top k."""
     reranker = Reranker.from_pretrained(config.model)
     if mode == "retrieve":
@@ -60,7 +60,7 @@ def _model_run(config: EvaluateConfig, loaded, mode: str) -> pd.DataFrame:
     return rerank_candidates(reranker, candidates, config.batch_size, config.progress)
 
 
-def _baseline(config: EvaluateConfig, loaded, mode: str) -> Evaluation:
+def _baseline(config: EvaluateConfig, loaded: LoadedData, mode: str) -> Evaluation:
     """The baseline evaluated on the same data (no random row, nothing written)."""
     if config.baseline == "bm25":
         run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
@@ -72,21 +72,35 @@ def _baseline(config: EvaluateConfig, loaded, mode: str) -> Evaluation:
     return evaluate_scores(loaded.subset, loaded.scheme, run, name, options, mode=mode, top_k=config.bm25.top_k)
 
 
-def main(config: EvaluateConfig) -> Evaluation:
+def _scorer_and_mode(config: EvaluateConfig, loaded: LoadedData) -> tuple[str, str]:
+    """The scorer (``auto``: run when one is given, else BM25) and the evaluation mode;
+    a qrels file alone has no texts, so only a run is evaluated there (mode ``qrels``)."""
     if config.scorer not in SCORERS:
         raise ValueError(f"scorer must be one of {SCORERS}, got {config.scorer!r}")
+    scorer = config.scorer if config.scorer != "auto" else "run" if config.run else "bm25"
+    if loaded.full.has_texts:
+        return scorer, resolve_mode(config.mode, loaded.full)
+    if scorer != "run" or config.baseline == "bm25":
+        raise ValueError(
+            f"a qrels file alone ({config.qrels}) has no texts to score with BM25 or a model: "
+            "evaluate a run (--run RUN), with a run file as the baseline"
+        )
+    return scorer, "qrels"
+
+
+def main(config: EvaluateConfig) -> Evaluation:
     loaded = load_data(config)
-    mode = resolve_mode(config.mode, loaded.full)
+    scorer, mode = _scorer_and_mode(config, loaded)
     extra: dict[str, object] = {
         "subset": config.subset,
         "split": asdict(config.split) | {"queries": loaded.split_counts},
     }
-    if config.scorer == "bm25":
+    if scorer == "bm25":
         log.info("BM25 %s with %s", mode, config.bm25)
         run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
         extra["bm25"] = asdict(config.bm25)
         system = "bm25"
-    elif config.scorer == "model":
+    elif scorer == "model":
         if not config.model:
             raise ValueError("scorer=model needs model=<folder>")
         run = _model_run(config, loaded, mode)

@@ -26,7 +26,7 @@ from transformers import AutoTokenizer
 from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.configs import ExportConfig
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
-from rankwright.evaluation.evaluate import qrels_of
+from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import RankingConfig, evaluate_run
 from rankwright.inference.onnx_backend import (
     ONNX_DIR,
@@ -122,7 +122,7 @@ def _ranking(loaded: LoadedData, scores: np.ndarray) -> dict[str, float]:
     pairs = loaded.subset.pairs
     run = pairs[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores})
     config = RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[])
-    result = evaluate_run(run, qrels_of(loaded.subset, loaded.scheme), loaded.scheme.relevant_gain, config)
+    result = evaluate_run(run, judged_qrels(loaded.subset, loaded.scheme), loaded.scheme.relevant_gain, config)
     means, informative = result.mean("all"), result.mean("informative")
     return {**{m: means[m] for m in METRICS}, "ndcg@10_informative": informative["ndcg@10"]}
 

@@ -18,7 +18,7 @@ from rankwright.commands.configs import FuseConfig
 from rankwright.commands.rerank import top_k_of
 from rankwright.data.readers import read_run
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID
-from rankwright.evaluation.evaluate import qrels_of
+from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.inference.candidates import add_dense, attach_texts, fusion_components
 from rankwright.inference.fusion import fit_fusion
 from rankwright.inference.reranker import Reranker
@@ -62,7 +62,7 @@ def main(config: FuseConfig) -> dict[str, Any]:
         components,
         candidates[QUERY_ID].astype(str).tolist(),
         candidates[DOC_ID].astype(str).tolist(),
-        qrels_of(loaded.subset, loaded.scheme),
+        judged_qrels(loaded.subset, loaded.scheme),
         loaded.scheme.relevant_gain,
         config.methods,
         config.grid,

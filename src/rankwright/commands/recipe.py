@@ -8,11 +8,13 @@ out, measured on held-out test queries, in one command.
 4. training pairs: judged positives and mined negatives (the first stage's ranking);
 5. warm-up on the dense teacher's scores, then supervised training with the best
    checkpoint by validation nDCG@10 and early stopping; with ``warmup.choose``, the
-   supervised phase from the base encoder too, the better on validation kept;
-6. selection on the validation queries only: the fine-tuned reranker, the first stage,
-   the dense rerank, or a fusion of them, whichever scores best; a plain warning when
-   the reranker is below the first stage;
-7. every system and the selected one on the test queries: one table, paired tests,
+   supervised phase from the base encoder too; of those and the warm-up model itself,
+   the best on validation is kept;
+6. the dense model fine-tuned as a bi-encoder on the same pairs (in-batch negatives);
+7. selection on the validation queries only: the fine-tuned reranker, the fine-tuned
+   bi-encoder, the first stage, the dense rerank, or a fusion of them, whichever
+   scores best; a plain warning when a fine-tuned model is below the first stage;
+8. every system and the selected one on the test queries: one table, paired tests,
    TREC runs, ``compare.html``, ``recipe.json``.
 """
 
@@ -31,16 +33,21 @@ from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.compare import CompareConfig
 from rankwright.data.records import DOC, QUERY, QUERY_ID, RelevanceData
 from rankwright.data.split import split_data
-from rankwright.evaluation.evaluate import qrels_of
+from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import GAIN, RankingConfig
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison
 from rankwright.inference.reranker import Reranker
 from rankwright.models.card import save_fusion
 from rankwright.recipe.candidates import FirstStage, add_dense, fusion_components, with_gains
-from rankwright.recipe.config import FusionSearchConfig, RecipeConfig  # noqa: F401 (FusionSearchConfig: re-exported)
+from rankwright.recipe.config import (  # noqa: F401 (re-exported from their old home)
+    BiEncoderConfig,
+    FusionSearchConfig,
+    RecipeConfig,
+    WarmupConfig,
+)
 from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
-from rankwright.recipe.phases import PhaseInputs, WarmupChoice, supervised, warm_up
+from rankwright.recipe.phases import PhaseInputs, RerankerChoice, fine_tune_bi_encoder, supervised, warm_up
 from rankwright.recipe.selection import Selection, select
 from rankwright.recipe.training_data import given_pairs, mined_pairs, validation_pairs, write_pairs
 from rankwright.retrieval.dense import DenseEncoder
@@ -83,15 +90,33 @@ class Clock:
 class Trained:
     warmup: TrainResult | None
     kept: TrainResult  # the reranker the selection uses
-    choice: WarmupChoice | None  # with warmup.choose: both supervised runs and which is kept
+    choice: RerankerChoice | None  # after a warm-up: the cross-encoders that competed and which is kept
+    biencoder: TrainResult | None = None  # the fine-tuned bi-encoder
 
 
-def _store_fusion(model_dir: str, selection: Selection, fitted_on: str) -> None:
-    """Write the selected fusion into the model folder, so ``rerank`` and ``Reranker.rank``
-    apply it; a reranker selected alone needs none."""
-    if not selection.uses_reranker or selection.chosen == "reranker alone":
+def shipped_model(selection: Selection, reranker_dir: str, biencoder_dir: str | None) -> str:
+    """The model folder of the selected system: the reranker's when it is used, else the
+    bi-encoder's when that is used, else the reranker's (the selection says it is not used)."""
+    if not selection.uses_reranker and selection.uses_biencoder and biencoder_dir is not None:
+        return biencoder_dir
+    return reranker_dir
+
+
+def _store_fusion(model_dir: str, selection: Selection, fitted_on: str, biencoder_dir: str | None) -> None:
+    """Write the selected fusion into the shipped model folder, so ``rerank`` and
+    ``Reranker.rank`` apply it; a model selected alone needs none. Shipped as the model
+    folder, the bi-encoder's own score is the fusion's ``reranker`` component."""
+    if not selection.uses_fine_tuned or selection.chosen in ("reranker alone", "biencoder alone"):
         return
-    save_fusion(model_dir, {**selection.fusion, "fitted_on": fitted_on})
+    fusion = {**selection.fusion, "fitted_on": fitted_on}
+    if selection.uses_biencoder and not selection.uses_reranker:
+        weights = dict(fusion["weights"])
+        weights["reranker"] = weights.pop("biencoder")
+        fusion["weights"] = weights
+        fusion.pop("biencoder_model", None)
+    elif selection.uses_biencoder:
+        fusion["biencoder_model"] = str(Path(biencoder_dir).resolve())
+    save_fusion(model_dir, fusion)
 
 
 @dataclass
@@ -134,8 +159,8 @@ def training_pairs(config: RecipeConfig, prep: Prepared) -> tuple[pd.DataFrame, 
 
 def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock) -> Trained:
     """The warm-up (when enabled and there is a teacher), then the supervised phase; with
-    ``warmup.choose``, the supervised phase from the base encoder too, keeping the run
-    with the higher validation nDCG@10."""
+    ``warmup.choose``, the supervised phase from the base encoder too. Of the runs and
+    the warm-up model itself, the one with the highest validation nDCG@10 is kept."""
     out = Path(config.output_dir)
     warm = None
     if config.warmup.enabled and not has_teacher:
@@ -146,31 +171,52 @@ def train_reranker(config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool,
     start_from = config.model.name if warm is None else warm.model_dir
     trained = supervised(inputs, start_from, config.loss, out / "reranker")
     clock.lap("supervised")
-    if warm is None or not config.warmup.choose:
+    if warm is None:
         return Trained(warm, trained, None)
-    cold = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
-    clock.lap("supervised_without_warmup")
-    choice = WarmupChoice(trained, cold)
+    runs = {"with_warmup": trained, "warmup_only": warm}
+    if config.warmup.choose:
+        runs["without_warmup"] = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
+        clock.lap("supervised_without_warmup")
+    choice = RerankerChoice(runs)
     log.info("%s", choice.message())
     return Trained(warm, choice.kept, choice)
 
 
-def select_system(config: RecipeConfig, prep: Prepared, val_scores: np.ndarray, model_dir: str) -> Selection:
-    """Choose on the validation queries; a chosen fusion goes into the model folder."""
+def train_bi_encoder(config: RecipeConfig, inputs: PhaseInputs, clock: Clock) -> TrainResult | None:
+    """The dense model fine-tuned as a bi-encoder (when enabled and there is a dense model)."""
+    if not config.bi_encoder.enabled:
+        return None
+    if not config.dense_enabled:
+        log.warning("bi_encoder: no dense model (dense.model none) to fine-tune, so no bi-encoder phase")
+        return None
+    result = fine_tune_bi_encoder(inputs, config.bi_encoder, config.dense.model, Path(config.output_dir) / "bi_encoder")
+    clock.lap("bi_encoder")
+    return result
+
+
+def select_system(
+    config: RecipeConfig, prep: Prepared, val_scores: dict[str, np.ndarray], trained: Trained
+) -> tuple[Selection, str]:
+    """Choose on the validation queries; a chosen fusion goes into the shipped model
+    folder, whose path is returned with the selection."""
     scheme = prep.loaded.scheme
+    biencoder_dir = trained.biencoder.model_dir if trained.biencoder is not None else None
     selection = select(
         prep.ranked["val"],
-        fusion_components(prep.ranked["val"], val_scores),
-        qrels_of(prep.parts["val"], scheme),
+        fusion_components(prep.ranked["val"], val_scores["reranker"], val_scores.get("biencoder")),
+        judged_qrels(prep.parts["val"], scheme),
         scheme.relevant_gain,
         prep.first.name,
         methods=config.fusion.methods,
         grid=config.fusion.grid,
         dense_model=config.dense.model if prep.encoder is not None else None,
+        biencoder_model=str(Path(biencoder_dir).resolve()) if biencoder_dir else None,
     )
     source = config.data.path or config.data.corpus
-    _store_fusion(model_dir, selection, f"{source} (val, {prep.counts['val']} queries), first stage {prep.first.name}")
-    return selection
+    model_dir = shipped_model(selection, trained.kept.model_dir, biencoder_dir)
+    fitted_on = f"{source} (val, {prep.counts['val']} queries), first stage {prep.first.name}"
+    _store_fusion(model_dir, selection, fitted_on, biencoder_dir)
+    return selection, model_dir
 
 
 def main(config: RecipeConfig) -> RecipeResult:
@@ -200,19 +246,28 @@ def main(config: RecipeConfig) -> RecipeResult:
         config.progress,
     )
     trained = train_reranker(config, inputs, prep.encoder is not None, clock)
-    model_dir = trained.kept.model_dir
+    trained.biencoder = train_bi_encoder(config, inputs, clock)
 
-    def scores_of(reranker: Reranker, frame: pd.DataFrame) -> np.ndarray:
-        queries, docs = frame[QUERY].tolist(), frame[DOC].tolist()
-        return reranker.score(queries, docs, batch_size=config.batch_size, progress=config.progress, fused=False)
+    def scores_of(model_dir: str, parts: tuple[str, ...] = ("val", "test")) -> dict[str, np.ndarray]:
+        reranker = Reranker.from_pretrained(model_dir)
+        return {
+            name: reranker.score(
+                ranked[name][QUERY].tolist(),
+                ranked[name][DOC].tolist(),
+                batch_size=config.batch_size,
+                progress=config.progress,
+                fused=False,
+            )
+            for name in parts
+        }
 
-    kept = Reranker.from_pretrained(model_dir)
-    scores = {name: scores_of(kept, frame) for name, frame in ranked.items()}
-    other = None
-    if trained.choice is not None:  # the reranker not kept, on test only: the warm-up ablation
-        not_kept = Reranker.from_pretrained(trained.choice.other.model_dir)
-        other = (other_reranker_row(trained.choice.kept_warmup), scores_of(not_kept, ranked["test"]))
-    selection = select_system(config, prep, scores["val"], model_dir)
+    scores = {"reranker": scores_of(trained.kept.model_dir)}
+    if trained.biencoder is not None:
+        scores["biencoder"] = scores_of(trained.biencoder.model_dir)
+    others = {}  # the cross-encoders not kept, on test only: the warm-up ablations
+    for run, result in (trained.choice.others if trained.choice is not None else {}).items():
+        others[other_reranker_row(run)] = scores_of(result.model_dir, ("test",))["test"]
+    selection, model_dir = select_system(config, prep, {k: v["val"] for k, v in scores.items()}, trained)
     clock.lap("selection")
 
     over_corpus = prep.first.over_corpus
@@ -222,7 +277,8 @@ def main(config: RecipeConfig) -> RecipeResult:
     )
     counts = {k: v for k, v in prep.counts.items() if k != "train_available"}
     test_data = LoadedData(prep.loaded.full, prep.parts["test"], scheme, counts)
-    runs = system_runs(ranked["test"], scores["test"], selection, prep.first.name, other)
+    biencoder_test = scores["biencoder"]["test"] if "biencoder" in scores else None
+    runs = system_runs(ranked["test"], scores["reranker"]["test"], selection, prep.first.name, others, biencoder_test)
     comparison, tests = evaluate_heldout(runs, test_data, compare_config, prep.first.name)
     clock.lap("test")
 
@@ -236,11 +292,16 @@ def main(config: RecipeConfig) -> RecipeResult:
         "mining": mining,
         "training_pairs": len(pairs),
         "warmup": None if trained.warmup is None else _phase_summary(trained.warmup),
-        "supervised": {"model": model_dir, **_phase_summary(trained.kept)},
+        "supervised": {"model": trained.kept.model_dir, **_phase_summary(trained.kept)},
         "warmup_choice": None if trained.choice is None else _choice_summary(trained.choice),
+        "bi_encoder": None
+        if trained.biencoder is None
+        else {"model": trained.biencoder.model_dir, **_phase_summary(trained.biencoder)},
         "selection": {
             "chosen": selection.chosen,
+            "model": model_dir,
             "uses_reranker": selection.uses_reranker,
+            "uses_biencoder": selection.uses_biencoder,
             "validation": selection.validation,
             "fusion": selection.fusion,
             "messages": selection.messages,
@@ -264,6 +325,6 @@ def _phase_summary(result) -> dict[str, Any]:
     return {**{k: m.get(k) for k in keys}, "stopped_early": m.get("early_stopping"), "output_dir": result.output_dir}
 
 
-def _choice_summary(choice: WarmupChoice) -> dict[str, Any]:
-    other = choice.other
-    return {**choice.to_dict(), "not_kept": {"model": other.model_dir, **_phase_summary(other)}}
+def _choice_summary(choice: RerankerChoice) -> dict[str, Any]:
+    not_kept = {name: {"model": run.model_dir, **_phase_summary(run)} for name, run in choice.others.items()}
+    return {**choice.to_dict(), "not_kept": not_kept}

@@ -22,7 +22,7 @@ from rankwright.commands.evaluate import model_label
 from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID
-from rankwright.evaluation.evaluate import qrels_of
+from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import evaluate_run
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
@@ -78,7 +78,7 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     log.info("reranking %d candidates of %d queries with %s", len(candidates), len(queries), config.model)
     reranked = rerank_candidates(reranker, candidates, config.batch_size, config.progress)
 
-    qrels = qrels_of(loaded.subset, loaded.scheme)
+    qrels = judged_qrels(loaded.subset, loaded.scheme)
     first_name = config.retriever.kind
     reranked_name = f"{first_name} + {model_label(config.model)}" + (" (ORACLE)" if oracle else "")
     results = {

@@ -16,3 +16,9 @@ HARD = "hard"
 PROBABILITY = "probability"
 
 PAIR_COLUMNS = [QUERY_ID, QUERY, DOC_ID, DOC, LABEL]
+#: The format of data read from a qrels file alone: ids and labels, no query or document texts.
+QRELS_ONLY = "qrels"
+
+
+#: How the judgments on documents without text are described wherever they are counted.
+EVALUATION_ONLY = "judgment(s) on documents without text kept for evaluation only (not trained on or scored)"

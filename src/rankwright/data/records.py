@@ -18,11 +18,13 @@ import pandas as pd
 from rankwright.data.columns import (  # noqa: F401 (re-exported from their old home)
     DOC,
     DOC_ID,
+    EVALUATION_ONLY,
     GROUP,
     HARD,
     LABEL,
     PAIR_COLUMNS,
     PROBABILITY,
+    QRELS_ONLY,
     QUERY,
     QUERY_ID,
     SCORE,
@@ -56,6 +58,8 @@ class DropReport:
     dropped: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Used rows that are judgments on documents without text: evaluated, never trained on or scored.
+    evaluation_only: int = 0
 
     def drop(self, reason: str, n: int = 1, example: str | None = None) -> None:
         if n <= 0:
@@ -82,6 +86,7 @@ class DropReport:
             mine = self.examples.setdefault(reason, [])
             mine.extend(shown[: max(0, 3 - len(mine))])
         self.notes.extend(other.notes)
+        self.evaluation_only += other.evaluation_only
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +94,7 @@ class DropReport:
             "rows_in": self.rows_in,
             "rows_used": self.rows_used,
             "rows_dropped": self.rows_dropped,
+            "evaluation_only": self.evaluation_only,
             "dropped_by_reason": dict(self.dropped),
             "examples": self.examples,
             "notes": self.notes,
@@ -96,6 +102,8 @@ class DropReport:
 
     def summary(self) -> str:
         text = f"{self.source}: {self.rows_in} rows in = {self.rows_used} used + {self.rows_dropped} dropped"
+        if self.evaluation_only:
+            text += f"; {self.evaluation_only} {EVALUATION_ONLY}"
         if self.dropped:
             text += " (" + ", ".join(f"{r}: {n}" for r, n in sorted(self.dropped.items())) + ")"
         return text
@@ -110,6 +118,10 @@ class RelevanceData:
     may carry :data:`SCORE`, :data:`GROUP`, :data:`HARD` and metadata columns.
     ``corpus`` maps doc_id to text and ``queries`` maps query_id to text for
     collections (BEIR, SMART) that are retrieved from rather than reranked.
+    ``eval_only`` holds the judgments (query_id, doc_id, label, source_row) on documents
+    without text: they are in the evaluation qrels (a judged relevant document counts in
+    recall and nDCG denominators, as trec_eval counts it) but not in ``pairs`` or the
+    corpus, so nothing trains on or scores them.
     """
 
     pairs: pd.DataFrame
@@ -117,9 +129,15 @@ class RelevanceData:
     corpus: dict[str, str] | None = None
     queries: dict[str, str] | None = None
     format: str = ""
+    eval_only: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
+
+    @property
+    def has_texts(self) -> bool:
+        """False for a qrels file read alone (its query and document texts are empty)."""
+        return self.format != QRELS_ONLY
 
     @property
     def n_queries(self) -> int:
@@ -142,7 +160,13 @@ class RelevanceData:
     def subset(self, query_ids: set[str]) -> RelevanceData:
         pairs = self.pairs[self.pairs[QUERY_ID].isin(query_ids)].reset_index(drop=True)
         queries = None if self.queries is None else {q: t for q, t in self.queries.items() if q in query_ids}
-        return RelevanceData(pairs, self.report, self.corpus, queries, self.format)
+        return RelevanceData(pairs, self.report, self.corpus, queries, self.format, self.eval_only_of(query_ids))
+
+    def eval_only_of(self, query_ids: set[str]) -> pd.DataFrame | None:
+        """The evaluation-only judgments of ``query_ids``."""
+        if self.eval_only is None:
+            return None
+        return self.eval_only[self.eval_only[QUERY_ID].isin(query_ids)].reset_index(drop=True)
 
 
 def is_missing(value: Any) -> bool:

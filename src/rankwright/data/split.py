@@ -35,6 +35,8 @@ def _units(pairs: pd.DataFrame, by: str) -> pd.Series:
         return root
 
     for qid, text in zip(ids, texts, strict=True):
+        if not text:  # no text (a qrels file alone, or only invisible characters): the id alone
+            continue
         a, b = find("id:" + qid), find("text:" + text)
         if a != b:
             parent[max(a, b)] = min(a, b)
@@ -69,7 +71,8 @@ def check_no_leakage(splits: dict[str, pd.DataFrame], by: str = QUERY_ID) -> Non
     for name, frame in splits.items():
         keys = {"id " + str(v) for v in frame[by].unique()}
         if by == QUERY_ID:
-            keys |= {"query text " + repr(normalize_query(t)) for t in frame[QUERY].unique()}
+            texts = {normalize_query(t) for t in frame[QUERY].unique()}
+            keys |= {"query text " + repr(t) for t in texts if t}
         for key in keys:
             other = seen.setdefault(key, name)
             if other != name:
@@ -87,5 +90,6 @@ def split_data(data: RelevanceData, config: SplitConfig) -> dict[str, RelevanceD
         if data.queries is not None:
             wanted = set(frame[QUERY_ID])
             queries = {q: t for q, t in data.queries.items() if q in wanted}
-        out[name] = RelevanceData(frame, data.report, data.corpus, queries, data.format)
+        eval_only = data.eval_only_of(set(frame[QUERY_ID]))
+        out[name] = RelevanceData(frame, data.report, data.corpus, queries, data.format, eval_only)
     return out

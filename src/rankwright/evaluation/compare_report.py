@@ -31,6 +31,7 @@ def _summary(c: Comparison) -> str:
     facts = [
         ("data source", d["source"]),
         ("rows", f"{d['rows_in']} in = {d['rows_used']} used + {d['rows_dropped']} dropped"),
+        ("judgments on documents without text (evaluation only)", d.get("evaluation_only", 0)),
         ("query subset", m["subset"]),
         ("judged queries", f"{len(per_query)} ({int(per_query['informative'].sum())} informative)"),
         ("labels", f"{m['labels']['scheme']}, relevant when gain >= {m['labels']['relevant_gain']}"),
@@ -63,7 +64,7 @@ def _summary(c: Comparison) -> str:
 def _metrics(c: Comparison) -> str:
     summaries = c.summaries
     base = summaries[c.baseline]
-    names = [n for n in TABLE_METRICS if n in base["all"]]
+    names = [n for n in c.columns or TABLE_METRICS if n in base["all"]]
     parts = []
     for subset, caption in (("all", "all queries"), ("informative", "informative queries (relevant and not)")):
         head = "".join(f"<th>{esc(h)}</th>" for h in ["run", "n", *names])

@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.labels import LabelScheme
+from rankwright.data.readers.common import SOURCE_ROW
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation.classification import binary_metrics, by_label, class_metrics
 from rankwright.evaluation.config import EvalOptions
-from rankwright.evaluation.ranking import GAIN, RankingResult, evaluate_run, random_baseline
+from rankwright.evaluation.ranking import GAIN, RankingResult, evaluate_run, random_baseline, table_metrics
 from rankwright.evaluation.report import format_table, write_outputs
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,19 @@ def qrels_of(data: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
     return pd.DataFrame({QUERY_ID: data.pairs[QUERY_ID], DOC_ID: data.pairs[DOC_ID], GAIN: gains})
 
 
+def judged_qrels(data: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
+    """The evaluation qrels: :func:`qrels_of` the pairs, then the judgments kept for
+    evaluation only (documents without text), which no system can rank but which count
+    in recall and nDCG denominators as trec_eval counts them."""
+    qrels = qrels_of(data, scheme)
+    extra = data.eval_only
+    if extra is None or extra.empty:
+        return qrels
+    gains = scheme.gains(extra[LABEL], data.report.source, extra[SOURCE_ROW].to_numpy())
+    more = pd.DataFrame({QUERY_ID: extra[QUERY_ID], DOC_ID: extra[DOC_ID], GAIN: gains})
+    return pd.concat([qrels, more], ignore_index=True)
+
+
 def _random_retrieval(data: RelevanceData, top_k: int, rng: np.random.Generator) -> pd.DataFrame:
     """k random corpus documents per query: the random-order row of a retrieval run."""
     doc_ids = np.array(list(data.documents()), dtype=object)
@@ -47,6 +61,19 @@ def _random_retrieval(data: RelevanceData, top_k: int, rng: np.random.Generator)
         for q in data.pairs[QUERY_ID].unique()
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+def _random_candidates(
+    data: RelevanceData, run: pd.DataFrame, mode: str, top_k: int, rng: np.random.Generator
+) -> pd.DataFrame:
+    """What the random-order row shuffles: the judged candidates (rerank), k random
+    corpus documents (retrieve) or the run's documents of the judged queries (qrels)."""
+    if mode == "rerank":
+        return data.pairs
+    if mode == "qrels":
+        judged = set(data.pairs[QUERY_ID].astype(str))
+        return run.loc[run[QUERY_ID].astype(str).isin(judged), [QUERY_ID, DOC_ID]]
+    return _random_retrieval(data, top_k, rng)
 
 
 def _predictions(data: RelevanceData, scheme: LabelScheme, run: pd.DataFrame, qrels: pd.DataFrame) -> pd.DataFrame:
@@ -104,15 +131,17 @@ def evaluate_scores(
     """Evaluate ``run`` (query_id, doc_id, score[, pred_class]) on ``data``.
 
     ``mode`` is ``rerank`` when the run scores the judged candidates (classification
-    metrics and per-pair predictions are added) or ``retrieve`` when it ranks a corpus.
+    metrics and per-pair predictions are added), ``retrieve`` when it ranks a corpus,
+    or ``qrels`` when it ranks documents known only by id (a qrels file alone; the
+    random row shuffles the run's own documents of each judged query).
     """
     options = options or EvalOptions()
-    qrels = qrels_of(data, scheme)
+    qrels = judged_qrels(data, scheme)
     result = evaluate_run(run, qrels, scheme.relevant_gain, options.metrics)
     systems: dict[str, RankingResult] = {system: result}
     if options.random_baseline:
         rng = np.random.default_rng(options.seed)
-        candidates = data.pairs if mode == "rerank" else _random_retrieval(data, top_k, rng)
+        candidates = _random_candidates(data, run, mode, top_k, rng)
         systems["random"] = random_baseline(
             candidates, qrels, scheme.relevant_gain, options.metrics, repeats=options.random_repeats, seed=options.seed
         )
@@ -130,10 +159,11 @@ def evaluate_scores(
     }
     predictions = None
     if mode == "rerank":
-        predictions = _predictions(data, scheme, run, qrels)
+        predictions = _predictions(data, scheme, run, qrels_of(data, scheme))
         metrics["classification"] = _classification(predictions, scheme, options)
     per_query = result.per_query.copy()
-    per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
+    if data.has_texts:
+        per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
     if options.breakdown_by:
         if options.breakdown_by not in data.pairs:
             raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")
@@ -147,7 +177,7 @@ def evaluate_scores(
         }
     if extra:
         metrics.update(extra)
-    table = format_table(summaries)
+    table = format_table(summaries, table_metrics(options.metrics))
     evaluation = Evaluation(metrics, per_query, predictions, run, table)
     if out_dir is not None:
         evaluation.paths = write_outputs(out_dir, metrics, per_query, predictions, run, tag=system.replace(" ", "_"))

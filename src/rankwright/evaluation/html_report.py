@@ -61,6 +61,7 @@ def _summary(evaluation: Evaluation, data: RelevanceData) -> str:
         ("mode", m["mode"]),
         ("data source", d["source"]),
         ("rows", f"{d['rows_in']} in = {d['rows_used']} used + {d['rows_dropped']} dropped"),
+        ("judgments on documents without text (evaluation only)", d.get("evaluation_only", 0)),
         ("rows dropped by reason", reasons or "none"),
         ("query subset", m.get("subset", "all")),
         ("queries evaluated", f"{len(evaluation.per_query)} ({informative} informative)"),
@@ -192,7 +193,9 @@ def _per_query(evaluation: Evaluation, figs: Figures) -> str:
     return text + figs.img("per_query", figures.per_query_curve, values, metric, alt=f"{metric} per query")
 
 
-def _worst(evaluation: Evaluation, data: RelevanceData, scheme: LabelScheme) -> str:
+def _worst(evaluation: Evaluation, data: RelevanceData, scheme: LabelScheme) -> str | None:
+    if not data.has_texts:  # a qrels file alone: no query or document to show
+        return None
     metric = _main_metric(evaluation.per_query)
     qrels = qrels_of(data, scheme).astype({QUERY_ID: str, DOC_ID: str})
     best_gain = qrels.groupby(QUERY_ID)[GAIN].max()

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
-from rankwright.evaluation.config import RankingConfig
+from rankwright.evaluation.config import (  # noqa: F401 (COMPACT, PREFIXES, table_metrics: re-exported)
+    COMPACT,
+    PREFIXES,
+    RankingConfig,
+    table_metrics,
+)
 
 if TYPE_CHECKING:
     import ir_measures

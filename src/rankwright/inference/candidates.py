@@ -56,12 +56,17 @@ def add_dense(candidates: pd.DataFrame, encoder: DenseEncoder | None, *, progres
     return out
 
 
-def fusion_components(candidates: pd.DataFrame, reranker_scores: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The fusion components of each candidate: the reranker's score (when given), the
-    first stage's and the dense cosine (when computed for every candidate)."""
+def fusion_components(
+    candidates: pd.DataFrame, reranker_scores: np.ndarray | None, biencoder_scores: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The fusion components of each candidate: the reranker's and the fine-tuned
+    bi-encoder's scores (when given), the first stage's and the dense cosine (when
+    computed for every candidate)."""
     out: dict[str, np.ndarray] = {"first_stage": candidates[FIRST_STAGE_SCORE].to_numpy(dtype=float)}
     if reranker_scores is not None:
         out["reranker"] = np.asarray(reranker_scores, dtype=float)
+    if biencoder_scores is not None:
+        out["biencoder"] = np.asarray(biencoder_scores, dtype=float)
     if DENSE_SCORE in candidates and candidates[DENSE_SCORE].notna().all():
         out["dense"] = candidates[DENSE_SCORE].to_numpy(dtype=float)
     return out

@@ -4,9 +4,10 @@ A fused score is a weighted sum of per-query normalised component scores::
 
     fused = sum(weights[c] * normalise(component[c], per query, method))
 
-Components are ``reranker`` (the model's own ranking score), ``first_stage`` (the
-score of the run the candidates came from, e.g. BM25) and ``dense`` (the cosine of a
-sentence-embedding model, ``dense_model``). Methods:
+Components are ``reranker`` (the model's own ranking score), ``biencoder`` (the
+cosine of a fine-tuned bi-encoder, the folder ``biencoder_model``), ``first_stage``
+(the score of the run the candidates came from, e.g. BM25) and ``dense`` (the cosine
+of a sentence-embedding model, ``dense_model``). Methods:
 
 - ``minmax``: ``(s - min) / (max - min)`` per query; a query whose scores are all
   equal gets 0.
@@ -43,7 +44,7 @@ from rankwright.inference.config import METHODS
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("reranker", "first_stage", "dense")
+COMPONENTS = ("reranker", "biencoder", "first_stage", "dense")
 NORMALISATIONS = ("minmax", "zscore", "rank")
 RRF_K = 60
 METRIC = "ndcg@10"
@@ -55,7 +56,12 @@ HOW_TO_PASS = {
         "or --run <first-stage TREC run> to `rankwright rerank`, whose scores are used"
     ),
     "dense": "the fusion must name a sentence-embedding model in dense_model, which computes it",
+    "biencoder": "the fusion must name a fine-tuned bi-encoder folder in biencoder_model, which computes it",
 }
+
+#: The fusion key that names the model computing a component (components without one
+#: are passed in by the caller).
+MODEL_KEYS = {"dense": "dense_model", "biencoder": "biencoder_model"}
 
 
 def normalise(scores: Sequence[float] | np.ndarray, query_ids: Sequence[Any], method: str) -> np.ndarray:
@@ -164,6 +170,7 @@ def fit_fusion(
     grid: int | Sequence[Mapping[str, float]] = 10,
     *,
     dense_model: str | None = None,
+    biencoder_model: str | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Choose the fusion of ``components`` (name -> one score per candidate) that
     maximises mean nDCG@10 against ``qrels`` (query_id, doc_id, gain).
@@ -214,6 +221,7 @@ def fit_fusion(
         "method": method or methods[0],
         "weights": dict(weights),
         "dense_model": dense_model,
+        **({"biencoder_model": biencoder_model} if biencoder_model else {}),
         "validation": {"metric": METRIC, "chosen": float(table.loc[best, METRIC]), "alone": alone},
     }
     log.info("fusion: %s, validation %s %.4f (alone: %s)", table.loc[best, "candidate"], METRIC, best_value, alone)

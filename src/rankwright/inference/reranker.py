@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForSequenceClassification, PreTrainedModel
 
 from rankwright.evaluation.calibration import apply_calibration
-from rankwright.inference.fusion import fuse, missing_message, required_components, validate_fusion
+from rankwright.inference.fusion import MODEL_KEYS, fuse, missing_message, required_components, validate_fusion
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead, causal_lm_of
 from rankwright.models.loading import (
@@ -93,6 +93,7 @@ class Reranker:
         if metadata.fusion:
             validate_fusion(metadata.fusion)
         self._dense_encoder = None
+        self._biencoder: Reranker | None = None
 
     @classmethod
     def from_pretrained(
@@ -125,6 +126,8 @@ class Reranker:
             metadata = ModelMetadata.load(path)
         else:
             metadata = ModelMetadata(model_type=model_type_of(path), base_model=path)
+        if metadata.model_type == "bi-encoder":
+            return _bi_encoder(path, metadata, device, backend, max_length)
         generative = metadata.model_type == "generative"
         tokenizer = None
         if backend != "torch":
@@ -262,8 +265,9 @@ class Reranker:
         needed = required_components(fusion)
         if "first_stage" in needed and not has_first_stage:
             raise ValueError(missing_message(fusion, "first_stage"))
-        if "dense" in needed and not fusion.get("dense_model"):
-            raise ValueError(missing_message(fusion, "dense"))
+        for name, key in MODEL_KEYS.items():
+            if name in needed and not fusion.get(key):
+                raise ValueError(missing_message(fusion, name))
 
     def dense_scores(self, queries: Sequence[str], docs: Sequence[str], *, progress: bool = False) -> np.ndarray:
         """Cosine of each (query, document) under the fusion's ``dense_model``, loaded
@@ -276,6 +280,16 @@ class Reranker:
 
             self._dense_encoder = DenseEncoder(DenseConfig(model=fusion["dense_model"]))
         return self._dense_encoder.cosine(list(queries), list(docs), progress=progress)
+
+    def biencoder_scores(self, queries: Sequence[str], docs: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Cosine of each (query, document) under the fusion's fine-tuned bi-encoder
+        (``biencoder_model``), loaded once (on first use) and kept on this instance."""
+        fusion = self.metadata.fusion or {}
+        if not fusion.get("biencoder_model"):
+            raise ValueError(missing_message(fusion, "biencoder"))
+        if self._biencoder is None:
+            self._biencoder = Reranker.from_pretrained(fusion["biencoder_model"], device=str(self.device))
+        return self._biencoder.score(list(queries), list(docs), progress=progress, fused=False)
 
     def fused_from_logits(
         self,
@@ -305,6 +319,8 @@ class Reranker:
             if dense_scores is None:
                 dense_scores = self.dense_scores(queries, docs, progress=progress)
             components["dense"] = dense_scores
+        if "biencoder" in required_components(fusion):
+            components["biencoder"] = self.biencoder_scores(queries, docs, progress=progress)
         return fuse(components, list(query_ids if query_ids is not None else queries), fusion)
 
     def raw_scalar(self, logits: np.ndarray) -> np.ndarray:
@@ -379,6 +395,16 @@ def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens
         batches.append(order[start : start + size])
         start += size
     return batches
+
+
+def _bi_encoder(path: str, metadata: ModelMetadata, device: str | None, backend: str, max_length: int | None):
+    from rankwright.inference.bi_encoder import BiEncoderReranker  # sentence-transformers only when needed
+
+    if backend != "torch":
+        raise ValueError(f"{path} is a bi-encoder; backend {backend!r} serves cross-encoders only, use backend torch")
+    if max_length is not None:
+        metadata.max_length = max_length
+    return BiEncoderReranker.load(path, metadata, device)
 
 
 def _sequence_classifier(path: str, **kwargs):

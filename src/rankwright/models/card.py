@@ -95,10 +95,18 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
         " (" + ", ".join(f"{k}={v}" for k, v in loss.items() if k != "name") + ")" if len(loss) > 1 else ""
     )
     outputs = "one relevance logit" if metadata.num_labels == 1 else f"{metadata.num_labels} classes {metadata.classes}"
+    bi_encoder = metadata.model_type == "bi-encoder"
+    if bi_encoder:
+        outputs = "a unit-length embedding per text"
+        input_line = f"- **Input**: query and document embedded apart, at most {metadata.max_length} tokens each"
+    else:
+        input_line = (
+            f"- **Input**: query and document as one pair, at most {metadata.max_length} tokens, document cut first"
+        )
     lines = [
         "---",
         "library_name: rankwright",
-        "tags: [reranker, cross-encoder, rankwright]",
+        f"tags: [reranker, {metadata.model_type}, rankwright]",
         f"base_model: {metadata.base_model}",
         "---",
         "",
@@ -106,7 +114,7 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
         "",
         f"- **Base model**: `{metadata.base_model}`" + (" (LoRA adapter)" if metadata.adapter else ""),
         f"- **Outputs**: {outputs}; score = {metadata.score}; probabilities by {metadata.activation}",
-        f"- **Input**: query and document as one pair, at most {metadata.max_length} tokens, document cut first",
+        input_line,
         f"- **Training data**: `{t.get('data', '?')}` ({t.get('train_queries', '?')} queries, "
         f"{t.get('train_pairs', '?')} judged pairs)",
         f"- **Labels**: {scheme}, relevant when gain >= {labels.get('relevant_gain', '?')}",
@@ -157,7 +165,18 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
         "```",
         "",
     ]
-    if metadata.adapter:
+    if bi_encoder:
+        lines += [
+            "```python",
+            "from sentence_transformers import SentenceTransformer",
+            "",
+            f'model = SentenceTransformer("{folder}")',
+            'q, d = model.encode(["query", "document"], normalize_embeddings=True)',
+            "score = float(q @ d)  # the cosine rankwright ranks by",
+            "```",
+            "",
+        ]
+    elif metadata.adapter:
         lines += [
             "This folder holds a LoRA adapter; `rankwright export --model THIS --output MERGED` writes a "
             "standalone model that transformers and sentence-transformers load directly.",

@@ -12,15 +12,16 @@ from typing import Any
 
 METADATA_FILE = "rankwright.json"
 SCHEMA_VERSION = 1
-MODEL_TYPES = ("cross-encoder", "generative")
+MODEL_TYPES = ("cross-encoder", "generative", "bi-encoder")
 
 
 @dataclass
 class ModelMetadata:
     """The rankwright section of a model folder.
 
-    - ``model_type``: ``cross-encoder`` (sequence-classification head) or ``generative``
-      (causal LM + prompt + label-token logits).
+    - ``model_type``: ``cross-encoder`` (sequence-classification head), ``generative``
+      (causal LM + prompt + label-token logits) or ``bi-encoder`` (a sentence-transformers
+      embedding model: query and document embedded apart, the score is their cosine).
     - ``labels``: the label scheme the model was trained with (``LabelScheme.to_dict()``:
       scheme, gains, classes, relevant_gain).
     - ``num_labels``: model outputs (1 = one relevance logit; N = named classes).
@@ -28,8 +29,8 @@ class ModelMetadata:
     - ``activation``: what turns a raw score into a probability (``sigmoid`` for one
       logit, ``softmax`` over classes); raw scores are the default output.
     - ``score``: how the scalar ranking score is made: ``logit`` (the raw output),
-      ``probability`` (its sigmoid; yes/no generative models: P(yes)) or
-      ``expected_gain`` (class probabilities times class gains / max gain).
+      ``probability`` (its sigmoid; yes/no generative models: P(yes)), ``cosine``
+      (bi-encoders) or ``expected_gain`` (class probabilities times class gains / max gain).
     - ``prompt``: generative models' template, instruction and label words.
     - ``calibration``: a fitted map from raw score to probability (method + params).
     - ``fusion``: weights that combine this model's score with first-stage scores.

@@ -41,6 +41,25 @@ class WarmupConfig:
 
 
 @dataclass
+class BiEncoderConfig:
+    enabled: bool = field(
+        default=True,
+        metadata={
+            "help": "fine-tune the dense model as a bi-encoder on the training pairs (in-batch negatives); a candidate "
+            "of its own and a fusion component"
+        },
+    )
+    loss: LossConfig = field(
+        default_factory=lambda: LossConfig(name="mnrl"), metadata={"help": "mnrl|cached_mnrl (sentence-transformers)"}
+    )
+    epochs: float = field(default=3.0, metadata={"help": "at most this many epochs (early stopping after 1 worse)"})
+    batch_size: int = field(default=32, metadata={"help": "(query, positive, negatives) rows per step"})
+    learning_rate: float = field(default=2e-5, metadata={"help": "peak learning rate"})
+    negatives: int = field(default=3, metadata={"help": "hard negatives per row (mined or judged), besides in-batch"})
+    max_length: int = field(default=256, metadata={"help": "tokens per text (query or document)"})
+
+
+@dataclass
 class FusionSearchConfig:
     methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "minmax|zscore|rrf"})
     grid: int = field(default=10, metadata={"help": "weight steps (10: weights 0, 0.1, ..., 1)"})
@@ -74,6 +93,9 @@ class RecipeConfig(DataSelection):
         },
     )
     warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    bi_encoder: BiEncoderConfig = field(
+        default_factory=BiEncoderConfig, metadata={"help": "the dense model fine-tuned as a bi-encoder"}
+    )
     lora: LoraConfig = field(default_factory=LoraConfig)
     fusion: FusionSearchConfig = field(default_factory=FusionSearchConfig)
     metrics: RankingConfig = field(

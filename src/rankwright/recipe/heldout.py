@@ -1,10 +1,11 @@
 """The recipe's last step: every system on the test queries, side by side.
 
-The runs (first stage, zero-shot dense rerank, fine-tuned reranker, and the system
-selected on validation) are written as TREC files and evaluated by ``rankwright
-compare``'s code path (one table, ``compare.json``, ``per_query.csv``,
-``compare.html``); the selected system and the reranker are then tested per query
-against the first stage and the dense rerank."""
+The runs (first stage, zero-shot dense rerank, fine-tuned reranker, fine-tuned
+bi-encoder, the cross-encoders not kept, and the system selected on validation) are
+written as TREC files and evaluated by ``rankwright compare``'s code path (one table,
+``compare.json``, ``per_query.csv``, ``compare.html``); the selected system and the
+fine-tuned models are then tested per query against the first stage and the dense
+rerank."""
 
 from __future__ import annotations
 
@@ -21,18 +22,21 @@ from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
 from rankwright.evaluation.significance import paired_comparison
 from rankwright.inference.fusion import fuse
 from rankwright.recipe.candidates import fusion_components
+from rankwright.recipe.phases import ROW_NAMES
 from rankwright.recipe.selection import Selection
 
 DENSE_ROW = "dense rerank (zero-shot)"
 RERANKER_ROW = "fine-tuned reranker"
+BIENCODER_ROW = "fine-tuned bi-encoder"
 
 
 NOT_KEPT = "(not kept)"
 
 
-def other_reranker_row(kept_warmup: bool) -> str:
-    """The test-table row of the supervised run that the warm-up choice did not keep."""
-    return f"{RERANKER_ROW} {'without' if kept_warmup else 'with'} warm-up {NOT_KEPT}"
+def other_reranker_row(run: str) -> str:
+    """The test-table row of a cross-encoder that the reranker choice did not keep
+    (``run``: a key of ``phases.ROW_NAMES``, e.g. ``without_warmup``)."""
+    return f"{RERANKER_ROW} {ROW_NAMES[run]} {NOT_KEPT}"
 
 
 def system_runs(
@@ -40,19 +44,21 @@ def system_runs(
     reranker_scores: np.ndarray,
     selection: Selection,
     first_name: str,
-    other: tuple[str, np.ndarray] | None = None,
+    others: dict[str, np.ndarray] | None = None,
+    biencoder_scores: np.ndarray | None = None,
 ) -> dict[str, pd.DataFrame]:
     """name -> run (query_id, doc_id, score) of every system on the test candidates;
-    the selected system last. ``other`` (row name, scores) is the reranker that the
-    warm-up choice did not keep, reported as an ablation."""
-    parts = fusion_components(test, reranker_scores)
+    the selected system last. ``others`` (row name -> scores) are the cross-encoders
+    that the reranker choice did not keep, reported as ablations."""
+    parts = fusion_components(test, reranker_scores, biencoder_scores)
     selected = fuse(parts, test[QUERY_ID].astype(str).tolist(), selection.fusion)
     named = {first_name: parts["first_stage"]}
     if "dense" in parts:
         named[DENSE_ROW] = parts["dense"]
     named[RERANKER_ROW] = parts["reranker"]
-    if other is not None:
-        named[other[0]] = other[1]
+    if "biencoder" in parts:
+        named[BIENCODER_ROW] = parts["biencoder"]
+    named.update(others or {})
     named[f"selected: {selection.chosen}"] = selected
     return {name: test[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores}) for name, scores in named.items()}
 
@@ -70,14 +76,15 @@ def write_runs(runs: dict[str, pd.DataFrame], folder: Path) -> list[tuple[str, s
 
 
 def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list[dict[str, Any]]:
-    """The selected system and the reranker against the first stage and the dense rerank
-    (nDCG@10 and MAP); ``best_baseline`` marks the better of those two on test nDCG@10.
-    The kept reranker is also tested against the one the warm-up choice did not keep."""
+    """The selected system, the reranker and the bi-encoder against the first stage and
+    the dense rerank (nDCG@10 and MAP); ``best_baseline`` marks the better of those two
+    on test nDCG@10. The kept reranker is also tested against the ones the reranker
+    choice did not keep."""
     per_query = {r.name: r.result.per_query for r in comparison.runs}
     baselines = [n for n in (first_name, DENSE_ROW) if n in per_query]
     best = max(baselines, key=lambda n: per_query[n]["ndcg@10"].mean())
     out = []
-    for system in (selected, RERANKER_ROW):
+    for system in (n for n in (selected, RERANKER_ROW, BIENCODER_ROW) if n in per_query):
         for base in baselines:
             for metric in ("ndcg@10", "map"):
                 c = paired_comparison(per_query[system], per_query[base], metric)

@@ -6,9 +6,13 @@
 2. Supervised: from the warm-up's best checkpoint (else the base encoder), the judged
    labels, with validation every epoch, the best checkpoint kept and early stopping.
 3. With ``warmup.choose`` (the default), the supervised phase also runs from the base
-   encoder, and the reranker with the higher validation nDCG@10 is kept: the warm-up
-   helps most on tiny data and can cost a little on larger data, so whether it is
-   used is a validation decision like any checkpoint choice.
+   encoder; of the two supervised runs and the warm-up model itself, the one with the
+   highest validation nDCG@10 is kept (:class:`RerankerChoice`): the warm-up helps most
+   on tiny data and can cost a little on larger data, so whether it is used is a
+   validation decision like any checkpoint choice.
+4. The fine-tuned bi-encoder (:func:`fine_tune_bi_encoder`): the zero-shot dense model
+   trained on the same pairs with in-batch negatives (``model.type: bi-encoder``), a
+   candidate of its own and a fusion component.
 
 Both read the recipe's parquet files, whose label is the judged gain: the label
 scheme is graded with the data's relevance cut-off, and MSE targets are gain / max gain.
@@ -24,7 +28,7 @@ from rankwright.data.readers import DataConfig
 from rankwright.data.readers.tables import ColumnMap
 from rankwright.data.records import SCORE
 from rankwright.evaluation.ranking import RankingConfig
-from rankwright.recipe.config import WarmupConfig
+from rankwright.recipe.config import BiEncoderConfig, WarmupConfig
 from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainConfig, TrainingConfig
 from rankwright.training.run import TrainResult, train
 from rankwright.training.sampling import SamplingConfig
@@ -91,6 +95,27 @@ def supervised(inputs: PhaseInputs, model_name: str, loss: LossConfig, output_di
     return train(phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir))
 
 
+def fine_tune_bi_encoder(inputs: PhaseInputs, config: BiEncoderConfig, base: str, output_dir: Path) -> TrainResult:
+    """The dense model ``base`` fine-tuned as a bi-encoder on the recipe's pairs; best
+    checkpoint by validation nDCG@10, early stopping after one worse epoch."""
+    phase = phase_config(
+        replace(
+            inputs,
+            model=replace(inputs.model, type="bi-encoder", max_length=config.max_length),
+            sampling=replace(inputs.sampling, negatives_per_group=config.negatives, positives_per_group=0),
+        ),
+        model_name=base,
+        loss=config.loss,
+        output_dir=output_dir,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        early_stopping_patience=1,
+        calibration=None,
+    )
+    return train(phase)
+
+
 VALIDATION_KEY = "eval_ndcg@10"
 
 
@@ -102,41 +127,56 @@ def best_validation(result: TrainResult) -> float:
     return float(value)
 
 
-@dataclass
-class WarmupChoice:
-    """Which of the two supervised runs (from the warm-up, from the base encoder) is kept."""
+#: The cross-encoders a recipe can keep, in the order ties are broken: the supervised
+#: run from the warm-up, the supervised run from the base encoder, the warm-up model.
+RUN_NAMES = {
+    "with_warmup": "trained with the teacher warm-up",
+    "without_warmup": "trained without the teacher warm-up",
+    "warmup_only": "of the teacher warm-up alone (no supervised phase)",
+}
+ROW_NAMES = {"with_warmup": "with warm-up", "without_warmup": "without warm-up", "warmup_only": "warm-up only"}
 
-    with_warmup: TrainResult
-    without_warmup: TrainResult
+
+@dataclass
+class RerankerChoice:
+    """Which trained cross-encoder is kept: the highest best validation nDCG@10 among
+    the runs given (``RUN_NAMES`` keys; ties keep the earlier one). Best-checkpoint
+    tracking restarts with each training phase, so the warm-up model itself competes
+    here: a supervised phase that only made it worse cannot replace it."""
+
+    runs: dict[str, TrainResult]
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.runs) - set(RUN_NAMES))
+        if unknown or not self.runs:
+            raise ValueError(f"runs must be some of {list(RUN_NAMES)}, got {sorted(self.runs)}")
+        self.runs = {name: self.runs[name] for name in RUN_NAMES if name in self.runs}
 
     @property
     def scores(self) -> dict[str, float]:
-        return {
-            "with_warmup": best_validation(self.with_warmup),
-            "without_warmup": best_validation(self.without_warmup),
-        }
+        return {name: best_validation(run) for name, run in self.runs.items()}
 
     @property
-    def kept_warmup(self) -> bool:
-        """Ties keep the warm-up (the default recipe)."""
-        s = self.scores
-        return s["with_warmup"] >= s["without_warmup"]
+    def kept_name(self) -> str:
+        scores = self.scores
+        best = max(scores.values())
+        return next(name for name, value in scores.items() if value >= best)
 
     @property
     def kept(self) -> TrainResult:
-        return self.with_warmup if self.kept_warmup else self.without_warmup
+        return self.runs[self.kept_name]
 
     @property
-    def other(self) -> TrainResult:
-        return self.without_warmup if self.kept_warmup else self.with_warmup
+    def others(self) -> dict[str, TrainResult]:
+        return {name: run for name, run in self.runs.items() if name != self.kept_name}
 
     def message(self) -> str:
         s = self.scores
-        kept, other = ("with", "without") if self.kept_warmup else ("without", "with")
+        against = ", ".join(f"{s[name]:.4f} {ROW_NAMES[name]}" for name in self.others)
         return (
-            f"warm-up: kept the reranker trained {kept} the teacher warm-up (validation {VALIDATION_KEY[5:]} "
-            f"{s[f'{kept}_warmup']:.4f}, against {s[f'{other}_warmup']:.4f} {other} it)"
+            f"reranker: kept the model {RUN_NAMES[self.kept_name]} (validation {VALIDATION_KEY[5:]} "
+            f"{s[self.kept_name]:.4f}" + (f"; against {against})" if against else ")")
         )
 
     def to_dict(self) -> dict:
-        return {"validation": self.scores, "kept": "with_warmup" if self.kept_warmup else "without_warmup"}
+        return {"validation": self.scores, "kept": self.kept_name}

@@ -9,6 +9,7 @@ simplest candidate. The test queries are never looked at here."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,13 @@ from rankwright.inference.fusion import METRIC, fit_fusion, required_components
 
 log = logging.getLogger(__name__)
 
-NAMES = {"reranker": "fine-tuned reranker", "first_stage": "first stage", "dense": "zero-shot dense rerank"}
+NAMES = {
+    "reranker": "fine-tuned reranker",
+    "biencoder": "fine-tuned bi-encoder",
+    "first_stage": "first stage",
+    "dense": "zero-shot dense rerank",
+}
+FINE_TUNED = ("reranker", "biencoder")
 
 
 @dataclass
@@ -35,33 +42,43 @@ class Selection:
         return "reranker" in required_components(self.fusion)
 
     @property
+    def uses_biencoder(self) -> bool:
+        return "biencoder" in required_components(self.fusion)
+
+    @property
+    def uses_fine_tuned(self) -> bool:
+        return self.uses_reranker or self.uses_biencoder
+
+    @property
     def validation(self) -> dict[str, float]:
         """Validation nDCG@10 of each component alone and of the chosen candidate."""
         return {**self.fusion["validation"]["alone"], "selected": self.fusion["validation"]["chosen"]}
 
 
 def guard_rail(alone: dict[str, float], chosen: str, chosen_value: float, uses: bool, first_stage: str) -> list[str]:
-    """Plain sentences: where the fine-tuned reranker stands against the first stage and
-    the dense rerank on validation, and what was selected instead and why."""
+    """Plain sentences: where each fine-tuned model (reranker, bi-encoder) stands against
+    the first stage and the dense rerank on validation, and what was selected instead
+    and why."""
     names = {**NAMES, "first_stage": f"first stage ({first_stage})"}
     messages = []
-    reranker = alone.get("reranker")
-    if reranker is not None:
+    for model in FINE_TUNED:
+        value = alone.get(model)
         for other in ("first_stage", "dense"):
-            if other in alone and reranker < alone[other]:
+            if value is not None and other in alone and value < alone[other]:
                 messages.append(
-                    f"WARNING: the fine-tuned reranker's validation {METRIC} ({reranker:.4f}) is below the "
-                    f"{names[other]}'s ({alone[other]:.4f}): on this data fine-tuning alone would make ranking worse."
+                    f"WARNING: the {names[model]}'s validation {METRIC} ({value:.4f}) is below the "
+                    f"{names[other]}'s ({alone[other]:.4f}): on this data it alone would make ranking worse."
                 )
-    label = chosen.replace("first_stage", names["first_stage"]).replace("dense", "dense rerank")
+    words = {"first_stage": names["first_stage"], "dense": "dense rerank"}
+    label = re.sub(r"\b(first_stage|dense)\b", lambda m: words[m.group(1)], chosen)
     if uses:
         why = f"selected: {label} (validation {METRIC} {chosen_value:.4f}, the best of all candidates)"
     else:
         best_other = max(alone, key=alone.get)
         why = (
             f"selected instead: {label} (validation {METRIC} {chosen_value:.4f}, the best candidate; "
-            f"no fusion with the fine-tuned reranker scored higher on the validation queries, so the "
-            f"reranker is not used at test time; best component alone: {names[best_other]})"
+            f"no fusion with a fine-tuned model scored higher on the validation queries, so no "
+            f"fine-tuned model is used at test time; best component alone: {names[best_other]})"
         )
     messages.append(why)
     return messages
@@ -88,7 +105,7 @@ def select(
         **fusion_kwargs,
     )
     chosen = str(table.loc[table["chosen"], "candidate"].iloc[0])
-    uses = "reranker" in required_components(fusion)
+    uses = any(c in required_components(fusion) for c in FINE_TUNED)
     messages = guard_rail(fusion["validation"]["alone"], chosen, fusion["validation"]["chosen"], uses, first_stage)
     for message in messages:
         (log.warning if message.startswith("WARNING") else log.info)("%s", message)

@@ -20,14 +20,18 @@ log = logging.getLogger(__name__)
 class DenseEncoder:
     """Unit-length embeddings, so that a dot product is the cosine similarity."""
 
-    def __init__(self, config: DenseConfig | None = None):
-        from sentence_transformers import SentenceTransformer
-
+    def __init__(self, config: DenseConfig | None = None, model: Any = None):
+        """Load ``config.model``, or wrap ``model`` (a ``SentenceTransformer`` already in
+        memory, e.g. one being trained) with ``config``'s encoding settings."""
         from rankwright.models.loading import resolve_model_path
 
         self.config = config or DenseConfig()
         path = resolve_model_path(self.config.model)
-        self.model = SentenceTransformer(path, device=self.config.device)
+        if model is None:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(path, device=self.config.device)
+        self.model = model
         if self.config.max_length:
             self.model.max_seq_length = self.config.max_length
         self.cache = None

@@ -14,7 +14,10 @@ from rankwright.models.prompts import PromptConfig
 @dataclass
 class ModelConfig:
     name: str = field(default="all-MiniLM-L6-v2", metadata={"help": "Hugging Face model id or local folder"})
-    type: str | None = field(default=None, metadata={"help": "cross-encoder|generative (default: from the config)"})
+    type: str | None = field(
+        default=None,
+        metadata={"help": "cross-encoder|generative|bi-encoder (default: from the folder's rankwright.json or config)"},
+    )
     max_length: int = field(default=256, metadata={"help": "tokens per (query, document); documents cut first"})
     dtype: str = field(
         default="auto", metadata={"help": "generative weights: auto (bf16 on a bf16 GPU, else fp32)|float32|bfloat16"}
@@ -27,7 +30,9 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
-    name: str = field(default="bce", metadata={"help": "bce|ce|mse|margin|ranknet|listwise_ce|listnet"})
+    name: str = field(
+        default="bce", metadata={"help": "bce|ce|mse|margin|ranknet|listwise_ce|listnet; bi-encoders: mnrl|cached_mnrl"}
+    )
     params: dict[str, Any] = field(default_factory=dict, metadata={"help": "loss parameters, e.g. {temperature: 0.5}"})
 
 

@@ -330,6 +330,12 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     added to the Trainer's, e.g. for custom logging or timing."""
     started = time.perf_counter()
     train_data, val_data, test_data, scheme = _datasets(config)
+    model_type = model_type_of(resolve_model_path(config.model.name), config.model.type)
+    if model_type == "bi-encoder":
+        from rankwright.training.bi_encoder import train_bi_encoder
+
+        check_early_stopping_setup(config, val_data)
+        return train_bi_encoder(config, train_data, val_data, scheme, callbacks)
     loss = build_loss(config.loss.name, config.loss.params)
     check_loss_fits_data(config.loss.name, loss, scheme, train_data)
     calibration = check_calibration_setup(config, val_data, scheme)
@@ -344,9 +350,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     grouped = loss.grouped if config.sampling.mode == "auto" else config.sampling.mode == "groups"
     if loss.grouped and not grouped:
         raise TrainingSetupError(f"loss {config.loss.name!r} compares documents of a group: use sampling.mode groups")
-    model_type = model_type_of(resolve_model_path(config.model.name), config.model.type)
     if model_type not in ("cross-encoder", "generative"):
-        raise TrainingSetupError(f"model.type must be cross-encoder or generative, got {model_type!r}")
+        raise TrainingSetupError(f"model.type must be cross-encoder, generative or bi-encoder, got {model_type!r}")
 
     set_seed(config.training.seed)
     model, tokenizer, head = _model_and_head(config, model_type, scheme, loss)

@@ -11,8 +11,18 @@ import pandas as pd
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs
 from rankwright.data.readers.jsonl import iter_jsonl
 from rankwright.data.readers.smart import looks_like_smart, parse_smart, smart_id, smart_texts
-from rankwright.data.readers.trec import GRADE, read_qrels
-from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
+from rankwright.data.readers.trec import GRADE, qrels_header, read_qrels
+from rankwright.data.records import (
+    DOC,
+    DOC_ID,
+    EVALUATION_ONLY,
+    LABEL,
+    QUERY,
+    QUERY_ID,
+    DataError,
+    DropReport,
+    RelevanceData,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +34,16 @@ def pairs_from_qrels(
     report: DropReport,
     *,
     textless: Collection[str] = (),
-) -> pd.DataFrame:
-    """Judged pairs with their texts. Judgments naming an unknown query or document, or
-    a document in ``textless`` (left out of the corpus for having no text), are counted
-    drops; a DataError if no judgment is left."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Judged pairs with their texts, and the judgments on a document in ``textless``
+    (left out of the corpus for having no text), kept for evaluation only and counted
+    in ``report.evaluation_only``. Judgments naming an unknown query or document are
+    counted drops; a DataError if no pair is left."""
     known_q = qrels[QUERY_ID].isin(queries)
     no_text = known_q & qrels[DOC_ID].isin(textless)
     known_d = qrels[DOC_ID].isin(corpus)
     for reason, mask, column in (
         ("qrels query not in the query file", ~known_q, QUERY_ID),
-        ("qrels document has no text", no_text, DOC_ID),
         ("qrels document not in the corpus", known_q & ~no_text & ~known_d, DOC_ID),
     ):
         if mask.any():
@@ -53,8 +63,23 @@ def pairs_from_qrels(
     if pairs.empty:
         why = "; ".join(f"{r}: {n} (e.g. {report.examples[r][0]})" for r, n in report.dropped.items())
         hint = "name a known query and document: do the ids match?" if kept.empty else "could be used:"
+        if no_text.any():
+            why += f"{'; ' if why else ''}{int(no_text.sum())} on documents without text"
         raise DataError(report.source, f"none of the {len(qrels)} judgments {hint} {why}")
-    return pairs
+    textless_judged = qrels[no_text]
+    eval_only = pd.DataFrame(
+        {
+            QUERY_ID: textless_judged[QUERY_ID].to_numpy(),
+            DOC_ID: textless_judged[DOC_ID].to_numpy(),
+            LABEL: textless_judged[GRADE].to_numpy(),
+            SOURCE_ROW: textless_judged.index.to_numpy() + 1,
+        }
+    )
+    if len(eval_only):
+        report.evaluation_only += len(eval_only)
+        example = f"query {eval_only[QUERY_ID].iloc[0]!r}, document {eval_only[DOC_ID].iloc[0]!r}"
+        report.notes.append(f"{len(eval_only)} {EVALUATION_ONLY}, e.g. {example}")
+    return pairs, eval_only
 
 
 def _read_beir_texts(
@@ -105,17 +130,6 @@ def read_beir(folder: str | Path, split: str = "test") -> RelevanceData:
     return read_collection(corpus_path, queries_path, qrels_path, fmt="beir")
 
 
-def _qrels_header(path: Path) -> bool:
-    """True when the first line is a header (its last field is not a number)."""
-    with open(path, encoding="utf-8") as handle:
-        fields = handle.readline().split()
-    try:
-        float(fields[-1]) if fields else 0.0
-    except ValueError:
-        return True
-    return False
-
-
 def _read_tsv_queries(path: Path) -> dict[str, str]:
     """``id<TAB>text`` lines (MS MARCO style)."""
     queries: dict[str, str] = {}
@@ -159,11 +173,11 @@ def read_collection(
         queries = _read_beir_texts(queries_path, "query", ("text",), ("_id", "text"), report)
     if not queries:
         raise DataError(str(queries_path), "no queries")
-    qrels = read_qrels(qrels_path, skip_header=_qrels_header(qrels_path))
+    qrels = read_qrels(qrels_path, skip_header=qrels_header(qrels_path))
     report.rows_in = len(qrels)
-    pairs = pairs_from_qrels(qrels, queries, corpus, report, textless=textless)
+    pairs, eval_only = pairs_from_qrels(qrels, queries, corpus, report, textless=textless)
     judged = set(qrels[QUERY_ID])
-    return RelevanceData(pairs, report, corpus, {q: t for q, t in queries.items() if q in judged}, fmt)
+    return RelevanceData(pairs, report, corpus, {q: t for q, t in queries.items() if q in judged}, fmt, eval_only)
 
 
 def find_smart_files(folder: str | Path) -> tuple[Path, Path, Path]:
@@ -209,13 +223,16 @@ def read_smart_collection(
     numbers skip values), ``auto`` picks whichever matches the qrels' query ids.
 
     A repeated ``.I`` id, a document file without records or without text in
-    ``doc_fields``, or no usable judgment is a DataError. Documents without text stay
-    in the corpus (Cranfield has two); judgments on them are dropped ("empty document").
+    ``doc_fields``, or no usable judgment is a DataError. Documents without text are
+    left out of the corpus (Cranfield has two), so nothing retrieves, trains on or
+    scores them; judgments on them are kept for evaluation only (``eval_only``).
     """
     fields = doc_fields or ["T", "W"]
-    corpus = {smart_id(i): t for i, t in smart_texts(parse_smart(docs_path), fields).items()}
-    if not any(corpus.values()):
-        raise DataError(str(docs_path), f"no documents: none of the {len(corpus)} records has text in fields {fields}")
+    texts = {smart_id(i): t for i, t in smart_texts(parse_smart(docs_path), fields).items()}
+    corpus = {d: t for d, t in texts.items() if t.strip()}
+    if not corpus:
+        raise DataError(str(docs_path), f"no documents: none of the {len(texts)} records has text in fields {fields}")
+    textless = set(texts) - set(corpus)
     query_records = parse_smart(queries_path)
     qrels = read_qrels(qrels_path)
     qrels[QUERY_ID] = qrels[QUERY_ID].map(smart_id)
@@ -231,5 +248,10 @@ def read_smart_collection(
     queries = by_order if numbering == "order" else by_id
     report = DropReport(source=str(qrels_path), rows_in=len(qrels))
     report.notes.append(f"SMART queries numbered by {'file order (1..n)' if numbering == 'order' else '.I ids'}")
-    pairs = pairs_from_qrels(qrels, queries, corpus, report)
-    return RelevanceData(pairs, report, corpus, queries, "smart")
+    if textless:
+        report.notes.append(
+            f"{Path(docs_path).name}: {len(textless)} document(s) without text in fields {fields} left out of the "
+            f"corpus, e.g. {min(textless)!r}"
+        )
+    pairs, eval_only = pairs_from_qrels(qrels, queries, corpus, report, textless=textless)
+    return RelevanceData(pairs, report, corpus, queries, "smart", eval_only)

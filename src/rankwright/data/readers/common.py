@@ -18,9 +18,17 @@ SOURCE_ROW = "source_row"
 DUPLICATE_POLICIES = ("drop", "error", "max", "mean", "first")
 
 
+#: Characters that change no word a person reads: zero-width space, non-joiner and
+#: joiner, word joiner, zero-width no-break space (BOM) and soft hyphen.
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+
+
 def normalize_query(text: str) -> str:
-    """The key used to decide that two queries are the same one (splits, leakage)."""
-    return " ".join(unicodedata.normalize("NFKC", str(text)).lower().split())
+    """The key used to decide that two queries are the same one (splits, leakage):
+    NFKC, Unicode case folding (``straße`` = ``STRASSE``), invisible characters
+    removed, runs of whitespace as one space, no space at either end."""
+    folded = unicodedata.normalize("NFKC", str(text)).translate(INVISIBLE).casefold()
+    return " ".join(unicodedata.normalize("NFKC", folded).split())
 
 
 def stable_id(prefix: str, text: str) -> str:

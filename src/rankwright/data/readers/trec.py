@@ -11,6 +11,8 @@ from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
 
 GRADE = "grade"
 RANK = "rank"
+#: The 1-based line of the file a qrels row came from.
+LINE = "line"
 
 
 def _parse_number(token: str, kind: type, source: str, lineno: int, what: str) -> float | int:
@@ -20,8 +22,19 @@ def _parse_number(token: str, kind: type, source: str, lineno: int, what: str) -
         raise DataError(source, f"{what} {token!r} is not a number", line=lineno) from None
 
 
+def qrels_header(path: str | Path) -> bool:
+    """True when the first line is a header such as BEIR's (its last field is not a number)."""
+    with open(path, encoding="utf-8") as handle:
+        fields = handle.readline().split()
+    try:
+        float(fields[-1]) if fields else 0.0
+    except ValueError:
+        return True
+    return False
+
+
 def read_qrels(path: str | Path, *, skip_header: bool = False) -> pd.DataFrame:
-    """Qrels as a frame (query_id, doc_id, grade).
+    """Qrels as a frame (query_id, doc_id, grade, line).
 
     Four fields (``qid iter docid grade``, TREC) and three fields (``qid docid grade``,
     SMART/BEIR) are accepted; every line must have the same number of fields as the
@@ -49,14 +62,11 @@ def read_qrels(path: str | Path, *, skip_header: bool = False) -> pd.DataFrame:
                     source, f"expected {width} fields like the first line, found {len(fields)}", line=lineno
                 )
             qid, docid, grade = (fields[0], fields[1], fields[2]) if width == 3 else (fields[0], fields[2], fields[3])
-            rows.append((qid, docid, _parse_number(grade, float, source, lineno, "grade")))
+            rows.append((qid, docid, _parse_number(grade, float, source, lineno, "grade"), lineno))
     if not rows:
         raise DataError(source, "no qrels lines found")
-    frame = pd.DataFrame(rows, columns=[QUERY_ID, DOC_ID, GRADE])
-    dup = frame.duplicated([QUERY_ID, DOC_ID], keep=False)
-    if dup.any():
-        first = frame[dup].iloc[0]
-        raise DataError(source, f"query {first[QUERY_ID]} judges document {first[DOC_ID]} more than once")
+    frame = pd.DataFrame(rows, columns=[QUERY_ID, DOC_ID, GRADE, LINE])
+    _no_repeats(frame, source, "judges")
     return frame
 
 
@@ -81,16 +91,28 @@ def read_run(path: str | Path) -> pd.DataFrame:
                     _parse_number(rank, int, source, lineno, "rank"),
                     _parse_number(score, float, source, lineno, "score"),
                     tag,
+                    lineno,
                 )
             )
     if not rows:
         raise DataError(source, "no run lines found")
-    frame = pd.DataFrame(rows, columns=[QUERY_ID, DOC_ID, RANK, SCORE, "tag"])
+    frame = pd.DataFrame(rows, columns=[QUERY_ID, DOC_ID, RANK, SCORE, "tag", LINE])
+    _no_repeats(frame, source, "lists")
+    return frame.drop(columns=LINE)
+
+
+def _no_repeats(frame: pd.DataFrame, source: str, verb: str) -> None:
+    """A DataError naming the line of the first repeated (query, document)."""
     dup = frame.duplicated([QUERY_ID, DOC_ID])
     if dup.any():
-        first = frame[dup].iloc[0]
-        raise DataError(source, f"query {first[QUERY_ID]} lists document {first[DOC_ID]} more than once")
-    return frame
+        again = frame[dup].iloc[0]
+        qid, docid = again[QUERY_ID], again[DOC_ID]
+        first = frame[(frame[QUERY_ID] == qid) & (frame[DOC_ID] == docid)].iloc[0]
+        raise DataError(
+            source,
+            f"query {qid} {verb} document {docid} more than once (lines {first[LINE]} and {again[LINE]})",
+            line=int(again[LINE]),
+        )
 
 
 def write_run(scores: pd.DataFrame, path: str | Path, tag: str = "rankwright") -> None:

@@ -1,0 +1,286 @@
+"""``train`` with ``model.type: bi-encoder``: fine-tune a sentence-embedding model as a
+reranker whose score is the cosine of the query and document embeddings.
+
+The library made for it does the training: sentence-transformers'
+``SentenceTransformerTrainer`` with ``MultipleNegativesRankingLoss`` (``loss.name:
+mnrl``) or its memory-bounded ``CachedMultipleNegativesRankingLoss`` (``cached_mnrl``).
+Each training row is (query, one judged positive, k negatives): the query's own
+non-relevant documents (mined or judged) first, topped up with random documents of
+other queries, drawn once from a generator seeded by ``training.seed``. Every other
+document of the batch is an in-batch negative too, and the batch sampler keeps a text
+from appearing twice in one batch (no false in-batch negatives from duplicates).
+
+Validation is rankwright's own: the fixed validation pairs are scored by cosine and
+evaluated with trec_eval's conventions; ``best/`` is the best evaluation by
+``training.metric_for_best_model``, with the same early stopping as cross-encoders.
+``best/`` and ``final/`` are sentence-transformers folders (``SentenceTransformer(path)``
+loads them) with ``rankwright.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import rankwright
+from rankwright.data.labels import LabelScheme
+from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID, RelevanceData
+from rankwright.evaluation.report import write_json
+from rankwright.evaluation.training_report import validation_per_evaluation, write_training_report
+from rankwright.models.card import write_model_card
+from rankwright.models.loading import resolve_model_path
+from rankwright.models.metadata import ModelMetadata
+from rankwright.training.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+LOSSES = ("mnrl", "cached_mnrl")
+
+
+def check_bi_encoder_config(config: TrainConfig, scheme: LabelScheme) -> None:
+    """Fail before any model is loaded on what a bi-encoder cannot train."""
+    from rankwright.training.run import TrainingSetupError
+
+    if scheme.kind == "classes" or config.loss.name == "ce":
+        raise TrainingSetupError(
+            "model.type bi-encoder scores a pair by one cosine, so it cannot predict named classes "
+            f"(labels.scheme {scheme.kind!r}, loss {config.loss.name!r}): use labels.scheme binary or graded with "
+            "loss mnrl, or model.type cross-encoder for classes"
+        )
+    if config.loss.name not in LOSSES:
+        raise TrainingSetupError(
+            f"model.type bi-encoder trains with in-batch negatives: loss.name must be one of {LOSSES} "
+            f"(sentence-transformers' MultipleNegativesRankingLoss, or its cached form), got {config.loss.name!r}"
+        )
+    if config.lora.enabled:
+        raise TrainingSetupError("lora.enabled is not supported for model.type bi-encoder yet: train all weights")
+    if config.training.grad_accum != 1 and config.loss.name == "mnrl":
+        log.warning(
+            "training.grad_accum %d does not add in-batch negatives with loss mnrl; cached_mnrl with a larger "
+            "batch_size does",
+            config.training.grad_accum,
+        )
+
+
+def training_rows(
+    pairs: pd.DataFrame, scheme: LabelScheme, negatives: int, positives_per_query: int, seed: int
+) -> tuple[dict[str, list[str]], int]:
+    """Columns ``anchor, positive, negative_1..k`` (one row per kept positive) and the
+    number of queries skipped for having no relevant document."""
+    rng = np.random.default_rng(seed)
+    relevant = np.asarray(scheme.relevant(pairs[LABEL]), dtype=bool)
+    frame = pairs.assign(_relevant=relevant)
+    pool = np.array(sorted(set(frame[DOC])), dtype=object)
+    columns: dict[str, list[str]] = {"anchor": [], "positive": []}
+    columns |= {f"negative_{i + 1}": [] for i in range(negatives)}
+    skipped = 0
+    for _, group in frame.groupby(QUERY_ID, sort=True):
+        texts = set(group[DOC])
+        positives = sorted(set(group.loc[group["_relevant"], DOC]))
+        own = sorted(set(group.loc[~group["_relevant"], DOC]) - set(positives))
+        if not positives:
+            skipped += 1
+            continue
+        if 0 < positives_per_query < len(positives):
+            positives = sorted(rng.choice(positives, size=positives_per_query, replace=False).tolist())
+        for positive in positives:
+            chosen = _negatives(own, pool, texts, negatives, rng)
+            columns["anchor"].append(str(group[QUERY].iloc[0]))
+            columns["positive"].append(positive)
+            for i, text in enumerate(chosen):
+                columns[f"negative_{i + 1}"].append(text)
+    return columns, skipped
+
+
+def _negatives(own: list[str], pool: np.ndarray, exclude: set[str], k: int, rng: np.random.Generator) -> list[str]:
+    """``k`` negatives: the query's own first (a seeded sample), then random documents of
+    the pool that are not the query's."""
+    chosen = rng.choice(own, size=min(k, len(own)), replace=False).tolist() if own and k else []
+    while len(chosen) < k:
+        text = str(pool[rng.integers(len(pool))])
+        if text not in exclude and text not in chosen:
+            chosen.append(text)
+        elif len(pool) <= len(exclude) + len(chosen):
+            raise ValueError("not enough documents outside the query's own to draw random negatives from")
+    return chosen
+
+
+def _loss(config: TrainConfig, model):
+    try:
+        from sentence_transformers.sentence_transformer import losses
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers import losses
+
+    params = dict(config.loss.params)
+    if config.loss.name == "cached_mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(model, **params)
+    return losses.MultipleNegativesRankingLoss(model, **params)
+
+
+def _save(model, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(str(folder))
+    if extra:
+        metadata.training = {**metadata.training, **extra}
+    metadata.save(folder)
+    write_model_card(folder, metadata)
+
+
+def train_bi_encoder(
+    config: TrainConfig,
+    train_data: RelevanceData,
+    val_data: RelevanceData | None,
+    scheme: LabelScheme,
+    callbacks: list | None = None,
+):
+    """Fine-tune ``config.model.name`` (a sentence-transformers model, or any encoder:
+    sentence-transformers then adds mean pooling and says so) on ``train_data``."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    try:
+        from sentence_transformers.sentence_transformer.training_args import (
+            BatchSamplers,
+            SentenceTransformerTrainingArguments,
+        )
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.training_args import BatchSamplers, SentenceTransformerTrainingArguments
+    from transformers import set_seed
+
+    from rankwright.inference.bi_encoder import BiEncoderReranker
+    from rankwright.retrieval.dense import DenseConfig, DenseEncoder
+    from rankwright.training.arguments import training_kwargs
+    from rankwright.training.run import TrainingSetupError, TrainResult
+    from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback, ValidationSet
+
+    started = time.perf_counter()
+    check_bi_encoder_config(config, scheme)
+    t = config.training
+    rows, skipped = training_rows(
+        train_data.pairs, scheme, config.sampling.negatives_per_group, config.sampling.positives_per_group, t.seed
+    )
+    if not rows["anchor"]:
+        raise TrainingSetupError("no training rows: no training query has a relevant document")
+    log.info(
+        "bi-encoder training rows: %d (query, positive, %d negatives); %d queries without a positive skipped",
+        len(rows["anchor"]),
+        config.sampling.negatives_per_group,
+        skipped,
+    )
+    set_seed(t.seed)
+    model = SentenceTransformer(resolve_model_path(config.model.name))
+    model.max_seq_length = config.model.max_length
+    metadata = ModelMetadata(
+        model_type="bi-encoder",
+        num_labels=1,
+        max_length=config.model.max_length,
+        labels=scheme.to_dict(),
+        activation="sigmoid",
+        score="cosine",
+        base_model=config.model.name,
+        training={
+            "rankwright_version": rankwright.__version__,
+            "loss": {"name": config.loss.name, **config.loss.params},
+            "data": config.data.path,
+            "train_queries": train_data.n_queries,
+            "train_pairs": len(train_data.pairs),
+            "train_rows": len(rows["anchor"]),
+            "config": asdict(config),
+        },
+    )
+    validation = None
+    if val_data is not None and t.eval_strategy != "no":
+        gains = scheme.gains(val_data.pairs[LABEL])
+        validation = ValidationSet(val_data.pairs, gains, scheme.relevant_gain, config.metrics)
+    in_memory = BiEncoderReranker(DenseEncoder(DenseConfig(model=config.model.name), model=model), metadata)
+    evaluator = _RankingEvaluator(validation, in_memory, t.eval_batch_size) if validation is not None else None
+    eval_strategy = t.eval_strategy if validation is not None else "no"
+    args = SentenceTransformerTrainingArguments(
+        **training_kwargs(config, eval_strategy), batch_sampler=BatchSamplers.NO_DUPLICATES
+    )
+    out = Path(config.output_dir)
+    saver = SaveBestCallback(
+        lambda trained, step, metric: _save(model, metadata, out / "best", {"best": {"step": step, **metric}}),
+        t.metric_for_best_model,
+    )
+    stopper = None
+    if t.early_stopping_patience is not None and validation is not None:
+        stopper = EarlyStopCallback(t.metric_for_best_model, t.early_stopping_patience, t.early_stopping_threshold)
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict(rows),
+        loss=_loss(config, model),
+        evaluator=evaluator,
+        callbacks=[saver, *([stopper] if stopper else []), *(callbacks or [])],
+    )
+    train_start = time.perf_counter()
+    output = trainer.train()
+    train_seconds = time.perf_counter() - train_start
+    last_eval = saver.history[-1]["step"] if saver.history else None
+    final_metrics = trainer.evaluate() if validation is not None and last_eval != output.global_step else {}
+    if not final_metrics and saver.history:
+        final_metrics = {saver.metric: saver.history[-1][saver.metric]}
+    texts_per_row = 2 + config.sampling.negatives_per_group
+    seen = min(output.global_step * t.batch_size * t.grad_accum, len(rows["anchor"]) * max(t.epochs, 1))
+    summary = {
+        "train_runtime_s": train_seconds,
+        "global_steps": output.global_step,
+        "train_rows": len(rows["anchor"]),
+        "train_queries_skipped_no_positive": skipped,
+        "pairs_seen": int(seen * (texts_per_row - 1)),
+        "pairs_per_second": seen * (texts_per_row - 1) / train_seconds if train_seconds else None,
+        "train_loss": output.training_loss,
+        "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
+        "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
+        "best_step": saver.best_step,
+        "validation_history": saver.history,
+        "stopped_early": stopper is not None and stopper.stopped_step is not None,
+        "early_stopping": stopper.summary() if stopper is not None else None,
+        "validation_per_evaluation": validation_per_evaluation(trainer.state.log_history),
+        "total_runtime_s": time.perf_counter() - started,
+    }
+    final_dir = out / "final"
+    _save(model, metadata, final_dir, {"result": summary})
+    if (out / "eval").is_dir() and not any((out / "eval").iterdir()):
+        (out / "eval").rmdir()  # sentence-transformers makes it for evaluator files; ours writes none
+    summary["log_history"] = list(trainer.state.log_history)
+    summary["files"] = write_training_report(out, summary, summary["log_history"])
+    write_json(summary, out / "train_summary.json")
+    log.info(
+        "bi-encoder trained in %.1f s (%d steps); final model: %s%s",
+        train_seconds,
+        output.global_step,
+        final_dir,
+        f", best: {out / 'best'}" if saver.best is not None else "",
+    )
+    best = str(out / "best") if saver.best is not None else None
+    return TrainResult(str(out), best, str(final_dir), summary)
+
+
+def _evaluator_base():
+    try:
+        from sentence_transformers.sentence_transformer.evaluation import SentenceEvaluator
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.evaluation import SentenceEvaluator
+    return SentenceEvaluator
+
+
+class _RankingEvaluator(_evaluator_base()):
+    """sentence-transformers' evaluator hook around rankwright's validation: the
+    validation pairs scored by cosine, metrics by trec_eval's conventions."""
+
+    def __init__(self, validation, reranker, batch_size: int):
+        super().__init__()
+        self.validation = validation
+        self.reranker = reranker
+        self.batch_size = batch_size
+        self.primary_metric = "ndcg@10"
+
+    def __call__(self, model, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+        return self.validation.evaluate(self.reranker, self.batch_size)

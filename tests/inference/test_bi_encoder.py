@@ -1,0 +1,78 @@
+"""A bi-encoder folder as a ``Reranker`` (cosine of separate embeddings), and the
+fine-tuned bi-encoder as a fusion component of a cross-encoder."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from rankwright.inference.bi_encoder import BiEncoderReranker
+from rankwright.inference.fusion import fuse
+from rankwright.inference.reranker import Reranker
+from rankwright.models.metadata import ModelMetadata
+
+QUERY = "cordless drill"
+DOCS = ["drill kit with battery", "velvet sofa", "garden hose", "drill bits"]
+
+
+@pytest.fixture(scope="module")
+def bi_folder(tmp_path_factory, tiny_bert) -> str:
+    from sentence_transformers import SentenceTransformer
+
+    folder = tmp_path_factory.mktemp("bi") / "model"
+    SentenceTransformer(tiny_bert).save(str(folder))
+    ModelMetadata(model_type="bi-encoder", score="cosine", max_length=16).save(folder)
+    return str(folder)
+
+
+def cosines(folder: str, queries: list[str], docs: list[str]) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(folder)
+    model.max_seq_length = 16
+    q = model.encode(queries, normalize_embeddings=True)
+    d = model.encode(docs, normalize_embeddings=True)
+    return np.einsum("ij,ij->i", q, d)
+
+
+def test_a_bi_encoder_folder_loads_as_a_cosine_reranker(bi_folder):
+    reranker = Reranker.from_pretrained(bi_folder)
+    assert isinstance(reranker, BiEncoderReranker) and reranker.metadata.score == "cosine"
+    scores = reranker.score(QUERY, DOCS)
+    np.testing.assert_allclose(scores, cosines(bi_folder, [QUERY] * len(DOCS), DOCS), atol=1e-5)
+    assert [r.index for r in reranker.rank(QUERY, DOCS, top_k=2)] == list(np.argsort(-scores, kind="stable")[:2])
+    assert reranker.score(QUERY, []).shape == (0,)
+    with pytest.raises(ValueError, match="2 queries but 1 documents"):
+        reranker.score(["a", "b"], ["c"])
+
+
+def test_a_bi_encoder_has_no_onnx_backend(bi_folder):
+    with pytest.raises(ValueError, match="is a bi-encoder; backend 'onnx' serves cross-encoders only"):
+        Reranker.from_pretrained(bi_folder, backend="onnx")
+
+
+def test_a_cross_encoder_fused_with_the_fine_tuned_bi_encoder(tmp_path, tiny_cross_encoder, bi_folder):
+    folder = tmp_path / "fused"
+    shutil.copytree(tiny_cross_encoder, folder)
+    fusion = {"method": "zscore", "weights": {"reranker": 0.4, "biencoder": 0.6}, "biencoder_model": bi_folder}
+    ModelMetadata(max_length=32, fusion=fusion).save(folder)
+    reranker = Reranker.from_pretrained(folder)
+    own = reranker.score(QUERY, DOCS, fused=False)
+    expected = fuse(
+        {"reranker": own, "biencoder": cosines(bi_folder, [QUERY] * len(DOCS), DOCS)}, [QUERY] * len(DOCS), fusion
+    )
+    np.testing.assert_allclose(reranker.score(QUERY, DOCS), expected, atol=1e-5)
+
+
+def test_a_fusion_weighting_the_bi_encoder_must_name_it(tmp_path, tiny_cross_encoder):
+    folder = tmp_path / "fused"
+    shutil.copytree(tiny_cross_encoder, folder)
+    ModelMetadata(max_length=32, fusion={"method": "minmax", "weights": {"reranker": 0.5, "biencoder": 0.5}}).save(
+        folder
+    )
+    reranker = Reranker.from_pretrained(folder)
+    with pytest.raises(ValueError, match=r"needs biencoder scores .* biencoder_model"):
+        reranker.score(QUERY, DOCS)
+    np.testing.assert_allclose(reranker.score(QUERY, DOCS, fused=False), reranker.logits(QUERY, DOCS))
