@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from rankwright.cli import _commands
+from rankwright.commands.registry import COMMANDS
 from rankwright.config import ConfigError, from_dict
 from rankwright.training.config import TrainConfig
 
@@ -19,7 +19,7 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"
 def test_config_parses(path):
     data = yaml.safe_load(path.read_text())
     parsed = []
-    for cls in {cls for cls, _, _ in _commands().values()}:
+    for cls in {command.config_class() for command in COMMANDS.values()}:
         with contextlib.suppress(ConfigError):
             parsed.append(from_dict(cls, data))
     assert parsed, f"{path.name} fits no command's config"

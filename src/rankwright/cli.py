@@ -6,97 +6,27 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from rankwright import __version__
+from rankwright.commands.registry import COMMANDS
 from rankwright.config import ConfigError, add_arguments, build_config
-from rankwright.data.records import EVALUATION_ONLY, DataError
-from rankwright.evaluation.report import format_classes
+from rankwright.data.columns import EVALUATION_ONLY
 
 log = logging.getLogger("rankwright")
 
 
-def _commands() -> dict[str, tuple[type, Callable[[Any], Any], str]]:
-    from rankwright.commands import (
-        bm25,
-        calibrate,
-        compare,
-        evaluate,
-        export,
-        fuse,
-        mine,
-        pairs,
-        quickstart,
-        recipe,
-        rerank,
-        retrieve_rerank,
-        serve,
-        split,
-        teacher_score,
-        train,
-    )
-
-    return {
-        "split": (split.SplitCommandConfig, split.main, "split relevance data by query into train/val/test"),
-        "evaluate": (evaluate.EvaluateConfig, evaluate.main, "score data (BM25 or a run) and report metrics"),
-        "compare": (
-            compare.CompareConfig,
-            compare.main,
-            "evaluate two or more runs on the same qrels, with paired tests against a baseline run",
-        ),
-        "bm25": (bm25.BM25CommandConfig, bm25.main, "write a BM25 run (rerank candidates or retrieve)"),
-        "mine": (mine.MineConfig, mine.main, "mine hard negatives with BM25 or a dense retriever into grouped JSONL"),
-        "pairs": (
-            pairs.PairsConfig,
-            pairs.main,
-            "interactions + items -> (user context, item text, label) pairs per split on Dask; baselines",
-        ),
-        "train": (train.TrainConfig, train.main, "fine-tune a cross-encoder or generative reranker"),
-        "rerank": (rerank.RerankConfig, rerank.main, "rescore a run or candidates with a model, write a run"),
-        "retrieve-rerank": (
-            retrieve_rerank.RetrieveRerankConfig,
-            retrieve_rerank.main,
-            "first stage top-k from the corpus, rerank with a model, evaluate both side by side",
-        ),
-        "teacher-score": (
-            teacher_score.TeacherScoreConfig,
-            teacher_score.main,
-            "add a trained reranker's scores to grouped JSONL (for distillation)",
-        ),
-        "calibrate": (
-            calibrate.CalibrateConfig,
-            calibrate.main,
-            "fit score -> P(relevant) on validation queries into the model folder; ECE before/after",
-        ),
-        "fuse": (
-            fuse.FuseConfig,
-            fuse.main,
-            "fit a fusion of the model's score with first-stage (and dense) scores on validation queries",
-        ),
-        "recipe": (
-            recipe.RecipeConfig,
-            recipe.main,
-            "split, first stage, zero-shot dense rerank, mine, train, select on validation, evaluate on test",
-        ),
-        "export": (
-            export.ExportConfig,
-            export.main,
-            "write a standalone model folder (merge LoRA adapters; ONNX and int8 ONNX, evaluated against torch)",
-        ),
-        "quickstart": (quickstart.QuickstartConfig, quickstart.main, "train and evaluate on the built-in demo data"),
-        "serve": (serve.ServeConfig, serve.main, "serve a model over HTTP: POST /rerank, GET /health, GET /metrics"),
-    }
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rankwright", description=__doc__)
+    """Every command's flags, from the config dataclasses alone (no torch, transformers or pandas)."""
+    parser = argparse.ArgumentParser(prog="rankwright", description=__doc__, allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"rankwright {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (cls, _, help_text) in _commands().items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
+    for name, command in COMMANDS.items():
+        cmd = sub.add_parser(name, help=command.help, description=command.help, allow_abbrev=False)
         cmd.add_argument("--config", help="YAML file with defaults for the flags below")
-        add_arguments(cmd, cls)
+        add_arguments(cmd, command.config_class())
     return parser
 
 
@@ -116,6 +46,8 @@ def _report(command: str, result: Any) -> None:
         out.write(result.table + "\n")
         classification = result.metrics.get("classification", {})
         if "classes" in classification:
+            from rankwright.evaluation.report import format_classes
+
             out.write("\n" + format_classes(classification["classes"], classification["by_label"]) + "\n")
         binary = classification.get("binary")
         if binary and binary.get("roc_auc") is not None:
@@ -242,12 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    cls, run, _ = _commands()[args.command]
+    command = COMMANDS[args.command]
     try:
-        config = build_config(cls, args)
+        config = build_config(command.config_class(), args)
         log.debug("config: %s", asdict(config))
-        result = run(config)
-    except (ConfigError, DataError, ValueError, FileNotFoundError) as err:
+        result = command.runner()(config)  # the command's module (torch, pandas, ...) loads here
+    except (ConfigError, ValueError, FileNotFoundError) as err:  # ValueError includes DataError
         log.error("%s", err)
         return 2
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report (rank 0's)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.common import load_data
+from rankwright.commands.configs import BM25CommandConfig
 from rankwright.data.readers import write_run
 from rankwright.data.records import RelevanceData
 from rankwright.retrieval.bm25 import BM25, BM25Config
@@ -16,14 +16,6 @@ from rankwright.retrieval.bm25 import BM25, BM25Config
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "rerank", "retrieve")
-
-
-@dataclass
-class BM25CommandConfig(DataSelection):
-    mode: str = field(default="auto", metadata={"help": "rerank given candidates or retrieve from the corpus"})
-    bm25: BM25Config = field(default_factory=BM25Config)
-    output: str = field(default="runs/bm25.trec", metadata={"help": "TREC run file to write"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 def resolve_mode(mode: str, data: RelevanceData) -> str:

@@ -10,30 +10,15 @@ The step itself, :func:`rankwright.inference.calibrate.calibrate_model`, is shar
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
-from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.common import load_data
+from rankwright.commands.configs import CalibrateConfig
 from rankwright.data.split import split_data
 from rankwright.inference.calibrate import calibrate_model
 from rankwright.models.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CalibrateConfig(DataSelection):
-    model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the calibration"})
-    method: str = field(default="platt", metadata={"help": "platt|temperature|isotonic"})
-    report_subset: str | None = field(
-        default="test", metadata={"help": "query split on which ECE before/after is reported (none: skip)"}
-    )
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
-
-    def __post_init__(self) -> None:
-        if self.subset == "all":
-            self.subset = "val"  # fit on held-out queries, not on what the model trained on
 
 
 def main(config: CalibrateConfig) -> dict[str, Any]:

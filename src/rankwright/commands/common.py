@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from rankwright.commands.configs import (  # noqa: F401 (DataSelection, RunDataSelection: re-exported)
+    SUBSETS,
+    DataSelection,
+    RunDataSelection,
+)
 from rankwright.data.labels import LabelConfig, LabelScheme, build_scheme
-from rankwright.data.readers import DataConfig, read_relevance
+from rankwright.data.readers import read_relevance
 from rankwright.data.readers.qrels_only import qrels_labels, read_qrels_only
 from rankwright.data.records import RelevanceData
-from rankwright.data.split import SPLIT_NAMES, SplitConfig, split_data
+from rankwright.data.split import split_data
 
 log = logging.getLogger(__name__)
-
-SUBSETS = ("all", *SPLIT_NAMES)
-
-
-@dataclass
-class DataSelection:
-    """The data a command reads, its label scheme, and which query split it uses."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split used"})
-
-
-@dataclass
-class RunDataSelection(DataSelection):
-    """A :class:`DataSelection` that may instead be a qrels file alone (runs evaluated like trec_eval)."""
-
-    qrels: str | None = field(
-        default=None,
-        metadata={
-            "help": "a TREC qrels file alone (3 or 4 columns) instead of data: no texts, runs evaluated like "
-            "trec_eval (integer grades as gains, relevant when gain >= 1 unless labels.* say otherwise)"
-        },
-    )
 
 
 @dataclass

@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pandas as pd
 
-from rankwright.commands.common import LoadedData, RunDataSelection, load_data
+from rankwright.commands.common import LoadedData, load_data
+from rankwright.commands.configs import CompareConfig
 from rankwright.commands.evaluate import load_scores
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
 from rankwright.evaluation.evaluate import judged_qrels
-from rankwright.evaluation.ranking import RankingConfig, RankingResult, evaluate_run, table_metrics
+from rankwright.evaluation.ranking import RankingResult, evaluate_run, table_metrics
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
 
@@ -36,24 +37,6 @@ CONVENTIONS = (
     "paired tests over all judged queries of the subset"
 )
 PER_QUERY_SHARED = (QUERY, "n_judged", "n_relevant", "informative")
-
-
-@dataclass
-class CompareConfig(RunDataSelection):
-    # The command line also takes the runs as positional arguments (see config.add_arguments).
-    POSITIONAL: ClassVar[str] = "runs"
-
-    runs: list[str] = field(
-        default_factory=list,
-        metadata={"help": "two or more TREC runs or tables (query_id, doc_id, score); also positional: RUN RUN ..."},
-    )
-    names: list[str] | None = field(default=None, metadata={"help": "a name per run (default: the file names)"})
-    baseline: int = field(default=0, metadata={"help": "index of the run the others are compared with"})
-    metrics: RankingConfig = field(default_factory=RankingConfig)
-    rounds: int = field(default=10_000, metadata={"help": "sign flips of the paired randomisation test"})
-    seed: int = field(default=0, metadata={"help": "seed of the randomisation test"})
-    output_dir: str = field(default="runs/compare", metadata={"help": "folder for compare.json/.html, per_query.csv"})
-    report: bool = field(default=True, metadata={"help": "write compare.html (and figures/differences.png)"})
 
 
 @dataclass

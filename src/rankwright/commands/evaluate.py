@@ -4,48 +4,26 @@ trec_eval-exact ranking metrics, classification metrics and a random baseline.""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
 
 from rankwright.commands.bm25 import bm25_run, resolve_mode
-from rankwright.commands.common import LoadedData, RunDataSelection, load_data
+from rankwright.commands.common import LoadedData, load_data
+from rankwright.commands.configs import EvaluateConfig
 from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.readers import read_run
 from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
-from rankwright.evaluation.evaluate import EvalOptions, Evaluation, evaluate_scores
+from rankwright.evaluation.evaluate import Evaluation, evaluate_scores
 from rankwright.evaluation.html_report import write_report
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
-from rankwright.retrieval.bm25 import BM25Config
 
 log = logging.getLogger(__name__)
 
 SCORERS = ("auto", "bm25", "run", "model")
-
-
-@dataclass
-class EvaluateConfig(RunDataSelection):
-    scorer: str = field(
-        default="auto", metadata={"help": "bm25, run (scores read from `run`), model; auto: run if given, else bm25"}
-    )
-    model: str | None = field(default=None, metadata={"help": "trained model folder (scorer=model)"})
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring with a model"})
-    run: str | None = field(default=None, metadata={"help": "TREC run, or a table with query_id, doc_id, score"})
-    mode: str = field(default="auto", metadata={"help": "rerank candidates or retrieve from the corpus (auto)"})
-    bm25: BM25Config = field(default_factory=BM25Config)
-    eval: EvalOptions = field(default_factory=EvalOptions)
-    output_dir: str = field(default="runs/evaluate", metadata={"help": "folder for metrics.json, run, predictions"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
-    report: bool = field(default=True, metadata={"help": "write report.html and figures next to metrics.json"})
-    baseline: str | None = field(
-        default=None,
-        metadata={
-            "help": "a run file, or `bm25`, evaluated on the same data and shown as the baseline row with deltas"
-        },
-    )
 
 
 def model_label(model: str) -> str:

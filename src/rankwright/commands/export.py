@@ -16,7 +16,6 @@ import json
 import logging
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,14 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from rankwright.commands.common import DataSelection, LoadedData, load_data
+from rankwright.commands.common import LoadedData, load_data
+from rankwright.commands.configs import ExportConfig
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
 from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import RankingConfig, evaluate_run
 from rankwright.inference.onnx_backend import (
-    DEFAULT_OPSET,
     ONNX_DIR,
     ONNX_FILES,
-    Int8Config,
     export_onnx,
 )
 from rankwright.inference.reranker import Reranker
@@ -44,18 +42,6 @@ log = logging.getLogger(__name__)
 
 REPORT_FILE = "export_report.json"
 METRICS = ("ndcg@10", "map")
-
-
-@dataclass
-class ExportConfig(DataSelection):
-    model: str = field(default="", metadata={"help": "trained model folder (full weights or LoRA adapter)"})
-    output: str = field(default="", metadata={"help": "folder to write"})
-    merge: bool = field(default=True, metadata={"help": "merge LoRA adapters into the base weights"})
-    onnx: bool = field(default=False, metadata={"help": "also write onnx/model.onnx (cross-encoders; CPU inference)"})
-    int8: bool = field(default=False, metadata={"help": "also write onnx/model_int8.onnx (dynamic int8; implies onnx)"})
-    opset: int = field(default=DEFAULT_OPSET, metadata={"help": "ONNX opset"})
-    quantization: Int8Config = field(default_factory=Int8Config)
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch when comparing on evaluation data"})
 
 
 def merge_adapter(model_dir: str, output: str) -> Path:

@@ -11,39 +11,21 @@ whether fusion beats each of them; ties go to the reranker alone.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
-from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.common import load_data
+from rankwright.commands.configs import FuseConfig
 from rankwright.commands.rerank import top_k_of
 from rankwright.data.readers import read_run
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID
 from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.inference.candidates import add_dense, attach_texts, fusion_components
-from rankwright.inference.fusion import METHODS, fit_fusion
+from rankwright.inference.fusion import fit_fusion
 from rankwright.inference.reranker import Reranker
 from rankwright.models.card import save_fusion
 from rankwright.models.metadata import ModelMetadata
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FuseConfig(DataSelection):
-    model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the fusion"})
-    run: str = field(default="", metadata={"help": "first-stage TREC run whose scores are fused"})
-    top_k: int | None = field(default=None, metadata={"help": "use only the run's top k per query"})
-    dense_model: str | None = field(
-        default=None, metadata={"help": "sentence-embedding model whose cosine is a third component"}
-    )
-    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "minmax|zscore|rrf"})
-    grid: int = field(default=10, metadata={"help": "weight steps (10: weights 0, 0.1, ..., 1)"})
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
-
-    def __post_init__(self) -> None:
-        if self.subset == "all":
-            self.subset = "val"  # fit on held-out queries, not on what the model trained on
 
 
 def main(config: FuseConfig) -> dict[str, Any]:

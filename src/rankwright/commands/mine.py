@@ -7,25 +7,17 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rankwright.commands.common import DataSelection, load_data
-from rankwright.mining.negatives import Miner, MiningConfig, group_record
-from rankwright.mining.teacher import TeacherConfig, load_teacher
-from rankwright.retrieval import RetrieverConfig, build_retriever
+from rankwright.commands.common import load_data
+from rankwright.commands.configs import MineConfig
+from rankwright.mining.negatives import Miner, group_record
+from rankwright.mining.teacher import load_teacher
+from rankwright.retrieval import build_retriever
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class MineConfig(DataSelection):
-    retriever: RetrieverConfig = field(default_factory=RetrieverConfig, metadata={"help": "the first stage"})
-    mining: MiningConfig = field(default_factory=MiningConfig)
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)
-    output: str = field(default="runs/mined.jsonl", metadata={"help": "grouped JSONL to write"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 def summary_path(output: str | Path) -> Path:

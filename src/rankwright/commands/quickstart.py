@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 from transformers import set_seed
 
+from rankwright.commands.configs import QuickstartConfig
 from rankwright.config import from_dict
 from rankwright.data.labels import LabelConfig, build_scheme
 from rankwright.data.readers import read_relevance
@@ -39,17 +40,6 @@ from rankwright.training.run import train
 log = logging.getLogger(__name__)
 
 DEMO_LABELS = {"scheme": "graded", "relevant_gain": 2}
-
-
-@dataclass
-class QuickstartConfig:
-    model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder to fine-tune"})
-    loss: str = field(default="ranknet", metadata={"help": "training loss (see rankwright train)"})
-    epochs: float = field(default=4.0, metadata={"help": "training epochs"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate"})
-    seed: int = field(default=42, metadata={"help": "seed of the split, sampling and training"})
-    output_dir: str = field(default="runs/quickstart", metadata={"help": "model folders and metrics"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 @dataclass

@@ -22,108 +22,38 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from rankwright.commands.common import DataSelection, LoadedData, load_data
+from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.compare import CompareConfig
 from rankwright.data.records import DOC, QUERY, QUERY_ID, RelevanceData
-from rankwright.data.split import SplitConfig, split_data
+from rankwright.data.split import split_data
 from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import GAIN, RankingConfig
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison
-from rankwright.inference.fusion import METHODS
 from rankwright.inference.reranker import Reranker
-from rankwright.mining.negatives import MiningConfig
 from rankwright.models.card import save_fusion
 from rankwright.recipe.candidates import FirstStage, add_dense, fusion_components, with_gains
-from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
-from rankwright.recipe.phases import (
+from rankwright.recipe.config import (  # noqa: F401 (re-exported from their old home)
     BiEncoderConfig,
-    PhaseInputs,
-    RerankerChoice,
+    FusionSearchConfig,
+    RecipeConfig,
     WarmupConfig,
-    fine_tune_bi_encoder,
-    supervised,
-    warm_up,
 )
+from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
+from rankwright.recipe.phases import PhaseInputs, RerankerChoice, fine_tune_bi_encoder, supervised, warm_up
 from rankwright.recipe.selection import Selection, select
 from rankwright.recipe.training_data import given_pairs, mined_pairs, validation_pairs, write_pairs
-from rankwright.retrieval import RetrieverConfig
-from rankwright.retrieval.dense import DenseConfig, DenseEncoder
-from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainingConfig
+from rankwright.retrieval.dense import DenseEncoder
 from rankwright.training.run import TrainResult
-from rankwright.training.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class FusionSearchConfig:
-    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "minmax|zscore|rrf"})
-    grid: int = field(default=10, metadata={"help": "weight steps (10: weights 0, 0.1, ..., 1)"})
-
-
-@dataclass
-class RecipeConfig(DataSelection):
-    split: SplitConfig = field(default_factory=lambda: SplitConfig(ratios=[0.6, 0.2, 0.2]))
-    train_queries: int | None = field(
-        default=None, metadata={"help": "train on at most this many of the training queries (seeded sample)"}
-    )
-    retriever: RetrieverConfig = field(default_factory=RetrieverConfig, metadata={"help": "the first stage"})
-    dense: DenseConfig = field(
-        default_factory=DenseConfig, metadata={"help": "zero-shot dense rerank and teacher (model: none to skip)"}
-    )
-    mining: MiningConfig = field(default_factory=lambda: MiningConfig(ranks=[1, 100]))
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(max_length=128))
-    loss: LossConfig = field(default_factory=LossConfig, metadata={"help": "supervised phase loss"})
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    training: TrainingConfig = field(
-        default_factory=lambda: TrainingConfig(
-            epochs=3, batch_size=16, learning_rate=5e-5, early_stopping_patience=1, save_steps=10**9, logging_steps=20
-        ),
-        metadata={"help": "supervised phase"},
-    )
-    validation_depth: int | None = field(
-        default=30,
-        metadata={
-            "help": "validation during training reranks each validation query's first-stage top N (cheaper per "
-            "epoch); the final selection uses all retriever.top_k"
-        },
-    )
-    warmup: WarmupConfig = field(default_factory=WarmupConfig)
-    bi_encoder: BiEncoderConfig = field(
-        default_factory=BiEncoderConfig, metadata={"help": "the dense model fine-tuned as a bi-encoder"}
-    )
-    lora: LoraConfig = field(default_factory=LoraConfig)
-    fusion: FusionSearchConfig = field(default_factory=FusionSearchConfig)
-    metrics: RankingConfig = field(
-        default_factory=lambda: RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[10, 100]),
-        metadata={"help": "test metrics (Recall@k only where there is a corpus)"},
-    )
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring"})
-    output_dir: str = field(default="runs/recipe", metadata={"help": "data, models, runs, compare.html, recipe.json"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
-
-    def check(self) -> None:
-        if self.subset != "all":
-            raise ValueError(f"recipe uses every split (train, val and test); subset must be all, got {self.subset!r}")
-        ratios = self.split.ratios
-        if len(ratios) != 3 or min(ratios) <= 0:
-            raise ValueError(
-                f"recipe needs train, validation and test queries: split.ratios must be three shares > 0, got {ratios}"
-            )
-        if self.train_queries is not None and self.train_queries < 1:
-            raise ValueError(f"train_queries must be at least 1, got {self.train_queries}")
-
-    @property
-    def dense_enabled(self) -> bool:
-        return bool(self.dense.model) and self.dense.model.lower() != "none"
 
 
 @dataclass

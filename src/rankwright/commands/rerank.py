@@ -9,29 +9,18 @@ them is an error."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from rankwright.data.readers import DataConfig, read_relevance, read_run, write_run
+from rankwright.commands.configs import RerankConfig
+from rankwright.data.readers import read_relevance, read_run, write_run
 from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, SCORE
 from rankwright.inference.candidates import FIRST_STAGE_SCORE, attach_texts
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RerankConfig:
-    model: str = field(default="", metadata={"help": "trained model folder"})
-    data: DataConfig = field(default_factory=DataConfig)
-    run: str | None = field(default=None, metadata={"help": "TREC run to rerank (default: the data's candidates)"})
-    top_k: int | None = field(default=None, metadata={"help": "rerank only the run's top k per query"})
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
-    output: str = field(default="runs/reranked.trec", metadata={"help": "TREC run file to write"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 def top_k_of(run: pd.DataFrame, k: int | None) -> pd.DataFrame:

@@ -10,41 +10,27 @@ never a number to report as the system's; the output says so."""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.common import load_data
+from rankwright.commands.configs import RetrieveRerankConfig
 from rankwright.commands.evaluate import model_label
 from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID
 from rankwright.evaluation.evaluate import judged_qrels
-from rankwright.evaluation.ranking import RankingConfig, evaluate_run
+from rankwright.evaluation.ranking import evaluate_run
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
-from rankwright.retrieval import RetrieverConfig, build_retriever
+from rankwright.retrieval import build_retriever
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RetrieveRerankConfig(DataSelection):
-    model: str = field(default="", metadata={"help": "trained model folder (or a HF reranker)"})
-    retriever: RetrieverConfig = field(default_factory=RetrieverConfig, metadata={"help": "the first stage"})
-    oracle: bool = field(
-        default=False, metadata={"help": "also inject judged relevant documents the first stage missed (upper bound)"}
-    )
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
-    metrics: RankingConfig = field(
-        default_factory=lambda: RankingConfig(ndcg_at=[10], precision_at=[10], recall_at=[10, 100])
-    )
-    output_dir: str = field(default="runs/retrieve_rerank", metadata={"help": "runs, metrics.json, per_query.csv"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 @dataclass

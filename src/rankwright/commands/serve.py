@@ -13,27 +13,11 @@ Every serving setting is a flag: ``--max_documents``, ``--max_wait_ms``,
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import ClassVar
 
+from rankwright.commands.configs import ServeConfig
 from rankwright.inference.reranker import Reranker
-from rankwright.serving.config import ServingConfig
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ServeConfig(ServingConfig):
-    """The model and where to listen, besides the serving settings."""
-
-    POSITIONAL: ClassVar[str] = "model"  # rankwright serve MODEL
-    model: str = field(default="", metadata={"help": "model folder, hub id or packaged name (all-MiniLM-L6-v2)"})
-    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
-    port: int = field(default=8000, metadata={"help": "TCP port"})
-    device: str | None = field(default=None, metadata={"help": "cpu|cuda (default: cuda when available)"})
-    max_length: int | None = field(default=None, metadata={"help": "tokens per pair (default: as trained)"})
-    log_level: str = field(default="info", metadata={"help": "uvicorn log level (debug|info|warning|error)"})
-    access_log: bool = field(default=True, metadata={"help": "one JSON line per request on stderr"})
 
 
 def load_reranker(config: ServeConfig) -> Reranker:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from rankwright.data.labels import LabelConfig
-from rankwright.data.readers import DataConfig, read_relevance
+from rankwright.commands.configs import SplitCommandConfig
+from rankwright.data.readers import read_relevance
 from rankwright.data.records import DOC_ID, PAIR_COLUMNS, QUERY_ID
-from rankwright.data.split import SplitConfig, split_data
+from rankwright.data.split import split_data
 from rankwright.evaluation.report import write_json
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SplitCommandConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    output_dir: str = field(default="runs/split", metadata={"help": "folder for train/val/test files"})
 
 
 def _write_beir_texts(out: Path, corpus: dict[str, str], queries: dict[str, str]) -> None:

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from rankwright.commands.common import DataSelection, load_data
+from rankwright.commands.common import load_data
+from rankwright.commands.configs import TeacherScoreConfig
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
 from rankwright.inference.reranker import Reranker
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TeacherScoreConfig(DataSelection):
-    model: str = field(default="", metadata={"help": "the teacher: a trained model folder (or a HF model)"})
-    output: str = field(default="runs/teacher.jsonl", metadata={"help": "grouped JSONL to write"})
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
-    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
 def main(config: TeacherScoreConfig) -> Path:

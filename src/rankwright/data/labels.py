@@ -20,42 +20,18 @@ Three schemes:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from rankwright.data.config import LabelConfig
 from rankwright.data.records import LABEL, DataError, RelevanceData
 
 SCHEMES = ("auto", "binary", "graded", "classes")
 ESCI_GAINS = {"E": 3.0, "S": 2.0, "C": 1.0, "I": 0.0}
 KDD_GAINS = {"E": 1.0, "S": 0.1, "C": 0.01, "I": 0.0}
-
-
-@dataclass
-class LabelConfig:
-    """How raw labels become gains, relevance and classes."""
-
-    scheme: str = field(default="auto", metadata={"help": "auto|binary|graded|classes"})
-    threshold: float | None = field(
-        default=None, metadata={"help": "raw label at or above which a document is relevant (binary, graded)"}
-    )
-    gains: dict[str, float] = field(
-        default_factory=dict, metadata={"help": "raw label or class -> gain, e.g. {E: 3, S: 2, C: 1, I: 0}"}
-    )
-    gain_offset: float = field(default=0.0, metadata={"help": "graded: gain = round((raw - offset) * scale)"})
-    gain_scale: float = field(default=1.0, metadata={"help": "graded: gain = round((raw - offset) * scale)"})
-    relevant_gain: int | None = field(default=None, metadata={"help": "integer gain at or above which relevant"})
-    classes: list[str] = field(default_factory=list, metadata={"help": "class names in model-output order"})
-    relevant_classes: list[str] = field(default_factory=list, metadata={"help": "classes counted as relevant"})
-    bins: dict[str, float] = field(
-        default_factory=dict,
-        metadata={"help": "classes from numeric labels: class -> lower bound, e.g. {E: 3, S: 2.33, C: 1.67, I: 1}"},
-    )
-    target_range: list[float] | None = field(
-        default=None, metadata={"help": "[low, high] of the raw label, scaled to [0, 1] for MSE targets"}
-    )
 
 
 def _integer_factor(values: list[float]) -> int:

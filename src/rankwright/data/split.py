@@ -8,23 +8,12 @@ and Python version, and cut at the requested ratios.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
 import pandas as pd
 
+from rankwright.data.config import SPLIT_NAMES, SplitConfig
 from rankwright.data.readers.common import normalize_query
 from rankwright.data.records import QUERY, QUERY_ID, RelevanceData
-
-SPLIT_NAMES = ("train", "val", "test")
-
-
-@dataclass
-class SplitConfig:
-    """Query-level train/val/test split."""
-
-    ratios: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15], metadata={"help": "train, val, test"})
-    seed: int = field(default=42, metadata={"help": "same seed, same split, on any machine"})
-    by: str = field(default=QUERY_ID, metadata={"help": "column whose values are kept together (query_id or user_id)"})
 
 
 class LeakageError(ValueError):

@@ -16,33 +16,11 @@ from rankwright.data.labels import LabelScheme
 from rankwright.data.readers.common import SOURCE_ROW
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation.classification import binary_metrics, by_label, class_metrics
-from rankwright.evaluation.ranking import (
-    GAIN,
-    RankingConfig,
-    RankingResult,
-    evaluate_run,
-    random_baseline,
-    table_metrics,
-)
+from rankwright.evaluation.config import EvalOptions
+from rankwright.evaluation.ranking import GAIN, RankingResult, evaluate_run, random_baseline, table_metrics
 from rankwright.evaluation.report import format_table, write_outputs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EvalOptions:
-    """What to compute beyond the system's ranking metrics."""
-
-    metrics: RankingConfig = field(default_factory=RankingConfig)
-    random_baseline: bool = field(default=True, metadata={"help": "add a random-order row"})
-    random_repeats: int = field(default=10, metadata={"help": "shuffles averaged for the random row"})
-    seed: int = field(default=42, metadata={"help": "seed of the random row"})
-    decision_threshold: float | None = field(
-        default=None, metadata={"help": "score at or above which a pair is predicted relevant (accuracy, F1)"}
-    )
-    breakdown_by: str | None = field(
-        default=None, metadata={"help": "also average per-query metrics by this pair column (e.g. user_id)"}
-    )
 
 
 @dataclass

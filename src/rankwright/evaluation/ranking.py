@@ -9,13 +9,19 @@ MAP, MRR, P@k and R@k use a binary relevance threshold on the integer gain
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
+from rankwright.evaluation.config import (  # noqa: F401 (COMPACT, PREFIXES, table_metrics: re-exported)
+    COMPACT,
+    PREFIXES,
+    RankingConfig,
+    table_metrics,
+)
 
 if TYPE_CHECKING:
     import ir_measures
@@ -23,34 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GAIN = "gain"
-
-
-@dataclass
-class RankingConfig:
-    """Which ranking metrics to compute."""
-
-    ndcg_at: list[int] = field(default_factory=lambda: [1, 3, 5, 10], metadata={"help": "nDCG cut-offs"})
-    precision_at: list[int] = field(default_factory=lambda: [1, 5, 10], metadata={"help": "P@k cut-offs"})
-    recall_at: list[int] = field(default_factory=lambda: [10, 100], metadata={"help": "Recall@k cut-offs"})
-
-
-#: The columns of a printed table when every cut-off list is left at its default.
-COMPACT = {"ndcg_at": 10, "precision_at": 10, "recall_at": 100}
-PREFIXES = {"ndcg_at": "ndcg", "precision_at": "p", "recall_at": "recall"}
-
-
-def table_metrics(config: RankingConfig) -> list[str]:
-    """The columns of a printed table, in :func:`measure_names` order: nDCG, MAP and
-    MRR, and for each cut-off list every cut-off asked for; a list left at its default
-    shows only its usual column (nDCG@10, P@10, Recall@100) to keep the table narrow."""
-    default = RankingConfig()
-
-    def cuts(name: str) -> list[str]:
-        asked: list[int] = getattr(config, name)
-        shown = [COMPACT[name]] if asked == getattr(default, name) else asked
-        return [f"{PREFIXES[name]}@{k}" for k in shown if k in asked]
-
-    return [*cuts("ndcg_at"), "ndcg", "map", "mrr", *cuts("precision_at"), *cuts("recall_at")]
 
 
 def measure_names(config: RankingConfig, relevant_gain: int) -> dict[str, ir_measures.Measure]:

@@ -40,11 +40,11 @@ import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
 from rankwright.evaluation.ranking import RankingConfig, evaluate_run
+from rankwright.inference.config import METHODS
 
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("reranker", "biencoder", "first_stage", "dense")
-METHODS = ("minmax", "zscore", "rrf")
 NORMALISATIONS = ("minmax", "zscore", "rank")
 RRF_K = 60
 METRIC = "ndcg@10"

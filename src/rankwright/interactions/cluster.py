@@ -13,35 +13,16 @@ import logging
 import os
 import resource
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dask
 
+from rankwright.interactions.sections import DaskConfig
+
 log = logging.getLogger(__name__)
 
 LOCAL_SCHEDULERS = ("synchronous", "threads")
-
-
-@dataclass
-class DaskConfig:
-    """The Dask cluster the pipeline runs on."""
-
-    scheduler: str | None = field(
-        default=None,
-        metadata={
-            "help": "address of an existing cluster (tcp://host:8786); synchronous|threads: run in this process; "
-            "default: start a LocalCluster"
-        },
-    )
-    workers: int | None = field(default=None, metadata={"help": "LocalCluster workers (default: one per core)"})
-    threads_per_worker: int = field(default=1, metadata={"help": "LocalCluster threads per worker"})
-    processes: bool = field(default=True, metadata={"help": "LocalCluster workers are processes (false: threads)"})
-    memory_limit: str = field(default="auto", metadata={"help": "LocalCluster memory limit per worker, e.g. 2GiB"})
-    npartitions: int | None = field(
-        default=None, metadata={"help": "partitions after the shuffle by user (default: input partitions, >= 2/thread)"}
-    )
 
 
 def peak_rss_mib() -> float:

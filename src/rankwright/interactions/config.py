@@ -1,19 +1,21 @@
-"""The ``pairs`` command's configuration: one section per stage of the pipeline."""
+"""The ``pairs`` command's configuration: one section per stage of the pipeline (dataclasses only, no Dask)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rankwright.evaluation.ranking import RankingConfig
-from rankwright.interactions.cluster import DaskConfig
-from rankwright.interactions.context import ContextConfig
-from rankwright.interactions.items import ItemsConfig
-from rankwright.interactions.output import OUTPUT_FORMATS
-from rankwright.interactions.reading import InteractionsConfig
-from rankwright.interactions.sampling import NegativesConfig
+from rankwright.evaluation.config import RankingConfig
+from rankwright.interactions.sections import (
+    ContextConfig,
+    DaskConfig,
+    InteractionsConfig,
+    ItemsConfig,
+    NegativesConfig,
+    PositivesConfig,
+)
 from rankwright.interactions.splitting import SPLITS, PairSplitConfig
-from rankwright.interactions.users import PositivesConfig
 
+OUTPUT_FORMATS = ("jsonl", "parquet", "partitioned")
 UNITS = ("user", "query")
 
 

@@ -4,45 +4,12 @@ frequent genres, built from a pool of interactions the caller has already cut do
 
 from __future__ import annotations
 
-import string
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from rankwright.interactions.items import Catalog
-
-ORDERS = ("rating", "recent")
-PLACEHOLDERS = ("items", "genres")
-
-
-@dataclass
-class ContextConfig:
-    """How a user's context text is made."""
-
-    template: str = field(
-        default="Liked: {items}. Favourite genres: {genres}",
-        metadata={"help": "context text with {items} and {genres}"},
-    )
-    max_items: int = field(default=10, metadata={"help": "liked items named in the context at most"})
-    max_genres: int = field(default=3, metadata={"help": "most frequent genres named at most"})
-    order: str = field(
-        default="rating", metadata={"help": "which liked items come first: rating (highest, then latest)|recent"}
-    )
-    item_separator: str = field(default="; ", metadata={"help": "joins the item titles"})
-    empty: str = field(default="none", metadata={"help": "written for an empty list of items or genres"})
-
-    def check(self) -> None:
-        names = {name for _, name, _, _ in string.Formatter().parse(self.template) if name is not None}
-        unknown = sorted(names - set(PLACEHOLDERS))
-        if unknown:
-            raise ValueError(f"context.template: unknown placeholder {{{unknown[0]}}}; use {{items}} and {{genres}}")
-        if self.order not in ORDERS:
-            raise ValueError(f"context.order must be one of {ORDERS}, got {self.order!r}")
-        if self.max_items < 1:
-            raise ValueError(f"context.max_items must be at least 1, got {self.max_items}")
-        if self.max_genres < 0:
-            raise ValueError(f"context.max_genres cannot be negative, got {self.max_genres}")
+from rankwright.interactions.sections import ORDERS, PLACEHOLDERS, ContextConfig  # noqa: F401 (re-exported)
 
 
 def context_order(items: np.ndarray, ratings: np.ndarray, times: np.ndarray, order: str) -> np.ndarray:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from rankwright.data.records import DataError
 from rankwright.interactions.reading import resolve_layout
+from rankwright.interactions.sections import ItemsConfig
 
 log = logging.getLogger(__name__)
 
@@ -46,29 +47,6 @@ MOVIELENS_GENRES = [
 ]
 MOVIELENS_ITEM_NAMES = ["item_id", "title", "release_date", "video_release_date", "imdb_url", *MOVIELENS_GENRES]
 GENRES = "genres"
-
-
-@dataclass
-class ItemsConfig:
-    """Where the item table is, and which columns make an item's title, genres and text."""
-
-    path: str = field(default="", metadata={"help": "csv/tsv/parquet item table, or MovieLens u.item"})
-    format: str = field(default="auto", metadata={"help": "auto|csv|tsv|parquet|movielens (u.item: | separated)"})
-    sep: str | None = field(default=None, metadata={"help": "field separator (default: from format)"})
-    header: bool | None = field(default=None, metadata={"help": "the file has a header line (default: from format)"})
-    names: list[str] | None = field(default=None, metadata={"help": "column names of a file without header"})
-    encoding: str | None = field(default=None, metadata={"help": "text encoding (default: UTF-8, else latin-1)"})
-    id: str = field(default="item_id", metadata={"help": "item id column"})
-    title: str = field(default="title", metadata={"help": "column naming the item in user contexts"})
-    genres: str | None = field(default=None, metadata={"help": "column of genres/tags, split by genre_separator"})
-    genre_separator: str = field(default="|", metadata={"help": "separates genres in the genres column"})
-    genre_flags: list[str] | None = field(
-        default=None,
-        metadata={"help": "0/1 columns whose names become genres (default for movielens: the 18 u.genre genres)"},
-    )
-    text_template: str = field(
-        default="{title}", metadata={"help": "item text; {column} placeholders and {genres} (comma separated)"}
-    )
 
 
 @dataclass

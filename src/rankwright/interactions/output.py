@@ -26,9 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from rankwright.data.readers.grouped import read_grouped
+from rankwright.interactions.config import OUTPUT_FORMATS  # noqa: F401 (re-exported)
 from rankwright.interactions.splitting import SPLITS
 
-OUTPUT_FORMATS = ("jsonl", "parquet", "partitioned")
 PARTS = "parts"
 BATCH_ROWS = 8192
 

@@ -14,7 +14,7 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dask.dataframe as dd
@@ -22,40 +22,13 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DataError
+from rankwright.interactions.sections import FORMATS, ITEM, RATING, TIMESTAMP, USER, InteractionsConfig
 
-USER = "user_id"
-ITEM = "item_id"
-RATING = "rating"
-TIMESTAMP = "timestamp"
 INTERACTION_COLUMNS = [USER, ITEM, RATING, TIMESTAMP]
 
-FORMATS = ("auto", "csv", "tsv", "parquet", "movielens")
 #: MovieLens ``u.data``: tab separated, no header.
 MOVIELENS_DATA_NAMES = ["user_id", "item_id", "rating", "timestamp"]
 MAX_EXAMPLES = 3
-
-
-@dataclass
-class InteractionsConfig:
-    """Where the interactions are and which columns hold user, item, rating, time."""
-
-    path: str = field(default="", metadata={"help": "csv/tsv file or glob, parquet file or partitioned folder"})
-    format: str = field(default="auto", metadata={"help": f"one of {', '.join(FORMATS)} (movielens: u.data)"})
-    sep: str | None = field(
-        default=None, metadata={"help": "field separator of csv/tsv (default: from format; tab: a tab)"}
-    )
-    header: bool | None = field(default=None, metadata={"help": "csv/tsv has a header line (default: from format)"})
-    names: list[str] | None = field(default=None, metadata={"help": "column names of a file without header"})
-    user: str = field(default=USER, metadata={"help": "user id column"})
-    item: str = field(default=ITEM, metadata={"help": "item id column"})
-    rating: str | None = field(
-        default=RATING, metadata={"help": "rating column; none for implicit data (every interaction counts)"}
-    )
-    timestamp: str | None = field(
-        default=TIMESTAMP, metadata={"help": "time column (epoch seconds or dates); none if absent"}
-    )
-    encoding: str = field(default="utf-8", metadata={"help": "text encoding of csv/tsv"})
-    blocksize: str = field(default="64MB", metadata={"help": "csv/tsv bytes per Dask partition"})
 
 
 @dataclass(frozen=True)

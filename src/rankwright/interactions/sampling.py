@@ -11,50 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 
 from rankwright.interactions.items import Catalog
+from rankwright.interactions.sections import HARD_RETRIEVERS, NegativesConfig  # noqa: F401 (re-exported)
 from rankwright.retrieval.bm25 import BM25Config
 
-HARD_RETRIEVERS = ("bm25",)
 #: Rejection-sampling rounds before falling back to an exact draw over the remaining items.
 REJECTION_ROUNDS = 8
-
-
-@dataclass
-class NegativesConfig:
-    """How many negatives each positive gets, and from where."""
-
-    per_positive: int = field(default=3, metadata={"help": "random negatives per positive (never-seen items)"})
-    eval_per_positive: int | None = field(
-        default=None, metadata={"help": "random negatives per validation/test positive (default: per_positive)"}
-    )
-    popularity_alpha: float = field(
-        default=0.0, metadata={"help": "0: uniform; a: items drawn with weight (interactions + 1) ** a"}
-    )
-    hard_per_positive: int = field(
-        default=0, metadata={"help": "extra hard negatives per positive from a retriever over item texts"}
-    )
-    hard_retriever: str = field(default="bm25", metadata={"help": "retriever of hard negatives: bm25"})
-    bm25: BM25Config = field(
-        default_factory=lambda: BM25Config(top_k=50),
-        metadata={"help": "BM25 of the hard negatives; top_k: they come from the BM25 top k items"},
-    )
-
-    def check(self) -> None:
-        if self.per_positive < 0 or self.hard_per_positive < 0:
-            raise ValueError("negatives.per_positive and negatives.hard_per_positive cannot be negative")
-        if self.eval_per_positive is not None and self.eval_per_positive < 0:
-            raise ValueError(f"negatives.eval_per_positive cannot be negative, got {self.eval_per_positive}")
-        if self.popularity_alpha < 0:
-            raise ValueError(f"negatives.popularity_alpha cannot be negative, got {self.popularity_alpha}")
-        if self.hard_per_positive and self.hard_retriever not in HARD_RETRIEVERS:
-            raise ValueError(
-                f"negatives.hard_retriever must be one of {HARD_RETRIEVERS} in the Dask pipeline, "
-                f"got {self.hard_retriever!r}"
-            )
 
 
 def user_rng(seed: int, user: str) -> np.random.Generator:

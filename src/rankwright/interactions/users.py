@@ -11,7 +11,7 @@ the positive item, and its negatives.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,25 +19,11 @@ import numpy as np
 from rankwright.interactions.context import ContextConfig, build_context
 from rankwright.interactions.items import Catalog
 from rankwright.interactions.sampling import HardNegatives, NegativesConfig, sample_items, user_rng
+from rankwright.interactions.sections import PositivesConfig
 from rankwright.interactions.splitting import PairSplitConfig, time_holdout, user_split
 
 #: Columns of a built row (one (context, item, label) pair).
 ROW_COLUMNS = ["user_id", "query_id", "query", "doc_id", "doc", "label", "hard", "split", "context_items", "position"]
-
-
-@dataclass
-class PositivesConfig:
-    """Which interactions are positives, and how many per user."""
-
-    threshold: float | None = field(
-        default=None, metadata={"help": "rating at or above which an interaction is a positive (none: all)"}
-    )
-    max_per_user: int = field(default=3, metadata={"help": "training positives kept per user at most (0: all)"})
-    min_per_user: int = field(default=3, metadata={"help": "users with fewer positives are dropped"})
-
-    def check(self) -> None:
-        if self.max_per_user < 0 or self.min_per_user < 1:
-            raise ValueError("positives.max_per_user must be >= 0 (0: all) and positives.min_per_user >= 1")
 
 
 @dataclass

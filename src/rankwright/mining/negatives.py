@@ -17,33 +17,11 @@ import numpy as np
 
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID, RelevanceData
+from rankwright.mining.config import SAMPLING, MiningConfig  # noqa: F401 (SAMPLING: re-exported)
 from rankwright.mining.teacher import Teacher, TeacherConfig, false_negative_mask
 from rankwright.retrieval.base import Retriever, top_k_rows
 
 log = logging.getLogger(__name__)
-
-SAMPLING = ("top", "random")
-
-
-@dataclass
-class MiningConfig:
-    """Which retrieved documents become negatives."""
-
-    ranks: list[int] = field(
-        default_factory=lambda: [10, 100], metadata={"help": "first and last retrieved rank (1-based) to mine"}
-    )
-    negatives: int = field(default=15, metadata={"help": "negatives kept per query"})
-    sampling: str = field(default="random", metadata={"help": "top (best-ranked first) | random (within the window)"})
-    seed: int = field(default=42, metadata={"help": "seed of random sampling"})
-    block: int = field(default=1024, metadata={"help": "queries processed (and teacher-scored) together"})
-
-    def check(self) -> None:
-        if len(self.ranks) != 2 or not 1 <= self.ranks[0] <= self.ranks[1]:
-            raise ValueError(f"mining.ranks must be [first, last] with 1 <= first <= last, got {self.ranks}")
-        if self.sampling not in SAMPLING:
-            raise ValueError(f"mining.sampling must be one of {SAMPLING}, got {self.sampling!r}")
-        if self.negatives < 1:
-            raise ValueError(f"mining.negatives must be at least 1, got {self.negatives}")
 
 
 @dataclass

@@ -9,50 +9,13 @@ negatives while mining and as soft labels for distillation.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from rankwright.mining.config import TeacherConfig
 from rankwright.retrieval.dense import DenseConfig, DenseEncoder
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TeacherConfig:
-    """The teacher and the false-negative filter that uses its scores."""
-
-    model: str | None = field(
-        default=None, metadata={"help": "none | dense (cosine of teacher.dense) | a trained rankwright model folder"}
-    )
-    dense: DenseConfig = field(default_factory=DenseConfig, metadata={"help": "embedding model when model=dense"})
-    batch_size: int = field(default=64, metadata={"help": "pairs per batch for a model teacher"})
-    max_score: float | None = field(
-        default=None, metadata={"help": "drop a candidate the teacher scores at or above this"}
-    )
-    margin: float | None = field(
-        default=None, metadata={"help": "drop a candidate scoring above (positive score - margin)"}
-    )
-    relative: float | None = field(
-        default=None, metadata={"help": "drop a candidate scoring above relative x positive score (e.g. 0.95)"}
-    )
-    reference: str = field(default="max", metadata={"help": "positive score the margins use: max|min|mean"})
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.model) and str(self.model).lower() != "none"
-
-    @property
-    def filters(self) -> bool:
-        return any(v is not None for v in (self.max_score, self.margin, self.relative))
-
-    def check(self) -> None:
-        if self.filters and not self.enabled:
-            raise ValueError("teacher.max_score/margin/relative need a teacher: set teacher.model=dense or a folder")
-        if self.reference not in ("max", "min", "mean"):
-            raise ValueError(f"teacher.reference must be max, min or mean, got {self.reference!r}")
-        if self.relative is not None and not 0 < self.relative <= 1:
-            raise ValueError(f"teacher.relative is a fraction of the positive's score in (0, 1], got {self.relative}")
 
 
 class Teacher:

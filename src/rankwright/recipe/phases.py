@@ -20,7 +20,7 @@ scheme is graded with the data's relevance cut-off, and MSE targets are gain / m
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rankwright.data.labels import LabelConfig
@@ -28,61 +28,10 @@ from rankwright.data.readers import DataConfig
 from rankwright.data.readers.tables import ColumnMap
 from rankwright.data.records import SCORE
 from rankwright.evaluation.ranking import RankingConfig
+from rankwright.recipe.config import BiEncoderConfig, WarmupConfig
 from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainConfig, TrainingConfig
 from rankwright.training.run import TrainResult, train
 from rankwright.training.sampling import SamplingConfig
-
-
-@dataclass
-class WarmupConfig:
-    enabled: bool = field(
-        default=True, metadata={"help": "distil the dense teacher's scores before supervised training"}
-    )
-    loss: LossConfig = field(
-        default_factory=lambda: LossConfig(name="margin_mse"), metadata={"help": "margin_mse|listwise_kl"}
-    )
-    epochs: float = field(default=1.0, metadata={"help": "warm-up epochs"})
-    batch_size: int = field(
-        default=4,
-        metadata={
-            "help": "queries (groups of a positive and its negatives) per step: small, so that a few hundred "
-            "training queries still give the warm-up tens of steps"
-        },
-    )
-    learning_rate: float = field(default=1e-4, metadata={"help": "warm-up peak learning rate"})
-    choose: bool = field(
-        default=True,
-        metadata={
-            "help": "also train the supervised phase without the warm-up and keep the reranker with the higher "
-            "validation nDCG@10 (about twice the supervised training time)"
-        },
-    )
-
-
-@dataclass
-class BiEncoderConfig:
-    enabled: bool = field(
-        default=True,
-        metadata={
-            "help": "fine-tune the dense model as a bi-encoder on the training pairs (in-batch negatives); a candidate "
-            "of its own and a fusion component"
-        },
-    )
-    loss: LossConfig = field(
-        default_factory=lambda: LossConfig(name="mnrl"), metadata={"help": "mnrl|cached_mnrl (sentence-transformers)"}
-    )
-    epochs: float = field(default=3.0, metadata={"help": "at most this many epochs (early stopping after 1 worse)"})
-    batch_size: int = field(default=32, metadata={"help": "(query, positive, negatives) rows per step"})
-    learning_rate: float = field(default=2e-5, metadata={"help": "peak learning rate"})
-    negatives: int = field(default=3, metadata={"help": "hard negatives per row (mined or judged), besides in-batch"})
-    max_length: int = field(default=256, metadata={"help": "tokens per text (query or document)"})
-    warm_start: bool = field(
-        default=False,
-        metadata={
-            "help": "also train the cross-encoder's supervised phase from the fine-tuned bi-encoder's encoder "
-            "weights (a new score head); it competes with the other cross-encoders on validation"
-        },
-    )
 
 
 @dataclass

@@ -1,24 +1,33 @@
-"""First-stage retrievers: BM25 (bm25s) and dense (sentence-transformers), one interface."""
+"""First-stage retrievers: BM25 (bm25s) and dense (sentence-transformers), one interface.
+
+The settings (:mod:`rankwright.retrieval.config`) load with the package; the retrievers,
+and with them bm25s, numpy and sentence-transformers, on first use."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from rankwright.retrieval.base import Retriever
-from rankwright.retrieval.bm25 import BM25, BM25Config
-from rankwright.retrieval.dense import DenseConfig, DenseEncoder, DenseRetriever
+from rankwright.retrieval.config import KINDS, BM25Config, DenseConfig, RetrieverConfig
 
-KINDS = ("bm25", "dense")
+if TYPE_CHECKING:
+    from rankwright.retrieval.base import Retriever
+    from rankwright.retrieval.bm25 import BM25
+    from rankwright.retrieval.dense import DenseEncoder, DenseRetriever
+
+_LAZY = {
+    "BM25": "rankwright.retrieval.bm25",
+    "DenseEncoder": "rankwright.retrieval.dense",
+    "DenseRetriever": "rankwright.retrieval.dense",
+    "Retriever": "rankwright.retrieval.base",
+}
 
 
-@dataclass
-class RetrieverConfig:
-    """Which first stage, and its settings."""
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
 
-    kind: str = field(default="bm25", metadata={"help": "bm25|dense"})
-    top_k: int = field(default=100, metadata={"help": "documents retrieved per query"})
-    bm25: BM25Config = field(default_factory=BM25Config)
-    dense: DenseConfig = field(default_factory=DenseConfig)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'rankwright.retrieval' has no attribute {name!r}")
 
 
 def build_retriever(
@@ -27,8 +36,12 @@ def build_retriever(
     """An index of ``documents`` (doc_id -> text) for ``config.kind``; a dense retriever
     reuses ``encoder`` when it has the same settings."""
     if config.kind == "bm25":
+        from rankwright.retrieval.bm25 import BM25
+
         return BM25(documents, config.bm25, progress=progress)
     if config.kind == "dense":
+        from rankwright.retrieval.dense import DenseRetriever
+
         return DenseRetriever(documents, config.dense, progress=progress, encoder=encoder)
     raise ValueError(f"retriever.kind must be one of {KINDS}, got {config.kind!r}")
 
@@ -38,6 +51,7 @@ __all__ = [
     "KINDS",
     "BM25Config",
     "DenseConfig",
+    "DenseEncoder",
     "DenseRetriever",
     "Retriever",
     "RetrieverConfig",

@@ -4,7 +4,7 @@ input) and top-k retrieval over a corpus."""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import bm25s
@@ -13,20 +13,9 @@ import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY, QUERY_ID, SCORE
 from rankwright.retrieval.base import Retriever, progress_over
+from rankwright.retrieval.config import BM25Config
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class BM25Config:
-    """BM25 parameters; the defaults are bm25s's, with English stopwords and no stemming."""
-
-    k1: float = field(default=1.5, metadata={"help": "term-frequency saturation"})
-    b: float = field(default=0.75, metadata={"help": "length normalisation"})
-    method: str = field(default="lucene", metadata={"help": "bm25s variant: lucene|robertson|atire|bm25l|bm25+"})
-    stopwords: str | None = field(default="en", metadata={"help": "stopword list (e.g. en) or none"})
-    stemmer: str | None = field(default=None, metadata={"help": "PyStemmer language (e.g. english) or none"})
-    top_k: int = field(default=100, metadata={"help": "documents retrieved per query"})
 
 
 def _stemmer(name: str | None) -> Any:

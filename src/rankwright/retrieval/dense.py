@@ -5,31 +5,16 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from rankwright.retrieval.base import Retriever, progress_over
+from rankwright.retrieval.config import DenseConfig
 from rankwright.retrieval.embedding_cache import EmbeddingCache, model_signature
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DenseConfig:
-    """A sentence-embedding model and how to encode with it."""
-
-    model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "sentence-transformers model id or folder"})
-    batch_size: int = field(default=64, metadata={"help": "texts per encoding batch"})
-    max_length: int | None = field(default=None, metadata={"help": "tokens per text (default: the model's)"})
-    query_prefix: str = field(default="", metadata={"help": "text put before each query (e.g. 'query: ' for E5)"})
-    document_prefix: str = field(default="", metadata={"help": "text put before each document"})
-    device: str | None = field(default=None, metadata={"help": "cpu|cuda|... (default: sentence-transformers' choice)"})
-    cache_dir: str | None = field(
-        default=None,
-        metadata={"help": "keep embeddings here: a rerun over the same texts and model reads them instead of encoding"},
-    )
 
 
 class DenseEncoder:

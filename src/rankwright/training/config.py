@@ -1,16 +1,14 @@
-"""The ``train`` command's configuration."""
+"""The ``train`` command's configuration: dataclasses only (no torch, transformers or pandas),
+so that the command line is built without them; the training code re-exports what it uses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from rankwright.data.labels import LabelConfig
-from rankwright.data.readers import DataConfig
-from rankwright.data.split import SplitConfig
-from rankwright.evaluation.ranking import RankingConfig
+from rankwright.data.config import DataConfig, LabelConfig, SplitConfig
+from rankwright.evaluation.config import RankingConfig
 from rankwright.models.prompts import PromptConfig
-from rankwright.training.sampling import SamplingConfig
 
 
 @dataclass
@@ -122,6 +120,26 @@ class TrainingConfig:
             "queries into final/ and best/ (each on its own scores; needs validation queries), so "
             "score(calibrated=True) gives probabilities to threshold; ECE before/after on the test queries"
         },
+    )
+
+
+@dataclass
+class SamplingConfig:
+    """How training examples are drawn."""
+
+    mode: str = field(default="auto", metadata={"help": "pairs|groups|auto (pairs for pointwise losses)"})
+    negatives_per_group: int = field(default=7, metadata={"help": "negatives per group, re-drawn every epoch"})
+    positives_per_group: int = field(default=1, metadata={"help": "positives per group (0 = all of them)"})
+    hard_ratio: float = field(
+        default=1.0, metadata={"help": "share of negatives from the query's own (hard) negatives; rest random"}
+    )
+    max_group_size: int = field(default=32, metadata={"help": "documents per group for graded losses"})
+    max_pairs: int | None = field(default=None, metadata={"help": "pairs mode: use this many pairs (seeded shuffle)"})
+    length_grouping: bool = field(
+        default=False, metadata={"help": "form batches of similar length (faster, but batches are less random)"}
+    )
+    length_buckets: int = field(
+        default=4, metadata={"help": "score each batch in this many length-sorted chunks (same batch, less padding)"}
     )
 
 

@@ -10,7 +10,7 @@ exactly the examples an uninterrupted run would.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,30 +19,11 @@ from torch.utils.data import Dataset, Sampler
 
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, DOC_ID, HARD, LABEL, QUERY, QUERY_ID, SCORE
+from rankwright.training.config import SamplingConfig
 
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "pairs", "groups")
-
-
-@dataclass
-class SamplingConfig:
-    """How training examples are drawn."""
-
-    mode: str = field(default="auto", metadata={"help": "pairs|groups|auto (pairs for pointwise losses)"})
-    negatives_per_group: int = field(default=7, metadata={"help": "negatives per group, re-drawn every epoch"})
-    positives_per_group: int = field(default=1, metadata={"help": "positives per group (0 = all of them)"})
-    hard_ratio: float = field(
-        default=1.0, metadata={"help": "share of negatives from the query's own (hard) negatives; rest random"}
-    )
-    max_group_size: int = field(default=32, metadata={"help": "documents per group for graded losses"})
-    max_pairs: int | None = field(default=None, metadata={"help": "pairs mode: use this many pairs (seeded shuffle)"})
-    length_grouping: bool = field(
-        default=False, metadata={"help": "form batches of similar length (faster, but batches are less random)"}
-    )
-    length_buckets: int = field(
-        default=4, metadata={"help": "score each batch in this many length-sorted chunks (same batch, less padding)"}
-    )
 
 
 @dataclass

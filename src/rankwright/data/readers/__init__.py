@@ -7,17 +7,15 @@ layout) and can always be named explicitly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from rankwright.data.config import FORMATS, GROUPED_LAYOUTS, ColumnMap, DataConfig
 from rankwright.data.readers.collections import find_smart_files, read_beir, read_collection, read_smart_collection
-from rankwright.data.readers.grouped import GROUPED_LAYOUTS, detect_grouped_layout, read_grouped
+from rankwright.data.readers.grouped import detect_grouped_layout, read_grouped
 from rankwright.data.readers.jsonl import first_jsonl_record
-from rankwright.data.readers.tables import ColumnMap, read_table
+from rankwright.data.readers.tables import read_table
 from rankwright.data.readers.trec import read_qrels, read_run, write_run
 from rankwright.data.records import DataError, RelevanceData
-
-FORMATS = ("auto", "table", "grouped", *GROUPED_LAYOUTS, "beir", "smart")
 
 __all__ = [
     "FORMATS",
@@ -29,29 +27,6 @@ __all__ = [
     "read_run",
     "write_run",
 ]
-
-
-@dataclass
-class DataConfig:
-    """Where the relevance data is and how to read it."""
-
-    path: str = field(default="", metadata={"help": "file or folder (table, grouped JSONL, BEIR or SMART folder)"})
-    corpus: str | None = field(
-        default=None, metadata={"help": "instead of path: corpus JSONL (_id, title, text), with queries and qrels"}
-    )
-    queries: str | None = field(default=None, metadata={"help": "queries JSONL (_id, text) or TSV (id<TAB>text)"})
-    qrels: str | None = field(default=None, metadata={"help": "qrels: TREC (4 columns) or 3 columns, header optional"})
-    format: str = field(default="auto", metadata={"help": f"one of {', '.join(FORMATS)}"})
-    columns: ColumnMap = field(default_factory=ColumnMap, metadata={"help": "column mapping for tables"})
-    encoding: str | None = field(
-        default=None, metadata={"help": "text encoding of CSV/TSV (default: UTF-8, else latin-1)"}
-    )
-    on_duplicate: str = field(
-        default="drop", metadata={"help": "conflicting labels for one (query, doc): drop|error|max|mean|first"}
-    )
-    qrels_split: str = field(default="test", metadata={"help": "BEIR qrels/<split>.tsv to read"})
-    doc_fields: list[str] = field(default_factory=lambda: ["T", "W"], metadata={"help": "SMART fields of a document"})
-    query_numbering: str = field(default="auto", metadata={"help": "SMART query ids: auto|id|order"})
 
 
 def detect_format(path: str | Path) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from rankwright.data.config import GROUPED_LAYOUTS
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs, stable_id
 from rankwright.data.readers.jsonl import iter_jsonl
 from rankwright.data.records import (
@@ -33,13 +34,6 @@ from rankwright.data.records import (
     DropReport,
     RelevanceData,
 )
-
-#: layout -> (query key, positives key, negatives key, positive scores key, negative scores key)
-GROUPED_LAYOUTS: dict[str, tuple[str, str, str, str | None, str | None]] = {
-    "seed002": ("query_text", "positives", "negatives", None, None),
-    "swift": ("query", "positive", "negative", None, None),
-    "flag": ("query", "pos", "neg", "pos_scores", "neg_scores"),
-}
 
 
 def detect_grouped_layout(record: dict[str, Any]) -> str | None:

@@ -3,39 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from rankwright.data.config import ColumnMap
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs
 from rankwright.data.readers.jsonl import iter_jsonl
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ColumnMap:
-    """Which input columns hold the query, the document text parts and the label.
-
-    Fields left unset are taken from the layout recognised from the header (ESCI,
-    Home Depot, or rankwright's own query/doc/label columns).
-    """
-
-    query: str | None = field(default=None, metadata={"help": "query text column"})
-    docs: list[str] | None = field(default=None, metadata={"help": "document text column(s), joined in order"})
-    label: str | None = field(default=None, metadata={"help": "label column (grade or class name)"})
-    query_id: str | None = field(default=None, metadata={"help": "query id column (optional)"})
-    doc_id: str | None = field(default=None, metadata={"help": "document id column (optional)"})
-    separator: str = field(default="\n", metadata={"help": "joins the document columns"})
-    truncate_words: dict[str, int] = field(
-        default_factory=dict, metadata={"help": "column -> words kept, e.g. {description: 350}"}
-    )
-    keep: list[str] = field(default_factory=list, metadata={"help": "extra columns carried along as metadata"})
-
-    def is_set(self) -> bool:
-        return any(v is not None for v in (self.query, self.docs, self.label, self.query_id, self.doc_id))
 
 
 @dataclass(frozen=True)

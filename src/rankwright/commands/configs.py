@@ -1,0 +1,210 @@
+"""Every command's configuration dataclass (besides ``train``'s, ``pairs``' and ``recipe``'s,
+which live with their code's settings): dataclasses only, no torch, transformers or pandas,
+so that ``rankwright --help`` and config errors answer at once. Each command module
+re-exports its config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rankwright.data.config import SPLIT_NAMES, DataConfig, LabelConfig, SplitConfig
+from rankwright.evaluation.config import EvalOptions, RankingConfig
+from rankwright.inference.config import DEFAULT_OPSET, METHODS, Int8Config
+from rankwright.mining.config import MiningConfig, TeacherConfig
+from rankwright.retrieval.config import BM25Config, RetrieverConfig
+from rankwright.serving.config import ServingConfig
+
+SUBSETS = ("all", *SPLIT_NAMES)
+
+
+@dataclass
+class DataSelection:
+    """The data a command reads, its label scheme, and which query split it uses."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split used"})
+
+
+@dataclass
+class RunDataSelection(DataSelection):
+    """A :class:`DataSelection` that may instead be a qrels file alone (runs evaluated like trec_eval)."""
+
+    qrels: str | None = field(
+        default=None,
+        metadata={
+            "help": "a TREC qrels file alone (3 or 4 columns) instead of data: no texts, runs evaluated like "
+            "trec_eval (integer grades as gains, relevant when gain >= 1 unless labels.* say otherwise)"
+        },
+    )
+
+
+@dataclass
+class SplitCommandConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    output_dir: str = field(default="runs/split", metadata={"help": "folder for train/val/test files"})
+
+
+@dataclass
+class BM25CommandConfig(DataSelection):
+    mode: str = field(default="auto", metadata={"help": "rerank given candidates or retrieve from the corpus"})
+    bm25: BM25Config = field(default_factory=BM25Config)
+    output: str = field(default="runs/bm25.trec", metadata={"help": "TREC run file to write"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass
+class EvaluateConfig(RunDataSelection):
+    scorer: str = field(
+        default="auto", metadata={"help": "bm25, run (scores read from `run`), model; auto: run if given, else bm25"}
+    )
+    model: str | None = field(default=None, metadata={"help": "trained model folder (scorer=model)"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring with a model"})
+    run: str | None = field(default=None, metadata={"help": "TREC run, or a table with query_id, doc_id, score"})
+    mode: str = field(default="auto", metadata={"help": "rerank candidates or retrieve from the corpus (auto)"})
+    bm25: BM25Config = field(default_factory=BM25Config)
+    eval: EvalOptions = field(default_factory=EvalOptions)
+    output_dir: str = field(default="runs/evaluate", metadata={"help": "folder for metrics.json, run, predictions"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    report: bool = field(default=True, metadata={"help": "write report.html and figures next to metrics.json"})
+    baseline: str | None = field(
+        default=None,
+        metadata={
+            "help": "a run file, or `bm25`, evaluated on the same data and shown as the baseline row with deltas"
+        },
+    )
+
+
+@dataclass
+class CompareConfig(RunDataSelection):
+    # The command line also takes the runs as positional arguments (see config.add_arguments).
+    POSITIONAL: ClassVar[str] = "runs"
+
+    runs: list[str] = field(
+        default_factory=list,
+        metadata={"help": "two or more TREC runs or tables (query_id, doc_id, score); also positional: RUN RUN ..."},
+    )
+    names: list[str] | None = field(default=None, metadata={"help": "a name per run (default: the file names)"})
+    baseline: int = field(default=0, metadata={"help": "index of the run the others are compared with"})
+    metrics: RankingConfig = field(default_factory=RankingConfig)
+    rounds: int = field(default=10_000, metadata={"help": "sign flips of the paired randomisation test"})
+    seed: int = field(default=0, metadata={"help": "seed of the randomisation test"})
+    output_dir: str = field(default="runs/compare", metadata={"help": "folder for compare.json/.html, per_query.csv"})
+    report: bool = field(default=True, metadata={"help": "write compare.html (and figures/differences.png)"})
+
+
+@dataclass
+class RerankConfig:
+    model: str = field(default="", metadata={"help": "trained model folder"})
+    data: DataConfig = field(default_factory=DataConfig)
+    run: str | None = field(default=None, metadata={"help": "TREC run to rerank (default: the data's candidates)"})
+    top_k: int | None = field(default=None, metadata={"help": "rerank only the run's top k per query"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    output: str = field(default="runs/reranked.trec", metadata={"help": "TREC run file to write"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass
+class MineConfig(DataSelection):
+    retriever: RetrieverConfig = field(default_factory=RetrieverConfig, metadata={"help": "the first stage"})
+    mining: MiningConfig = field(default_factory=MiningConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    output: str = field(default="runs/mined.jsonl", metadata={"help": "grouped JSONL to write"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass
+class TeacherScoreConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "the teacher: a trained model folder (or a HF model)"})
+    output: str = field(default="runs/teacher.jsonl", metadata={"help": "grouped JSONL to write"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass
+class RetrieveRerankConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "trained model folder (or a HF reranker)"})
+    retriever: RetrieverConfig = field(default_factory=RetrieverConfig, metadata={"help": "the first stage"})
+    oracle: bool = field(
+        default=False, metadata={"help": "also inject judged relevant documents the first stage missed (upper bound)"}
+    )
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    metrics: RankingConfig = field(
+        default_factory=lambda: RankingConfig(ndcg_at=[10], precision_at=[10], recall_at=[10, 100])
+    )
+    output_dir: str = field(default="runs/retrieve_rerank", metadata={"help": "runs, metrics.json, per_query.csv"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass
+class CalibrateConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the calibration"})
+    method: str = field(default="platt", metadata={"help": "platt|temperature|isotonic"})
+    report_subset: str | None = field(
+        default="test", metadata={"help": "query split on which ECE before/after is reported (none: skip)"}
+    )
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        if self.subset == "all":
+            self.subset = "val"  # fit on held-out queries, not on what the model trained on
+
+
+@dataclass
+class FuseConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the fusion"})
+    run: str = field(default="", metadata={"help": "first-stage TREC run whose scores are fused"})
+    top_k: int | None = field(default=None, metadata={"help": "use only the run's top k per query"})
+    dense_model: str | None = field(
+        default=None, metadata={"help": "sentence-embedding model whose cosine is a third component"}
+    )
+    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={"help": "minmax|zscore|rrf"})
+    grid: int = field(default=10, metadata={"help": "weight steps (10: weights 0, 0.1, ..., 1)"})
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        if self.subset == "all":
+            self.subset = "val"  # fit on held-out queries, not on what the model trained on
+
+
+@dataclass
+class ExportConfig(DataSelection):
+    model: str = field(default="", metadata={"help": "trained model folder (full weights or LoRA adapter)"})
+    output: str = field(default="", metadata={"help": "folder to write"})
+    merge: bool = field(default=True, metadata={"help": "merge LoRA adapters into the base weights"})
+    onnx: bool = field(default=False, metadata={"help": "also write onnx/model.onnx (cross-encoders; CPU inference)"})
+    int8: bool = field(default=False, metadata={"help": "also write onnx/model_int8.onnx (dynamic int8; implies onnx)"})
+    opset: int = field(default=DEFAULT_OPSET, metadata={"help": "ONNX opset"})
+    quantization: Int8Config = field(default_factory=Int8Config)
+    batch_size: int = field(default=64, metadata={"help": "pairs per batch when comparing on evaluation data"})
+
+
+@dataclass
+class QuickstartConfig:
+    model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "encoder to fine-tune"})
+    loss: str = field(default="ranknet", metadata={"help": "training loss (see rankwright train)"})
+    epochs: float = field(default=4.0, metadata={"help": "training epochs"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate"})
+    seed: int = field(default=42, metadata={"help": "seed of the split, sampling and training"})
+    output_dir: str = field(default="runs/quickstart", metadata={"help": "model folders and metrics"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+
+@dataclass
+class ServeConfig(ServingConfig):
+    """The model and where to listen, besides the serving settings."""
+
+    POSITIONAL: ClassVar[str] = "model"  # rankwright serve MODEL
+    model: str = field(default="", metadata={"help": "model folder, hub id or packaged name (all-MiniLM-L6-v2)"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
+    port: int = field(default=8000, metadata={"help": "TCP port"})
+    device: str | None = field(default=None, metadata={"help": "cpu|cuda (default: cuda when available)"})
+    max_length: int | None = field(default=None, metadata={"help": "tokens per pair (default: as trained)"})
+    log_level: str = field(default="info", metadata={"help": "uvicorn log level (debug|info|warning|error)"})
+    access_log: bool = field(default=True, metadata={"help": "one JSON line per request on stderr"})

@@ -1,0 +1,49 @@
+"""Which metrics to compute: dataclasses only (no numpy, pandas or metric libraries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RankingConfig:
+    """Which ranking metrics to compute."""
+
+    ndcg_at: list[int] = field(default_factory=lambda: [1, 3, 5, 10], metadata={"help": "nDCG cut-offs"})
+    precision_at: list[int] = field(default_factory=lambda: [1, 5, 10], metadata={"help": "P@k cut-offs"})
+    recall_at: list[int] = field(default_factory=lambda: [10, 100], metadata={"help": "Recall@k cut-offs"})
+
+
+#: The columns of a printed table when every cut-off list is left at its default.
+COMPACT = {"ndcg_at": 10, "precision_at": 10, "recall_at": 100}
+PREFIXES = {"ndcg_at": "ndcg", "precision_at": "p", "recall_at": "recall"}
+
+
+def table_metrics(config: RankingConfig) -> list[str]:
+    """The columns of a printed table, in :func:`~rankwright.evaluation.ranking.measure_names`
+    order: nDCG, MAP and MRR, and for each cut-off list every cut-off asked for; a list left
+    at its default shows only its usual column (nDCG@10, P@10, Recall@100) to keep the table narrow."""
+    default = RankingConfig()
+
+    def cuts(name: str) -> list[str]:
+        asked: list[int] = getattr(config, name)
+        shown = [COMPACT[name]] if asked == getattr(default, name) else asked
+        return [f"{PREFIXES[name]}@{k}" for k in shown if k in asked]
+
+    return [*cuts("ndcg_at"), "ndcg", "map", "mrr", *cuts("precision_at"), *cuts("recall_at")]
+
+
+@dataclass
+class EvalOptions:
+    """What to compute beyond the system's ranking metrics."""
+
+    metrics: RankingConfig = field(default_factory=RankingConfig)
+    random_baseline: bool = field(default=True, metadata={"help": "add a random-order row"})
+    random_repeats: int = field(default=10, metadata={"help": "shuffles averaged for the random row"})
+    seed: int = field(default=42, metadata={"help": "seed of the random row"})
+    decision_threshold: float | None = field(
+        default=None, metadata={"help": "score at or above which a pair is predicted relevant (accuracy, F1)"}
+    )
+    breakdown_by: str | None = field(
+        default=None, metadata={"help": "also average per-query metrics by this pair column (e.g. user_id)"}
+    )

@@ -1,0 +1,45 @@
+"""First-stage retriever settings: dataclasses only (no bm25s, numpy or sentence-transformers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KINDS = ("bm25", "dense")
+
+
+@dataclass
+class BM25Config:
+    """BM25 parameters; the defaults are bm25s's, with English stopwords and no stemming."""
+
+    k1: float = field(default=1.5, metadata={"help": "term-frequency saturation"})
+    b: float = field(default=0.75, metadata={"help": "length normalisation"})
+    method: str = field(default="lucene", metadata={"help": "bm25s variant: lucene|robertson|atire|bm25l|bm25+"})
+    stopwords: str | None = field(default="en", metadata={"help": "stopword list (e.g. en) or none"})
+    stemmer: str | None = field(default=None, metadata={"help": "PyStemmer language (e.g. english) or none"})
+    top_k: int = field(default=100, metadata={"help": "documents retrieved per query"})
+
+
+@dataclass
+class DenseConfig:
+    """A sentence-embedding model and how to encode with it."""
+
+    model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "sentence-transformers model id or folder"})
+    batch_size: int = field(default=64, metadata={"help": "texts per encoding batch"})
+    max_length: int | None = field(default=None, metadata={"help": "tokens per text (default: the model's)"})
+    query_prefix: str = field(default="", metadata={"help": "text put before each query (e.g. 'query: ' for E5)"})
+    document_prefix: str = field(default="", metadata={"help": "text put before each document"})
+    device: str | None = field(default=None, metadata={"help": "cpu|cuda|... (default: sentence-transformers' choice)"})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "keep embeddings here: a rerun over the same texts and model reads them instead of encoding"},
+    )
+
+
+@dataclass
+class RetrieverConfig:
+    """Which first stage, and its settings."""
+
+    kind: str = field(default="bm25", metadata={"help": "bm25|dense"})
+    top_k: int = field(default=100, metadata={"help": "documents retrieved per query"})
+    bm25: BM25Config = field(default_factory=BM25Config)
+    dense: DenseConfig = field(default_factory=DenseConfig)
