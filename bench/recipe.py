@@ -38,6 +38,9 @@ NO_WARMUP = ["--warmup.enabled", "false"]
 SCENARIOS: dict[str, list[str]] = {
     "cranfield": CRANFIELD,
     "cranfield_nowarm": CRANFIELD + NO_WARMUP,
+    # the cross-encoder also trained from the fine-tuned bi-encoder's encoder (one more competitor)
+    "cranfield_bistart": [*CRANFIELD, "--bi_encoder.warm_start", "true"],
+    "hd500_bistart": [*HOMEDEPOT, "--train_queries", "500", "--bi_encoder.warm_start", "true"],
     "hd50": [*HOMEDEPOT, "--train_queries", "50"],
     "hd50_nowarm": [*HOMEDEPOT, "--train_queries", "50", *NO_WARMUP],
     "hd500": [*HOMEDEPOT, "--train_queries", "500"],
