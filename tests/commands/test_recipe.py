@@ -117,6 +117,14 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     for path in sorted((out / "runs").glob("*.trec")):
         assert set(read_run(path)["query_id"]) == test_queries
     assert (out / "compare.html").exists() and (out / "data" / "train.parquet").exists()
+    # the baselines were written before training, with the test table's numbers
+    baselines = json.loads((out / "baselines.json").read_text())
+    assert set(baselines) == {"bm25", "dense rerank (zero-shot)"} and m["baselines"] == baselines
+    for name in baselines:
+        assert set(baselines[name]) == {"val", "test"}
+        assert baselines[name]["test"]["ndcg@10"] == pytest.approx(m["test"]["ranking"][name]["all"]["ndcg@10"])
+        assert baselines[name]["val"]["n_queries"] == counts["val"]
+    assert (out / "baselines.json").stat().st_mtime < (out / "warmup").stat().st_mtime
 
 
 def test_corpus_recipe_training_file_has_gains_and_teacher_scores(corpus_run):

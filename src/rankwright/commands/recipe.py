@@ -39,6 +39,7 @@ from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison
 from rankwright.inference.reranker import Reranker
 from rankwright.models.card import save_fusion
+from rankwright.recipe.baselines import write_baselines
 from rankwright.recipe.candidates import FirstStage, add_dense, fusion_components, with_gains
 from rankwright.recipe.config import (  # noqa: F401 (re-exported from their old home)
     BiEncoderConfig,
@@ -236,6 +237,9 @@ def main(config: RecipeConfig) -> RecipeResult:
     out = Path(config.output_dir)
     prep = prepare(config)
     scheme, ranked = prep.loaded.scheme, prep.ranked
+    over_corpus = prep.first.over_corpus
+    metrics = config.metrics if over_corpus else replace(config.metrics, recall_at=[])
+    baselines = write_baselines(ranked, prep.parts, scheme, metrics, prep.first.name, out)
     clock.lap("split_first_stage_and_dense")
 
     pairs, mining = training_pairs(config, prep)
@@ -281,8 +285,6 @@ def main(config: RecipeConfig) -> RecipeResult:
     selection, model_dir = select_system(config, prep, {k: v["val"] for k, v in scores.items()}, trained)
     clock.lap("selection")
 
-    over_corpus = prep.first.over_corpus
-    metrics = config.metrics if over_corpus else replace(config.metrics, recall_at=[])
     compare_config = CompareConfig(
         data=config.data, labels=config.labels, split=config.split, subset="test", metrics=metrics, output_dir=str(out)
     )
@@ -320,10 +322,12 @@ def main(config: RecipeConfig) -> RecipeResult:
         },
         "test": {"ranking": comparison.summaries, "paired_tests": tests},
         "config": asdict(config),
+        "baselines": baselines,
         "seconds": clock.seconds,
     }
     selection.table.to_csv(out / "selection.csv", index=False)
     paths = {"recipe": str(out / "recipe.json"), "model": model_dir, "selection": str(out / "selection.csv")}
+    paths["baselines"] = str(out / "baselines.json")
     paths |= comparison.paths
     write_json(summary, Path(paths["recipe"]))
     messages = ([trained.choice.message()] if trained.choice is not None else []) + selection.messages
