@@ -12,9 +12,12 @@ Routes:
 Errors are JSON ``{"error": kind, "message": sentence, "request_id": id}``: 401 without
 the API key (when one is set), 413 over a limit (naming it and the offending
 document), 422 for a body that is not a valid request (malformed JSON, wrong types,
-an empty query or document list, first-stage scores missing or miscounted for a
-fused model), 504 past ``request_timeout_s``, 500 if scoring fails. None of them
-stops the server.
+an empty query or document list, empty or whitespace-only documents, text no tokenizer
+can take, first-stage scores missing or miscounted for a fused model), 504 past
+``request_timeout_s``, 500 naming the request id if scoring fails. Every request is
+checked in full before it joins a batch (:mod:`rankwright.serving.validation`), and a
+batch that fails anyway is scored again one request at a time, so a request's bad
+input fails that request only. None of them stops the server.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rankwright.inference.reranker import Reranker
 from rankwright.serving.batcher import Batcher
 from rankwright.serving.config import ServingConfig
+from rankwright.serving.errors import ERROR_KINDS, ApiError, InputError
 from rankwright.serving.logs import log_request
 from rankwright.serving.metrics import ServerMetrics
 from rankwright.serving.schema import (
@@ -46,41 +50,29 @@ from rankwright.serving.schema import (
     jsonable_errors,
 )
 from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
+from rankwright.serving.validation import check_limits, check_texts
 
 log = logging.getLogger(__name__)
 
 RERANK_PATHS = ("/rerank", "/v1/rerank", "/v2/rerank")
-ERROR_KINDS = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    422: "invalid_request",
-    500: "internal_error",
-    503: "not_ready",
-    504: "timeout",
-}
 
 
-class ApiError(Exception):
-    """An answer other than 200: HTTP status and a sentence for the client."""
-
-    def __init__(self, status: int, message: str, kind: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind or ERROR_KINDS.get(status, "error")
-
-
-def _error(request: Request, status: int, message: str, kind: str | None = None, **extra: Any) -> JSONResponse:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "error": kind or ERROR_KINDS.get(status, "error"),
         "message": message,
         "request_id": getattr(request.state, "request_id", None),
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -97,22 +89,6 @@ def relevance_kind(reranker: Reranker) -> str:
     if reranker.metadata.num_labels == 1:
         return "sigmoid of the logit" + (" (P(yes))" if reranker.metadata.model_type == "generative" else "")
     return "expected gain / max gain"
-
-
-def check_limits(body: RerankRequest, texts: list[str], config: ServingConfig) -> None:
-    """413 naming the limit (and the offending document) a request exceeds."""
-    if len(texts) > config.max_documents:
-        raise ApiError(413, f"{len(texts)} documents, more than max_documents={config.max_documents} per request")
-    if len(body.query) > config.max_query_chars:
-        raise ApiError(
-            413, f"the query has {len(body.query)} characters, more than max_query_chars={config.max_query_chars}"
-        )
-    for i, text in enumerate(texts):
-        if len(text) > config.max_document_chars:
-            raise ApiError(
-                413,
-                f"documents[{i}] has {len(text)} characters, more than max_document_chars={config.max_document_chars}",
-            )
 
 
 def build_job(reranker: Reranker, body: RerankRequest, texts: list[str]) -> ScoreJob:
@@ -242,7 +218,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
-        return _error(request, err.status, err.message, err.kind)
+        return _error(request, err.status, err.message, err.kind, err.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -267,6 +243,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         texts = body.texts()
         request.state.documents = len(texts)
         check_limits(body, texts, config)
+        check_texts(body, texts)
         job = build_job(reranker, body, texts)
         try:
             scored = await asyncio.wait_for(batcher.submit(job, len(texts)), config.request_timeout_s)
@@ -274,9 +251,12 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
             raise ApiError(
                 504, f"the request was not scored within request_timeout_s={config.request_timeout_s:g} s"
             ) from None
+        except InputError as err:
+            raise ApiError(422, str(err)) from None
         except Exception as err:
-            log.exception("scoring failed")
-            raise ApiError(500, f"scoring failed: {type(err).__name__}: {err}", "scoring_failed") from None
+            raise ApiError(
+                500, f"scoring request {request.state.request_id} failed: {type(err).__name__}: {err}", "scoring_failed"
+            ) from None
         metrics.documents.inc(len(texts))
         return JSONResponse(build_response(request.state.request_id, name, body, scored))
 

@@ -7,7 +7,9 @@ than the limit is scored alone), and runs ``process(jobs)`` on a single-thread
 executor, so the model is never run by two threads at once and the event loop keeps
 answering (``/health``, ``/metrics``, new requests) while it works. ``process`` returns
 one result per job, or an exception for a job that failed on its own; each request's
-future gets its own. While the model is busy, new requests accumulate and form the
+future gets its own. When ``process`` fails as a whole (raises) for a batch of several
+requests, each is processed again alone, so one request's bad input fails that request
+only and the others get their results. While the model is busy, new requests accumulate and form the
 next batch, so under load batches grow without waiting.
 
 A request whose caller stopped waiting (its timeout cancelled the future) before its
@@ -40,11 +42,13 @@ class _Item(Generic[Job]):
 
 @dataclass(frozen=True)
 class BatchStats:
-    """What one model call did: requests and pairs in it and its seconds."""
+    """What one model call did: requests and pairs in it and its seconds (``isolated``:
+    the batch failed as a whole and its requests were scored one by one)."""
 
     requests: int
     pairs: int
     seconds: float
+    isolated: bool = False
 
 
 class Batcher(Generic[Job, Result]):
@@ -165,8 +169,37 @@ class Batcher(Generic[Job, Result]):
             pairs += item.pairs
         return items
 
-    async def _run(self) -> None:
+    async def _process(self, items: list[_Item[Job]]) -> list[Result | BaseException]:
+        """``process`` of the items' jobs on the model thread; raises when it fails as a whole."""
         loop = asyncio.get_running_loop()
+        results = await loop.run_in_executor(self._executor, self.process, [i.job for i in items])
+        if len(results) != len(items):
+            raise RuntimeError(f"process returned {len(results)} results for {len(items)} jobs")
+        return list(results)
+
+    async def _process_isolating(self, items: list[_Item[Job]]) -> tuple[list[Result | BaseException], bool]:
+        """``process`` of the batch; when it fails as a whole, of each job alone, so that
+        only the jobs that fail alone get an error. Also: whether it went one by one."""
+        try:
+            return await self._process(items), False
+        except Exception as err:
+            if len(items) == 1:
+                log.exception("scoring a request failed")
+                return [err], False
+            log.warning("a batch of %d requests failed (%s); scoring them one by one", len(items), repr(err))
+        results: list[Result | BaseException] = []
+        for item in items:
+            if item.future.done():  # its caller gave up meanwhile
+                results.append(RuntimeError("abandoned"))
+                continue
+            try:
+                results.extend(await self._process([item]))
+            except Exception as err:
+                log.exception("scoring a request alone failed")
+                results.append(err)
+        return results, True
+
+    async def _run(self) -> None:
         while True:
             items = await self._collect()
             items = [i for i in items if not i.future.done()]
@@ -174,15 +207,9 @@ class Batcher(Generic[Job, Result]):
                 continue
             start = time.perf_counter()
             self._running = items
-            try:
-                results = await loop.run_in_executor(self._executor, self.process, [i.job for i in items])
-                if len(results) != len(items):
-                    raise RuntimeError(f"process returned {len(results)} results for {len(items)} jobs")
-            except Exception as err:  # the whole batch failed: every request gets the error
-                log.exception("scoring a batch of %d requests failed", len(items))
-                results = [err] * len(items)
+            results, isolated = await self._process_isolating(items)
             self._running = []
-            stats = BatchStats(len(items), sum(i.pairs for i in items), time.perf_counter() - start)
+            stats = BatchStats(len(items), sum(i.pairs for i in items), time.perf_counter() - start, isolated)
             for item, result in zip(items, results, strict=True):
                 if item.future.done():
                     continue

@@ -25,6 +25,10 @@ import numpy as np
 
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
+from rankwright.serving.errors import InputError
+
+#: what a tokenizer raises for text it cannot take (other errors are the server's)
+TEXT_ERRORS = (TypeError, ValueError, UnicodeError)
 
 
 @dataclass
@@ -99,10 +103,16 @@ def score_jobs(
     """All jobs' pairs in one ``reranker.logits`` call, and the fused jobs' pairs in one
     dense-model call when the fusion has a dense component; one result (or the exception
     of that job alone, e.g. a fusion error) per job. An error of a model call itself
-    raises (every job of the batch failed)."""
+    raises (every job of the batch failed; the batcher then scores them one by one). A
+    single job whose texts its tokenizer refuses raises an :class:`InputError` naming them."""
     queries = [job.query for job in jobs for _ in job.texts]
     docs = [text for job in jobs for text in job.texts]
-    features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
+    try:
+        features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
+    except TEXT_ERRORS as err:
+        if len(jobs) == 1:  # a request alone: name its texts the tokenizer refuses
+            raise _input_error(reranker, jobs[0], err) from err
+        raise
     logits = reranker.logits_of_features(features, batch_size=batch_size, progress=False)
     tokens = [len(f["input_ids"]) for f in features] if count_tokens else None
     dense = _dense_of_fused_jobs(reranker, jobs, queries, docs)
@@ -118,6 +128,26 @@ def score_jobs(
             results.append(err)
         start = end
     return results
+
+
+def _input_error(reranker: Reranker, job: ScoreJob, err: Exception) -> Exception:
+    """An :class:`InputError` naming the query or the documents of ``job`` that the
+    tokenizer refuses alone (at most one encode per document, only after a failure), or
+    ``err`` itself when each encodes on its own."""
+    bad: list[str] = []
+    for i, text in enumerate(job.texts):
+        try:
+            reranker.head.encode([job.query], [text])
+        except TEXT_ERRORS:
+            bad.append(f"documents[{i}]")
+            if i == 0:  # the first fails: maybe the query; try it with a plain document
+                try:
+                    reranker.head.encode([job.query], ["x"])
+                except TEXT_ERRORS:
+                    return InputError(f"the model's tokenizer cannot take the query ({type(err).__name__}: {err})")
+    if not bad:
+        return err
+    return InputError(f"the model's tokenizer cannot take {', '.join(bad)} ({type(err).__name__}: {err})")
 
 
 def _dense_of_fused_jobs(
