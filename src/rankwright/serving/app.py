@@ -14,7 +14,9 @@ the API key (when one is set), 413 over a limit (naming it and the offending
 document), 422 for a body that is not a valid request (malformed JSON, wrong types,
 an empty query or document list, empty or whitespace-only documents, text no tokenizer
 can take, first-stage scores missing or miscounted for a fused model), 504 past
-``request_timeout_s``, 500 naming the request id if scoring fails. Every request is
+``request_timeout_s``, 503 with ``Retry-After`` at once when ``max_queue_requests``
+requests already wait, 499 (logged only) when the client left before its request was
+scored, 500 naming the request id if scoring fails. Every request is
 checked in full before it joins a batch (:mod:`rankwright.serving.validation`), and a
 batch that fails anyway is scored again one request at a time, so a request's bad
 input fails that request only. None of them stops the server.
@@ -22,10 +24,10 @@ input fails that request only. None of them stops the server.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hmac
 import logging
+import math
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -37,7 +39,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwright.inference.reranker import Reranker
-from rankwright.serving.batcher import Batcher
+from rankwright.serving.batcher import Batcher, QueueFull
 from rankwright.serving.config import ServingConfig
 from rankwright.serving.errors import ERROR_KINDS, ApiError, InputError
 from rankwright.serving.logs import log_request
@@ -51,6 +53,7 @@ from rankwright.serving.schema import (
 )
 from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
 from rankwright.serving.validation import check_limits, check_texts
+from rankwright.serving.waiting import ClientGone, await_scored, until_disconnected
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +160,9 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         process,
         max_batch_pairs=config.max_batch_pairs,
         max_wait_s=config.max_wait_ms / 1000,
+        max_queue=config.max_queue_requests,
         on_batch=metrics.observe_batch,
+        on_drop=lambda reason: metrics.shed.labels(reason=reason).inc(),
     )
     max_body = _max_body_bytes(config)
 
@@ -245,12 +250,27 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         check_limits(body, texts, config)
         check_texts(body, texts)
         job = build_job(reranker, body, texts)
+        job.deadline = time.monotonic() + config.request_timeout_s
         try:
-            scored = await asyncio.wait_for(batcher.submit(job, len(texts)), config.request_timeout_s)
+            waiting = batcher.submit(job, len(texts), timeout_s=config.request_timeout_s)
+            scored = await await_scored(
+                waiting,
+                timeout_s=config.request_timeout_s,
+                disconnected=until_disconnected(request.receive),
+                cancelled=job.cancelled,
+            )
+        except QueueFull as err:
+            metrics.shed.labels(reason="queue_full").inc()
+            retry = max(1, math.ceil(batcher.estimated_wait_s()))
+            raise ApiError(
+                503, f"the server is busy ({err}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
+            ) from None
         except TimeoutError:
             raise ApiError(
                 504, f"the request was not scored within request_timeout_s={config.request_timeout_s:g} s"
             ) from None
+        except ClientGone:
+            raise ApiError(499, "the client disconnected before its request was scored") from None
         except InputError as err:
             raise ApiError(422, str(err)) from None
         except Exception as err:
@@ -288,6 +308,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
                 "max_document_chars": config.max_document_chars,
                 "max_query_chars": config.max_query_chars,
                 "request_timeout_s": config.request_timeout_s,
+                "max_queue_requests": config.max_queue_requests,
             },
         }
         return JSONResponse(body, status_code=200 if ready else 503)

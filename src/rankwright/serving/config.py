@@ -30,6 +30,10 @@ class ServingConfig:
     max_documents: int = field(default=1000, metadata={"help": "most documents per request (more: 413)"})
     max_document_chars: int = field(default=20_000, metadata={"help": "most characters per document (more: 413)"})
     max_query_chars: int = field(default=4_000, metadata={"help": "most characters in the query (more: 413)"})
+    max_queue_requests: int = field(
+        default=64,
+        metadata={"help": "most requests waiting to be scored; one more gets 503 with Retry-After at once"},
+    )
     request_timeout_s: float = field(
         default=30.0, metadata={"help": "seconds a request may wait and be scored before a 504"}
     )
@@ -50,7 +54,14 @@ class ServingConfig:
 
     def check(self) -> None:
         """Raise a ValueError naming the first setting out of range."""
-        positive = ("max_batch_pairs", "batch_size", "max_documents", "max_document_chars", "max_query_chars")
+        positive = (
+            "max_batch_pairs",
+            "batch_size",
+            "max_documents",
+            "max_document_chars",
+            "max_query_chars",
+            "max_queue_requests",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

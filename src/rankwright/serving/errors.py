@@ -10,6 +10,7 @@ ERROR_KINDS = {
     405: "method_not_allowed",
     413: "too_large",
     422: "invalid_request",
+    499: "client_closed_request",
     500: "internal_error",
     503: "not_ready",
     504: "timeout",
@@ -31,3 +32,7 @@ class ApiError(Exception):
 class InputError(ValueError):
     """A request's own input could not be scored (e.g. text its tokenizer refuses): a
     422 for that request alone."""
+
+
+class Abandoned(RuntimeError):
+    """A request nobody waits for any more (its client left, its deadline passed): not scored."""
