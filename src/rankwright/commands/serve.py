@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rankwright.inference.reranker import Reranker
-from rankwright.serving.config import ServingConfig
+from rankwright.serving.config import ServingConfig, model_name
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def main(config: ServeConfig) -> None:
         raise ValueError("serve needs a model: rankwright serve MODEL (a folder, a hub id, or all-MiniLM-L6-v2)")
     config.check()
     if not config.name:
-        config.name = config.model
+        config.name = model_name(config.model) or "rankwright"
     reranker = load_reranker(config)
     app = create_app(reranker, config)
     if config.access_log:

@@ -40,7 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwright.inference.reranker import Reranker
 from rankwright.serving.batcher import Batcher, QueueFull
-from rankwright.serving.config import ServingConfig
+from rankwright.serving.config import ServingConfig, model_name
 from rankwright.serving.errors import ERROR_KINDS, ApiError, InputError
 from rankwright.serving.logs import log_request
 from rankwright.serving.metrics import ServerMetrics
@@ -52,7 +52,7 @@ from rankwright.serving.schema import (
     jsonable_errors,
 )
 from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
-from rankwright.serving.validation import check_limits, check_texts
+from rankwright.serving.validation import accepted_request_id, check_limits, check_texts, max_body_bytes
 from rankwright.serving.waiting import ClientGone, await_scored, until_disconnected
 
 log = logging.getLogger(__name__)
@@ -139,19 +139,12 @@ def _declared_length(request: Request) -> int:
         return 0
 
 
-def _max_body_bytes(config: ServingConfig) -> int:
-    """Room for max_documents documents of max_document_chars characters, each
-    character escaped as \\uXXXX (6 bytes), plus fields and slack."""
-    per_doc = config.max_document_chars * 6 + 256
-    return config.max_documents * per_doc + config.max_query_chars * 6 + 65_536
-
-
 def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastAPI:
     """A FastAPI app serving ``reranker`` (see the module docstring). The batching
     worker starts and stops with the app's lifespan (uvicorn runs it)."""
     config = config or ServingConfig()
     config.check()
-    name = config.name or "rankwright"
+    name = config.name or model_name(getattr(getattr(reranker, "model", None), "name_or_path", "")) or "rankwright"
     api_key = config.resolved_api_key()
     backend = getattr(reranker, "backend", None) or config.backend
     process = functools.partial(score_jobs, reranker, batch_size=config.batch_size, count_tokens=config.count_tokens)
@@ -164,7 +157,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         on_batch=metrics.observe_batch,
         on_drop=lambda reason: metrics.shed.labels(reason=reason).inc(),
     )
-    max_body = _max_body_bytes(config)
+    max_body = max_body_bytes(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -191,7 +184,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         """Request id, API key check, metrics and the access log of every request;
         an unexpected exception becomes a 500 answer, never a dead server."""
         start = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = accepted_request_id(request.headers.get("x-request-id")) or uuid.uuid4().hex
         request.state.request_id = request_id
         path = request.url.path
         try:
@@ -309,6 +302,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
                 "max_query_chars": config.max_query_chars,
                 "request_timeout_s": config.request_timeout_s,
                 "max_queue_requests": config.max_queue_requests,
+                "max_body_bytes": max_body,
             },
         }
         return JSONResponse(body, status_code=200 if ready else 503)

@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 API_KEY_ENV = "RANKWRIGHT_API_KEY"
+
+
+def model_name(model: str) -> str:
+    """The name a model is served under by default: the last part of its folder or hub
+    id (``runs/hd/best`` -> ``best``), never a whole filesystem path."""
+    return PurePath(str(model).replace("\\", "/").rstrip("/")).name
 
 
 @dataclass
 class ServingConfig:
     """What the HTTP app needs besides the model."""
 
-    name: str = field(default="", metadata={"help": "model name in responses and /health; empty: the model path"})
+    name: str = field(
+        default="", metadata={"help": "model name in responses and /health; empty: the model folder's last path part"}
+    )
     backend: str = field(default="torch", metadata={"help": "torch|onnx|onnx-int8: how the model is run"})
     max_batch_pairs: int = field(
         default=256, metadata={"help": "most (query, document) pairs of concurrent requests scored in one model call"}

@@ -1,5 +1,6 @@
-"""Checks of a parsed rerank request before it joins a batch, so that one request's
-input never fails the others':
+"""Checks of a rerank request: before its body is parsed (:func:`max_body_bytes`, the
+body-size limit enforced while the body is read; :func:`accepted_request_id`), and once
+parsed, before it joins a batch, so that one request's input never fails the others':
 
 - :func:`check_limits`: 413 naming the limit (and the first offending document);
 - :func:`check_texts`: 422 naming every query or document that is empty or only
@@ -10,12 +11,42 @@ input never fails the others':
 
 from __future__ import annotations
 
+import re
+
 from rankwright.serving.config import ServingConfig
 from rankwright.serving.errors import ApiError
 from rankwright.serving.schema import RerankRequest
 
 #: at most this many bad documents are named in one message (the count is always given)
 MAX_NAMED = 20
+#: bytes per character a body may take (UTF-8 needs at most 4)
+BYTES_PER_CHAR = 4
+#: body bytes allowed per document besides its text (quotes, an id, its first-stage score)
+DOCUMENT_OVERHEAD = 256
+#: body bytes allowed besides the documents and the query (field names, top_n, ...)
+BODY_OVERHEAD = 65_536
+#: the longest X-Request-ID taken from a client (else a generated id is used)
+MAX_REQUEST_ID = 128
+_REQUEST_ID = re.compile(rf"[\x20-\x7e]{{1,{MAX_REQUEST_ID}}}")
+
+
+def max_body_bytes(config: ServingConfig) -> int:
+    """The largest request body: ``max_documents`` documents of ``max_document_chars``
+    characters at 4 bytes each (UTF-8) plus ``DOCUMENT_OVERHEAD`` each, the query at 4
+    bytes a character, and ``BODY_OVERHEAD``. (Text sent as ``\\uXXXX`` escapes takes 6
+    bytes a character: send long non-ASCII text as UTF-8.)"""
+    per_document = config.max_document_chars * BYTES_PER_CHAR + DOCUMENT_OVERHEAD
+    return config.max_documents * per_document + config.max_query_chars * BYTES_PER_CHAR + BODY_OVERHEAD
+
+
+def accepted_request_id(header: str | None) -> str | None:
+    """The client's ``X-Request-ID`` when it is 1 to 128 printable ASCII characters (not
+    only spaces), else None (the server makes one)."""
+    if header is None or not header.strip() or not _REQUEST_ID.fullmatch(header):
+        return None
+    return header
+
+
 SURROGATE = "a lone UTF-16 surrogate (such as \\ud800)"
 
 
