@@ -131,3 +131,30 @@ def test_shared_prompt_prefix_is_run_once_and_scores_the_same(request, fixture, 
     model.train()
     head.scores(model, batch)
     assert head.last_shared_prefix == 0
+
+
+def test_a_query_filling_max_length_is_cut_and_pairs_stay_within_it(tiny_llama):
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    head = GenerativeHead(tok, build_prompt(CUSTOM, tok), 96)
+    calls = []
+    original = head.tokenizer.__class__.__call__
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    query = ("cordless drill battery charger kit " * 200)[:3900]
+    docs = [("white ceiling fan with a light kit " * 600)[:20_000]] * 3 + ["lamp"]
+    head.tokenizer.__class__.__call__ = spy
+    try:
+        features = head.encode([query] * len(docs), docs)
+    finally:
+        head.tokenizer.__class__.__call__ = original
+    assert len(features) == len(docs)
+    assert [len(f["input_ids"]) for f in features] == [96] * len(docs)
+    assert all(not {"return_overflowing_tokens", "stride", "truncation"} & set(kw) for kw in calls)
+    short = head.encode(QUERIES, DOCS)  # short pairs: nothing is cut
+    assert [f["input_ids"][len(head.prefix_ids) :] for f in short] == [
+        tok("".join(head.prompt.split_body(q, d)), add_special_tokens=False)["input_ids"] + head.suffix_ids
+        for q, d in zip(QUERIES, DOCS, strict=True)
+    ]

@@ -1,6 +1,6 @@
 """Prompt rendering and the token path of generative rerankers: the Qwen3-Reranker
-template against the model card's text tokenised by hand, document-only truncation,
-label words and chat templates."""
+template against the model card's text tokenised by hand, document-first truncation (a
+query only when it alone fills max_length), label words and chat templates."""
 
 from __future__ import annotations
 
@@ -61,13 +61,26 @@ def test_only_the_document_is_truncated(qwen_tok):
     assert f"<Query>: {query}\n<Document>: word0 word1" in text and "word199" not in text
 
 
-def test_a_query_too_long_is_never_cut(qwen_tok, caplog):
+def test_a_query_too_long_is_cut_and_the_document_gets_the_rest(qwen_tok, caplog):
     head = GenerativeHead(qwen_tok, build_prompt(PromptConfig(), qwen_tok), max_length=80)
     query = " ".join(f"q{i}" for i in range(60))
+    long_doc = " ".join(f"d{i}" for i in range(60))
     with caplog.at_level(logging.WARNING):
-        ids = head.encode([query], ["some document"])[0]["input_ids"]
-    assert query in qwen_tok.decode(ids) and "some document" not in qwen_tok.decode(ids)
-    assert "never cut" in caplog.text
+        short, long = (f["input_ids"] for f in head.encode([query, query], ["some document", long_doc]))
+    assert len(short) == len(long) == 80  # cut, never longer than max_length
+    assert "<Query>: q0 q1" in qwen_tok.decode(short) and "q59" not in qwen_tok.decode(short)
+    assert "<Document>: some document<|im_end|>" in qwen_tok.decode(short)  # a short document is kept whole
+    room = 80 - len(head.encode([""], [""])[0]["input_ids"])
+    assert len(qwen_tok.encode(query, add_special_tokens=False)) > room
+
+    def parts(ids):
+        body = qwen_tok.decode(ids).split("<Query>: ")[1]
+        return body.split("\n<Document>: ")[0], body.split("\n<Document>: ")[1].split("<|im_end|>")[0]
+
+    (short_query, _), (long_query, long_part) = parts(short), parts(long)
+    assert query.startswith(long_query) and len(long_query) < len(short_query)  # half the room at most
+    assert long_doc.startswith(long_part) and len(qwen_tok.encode(long_part)) >= room - room // 2
+    assert "queries leave no room for a document" in caplog.text
 
 
 def test_esci_label_words_use_distinct_first_tokens_and_are_logged(qwen_tok, caplog):

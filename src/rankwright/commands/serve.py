@@ -16,6 +16,7 @@ import logging
 
 from rankwright.commands.configs import ServeConfig
 from rankwright.inference.reranker import Reranker
+from rankwright.serving.config import model_name
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def main(config: ServeConfig) -> None:
         raise ValueError("serve needs a model: rankwright serve MODEL (a folder, a hub id, or all-MiniLM-L6-v2)")
     config.check()
     if not config.name:
-        config.name = config.model
+        config.name = model_name(config.model) or "rankwright"
     reranker = load_reranker(config)
     app = create_app(reranker, config)
     if config.access_log:

@@ -8,7 +8,7 @@ back in input order. Training-time validation uses it too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,14 +189,18 @@ class Reranker:
         batch_size: int = BATCH_PAIRS,
         max_tokens: int | None = BATCH_TOKENS,
         progress: bool | None = None,
+        skip: Callable[[int], bool] | None = None,
     ) -> np.ndarray:
         """``logits`` of pairs already tokenised by ``self.head.encode`` (for callers
-        that also need the token counts, such as the server's usage report)."""
+        that also need the token counts, such as the server's usage report).
+        ``skip(i)``, asked for each pair when its forward batch comes, drops pairs nobody
+        waits for any more (the server's abandoned requests): their rows are NaN."""
         if not features:
             return np.zeros((0,) if self.metadata.num_labels == 1 else (0, self.metadata.num_labels), dtype=np.float32)
         lengths = np.array([len(f["input_ids"]) for f in features])
         order = np.argsort(-lengths, kind="stable")
-        out: list[np.ndarray] = [None] * len(order)  # type: ignore[list-item]
+        row = () if self.metadata.num_labels == 1 else (self.metadata.num_labels,)
+        out: list[np.ndarray] = [np.full(row, np.nan, dtype=np.float32)] * len(order)
         show = progress if progress is not None else len(features) > 10 * batch_size
         was_training = self.model.training
         self.model.eval()
@@ -204,6 +208,10 @@ class Reranker:
             for idx in tqdm(
                 _batches(order, lengths, batch_size, max_tokens), desc="scoring", unit="batch", disable=not show
             ):
+                if skip is not None:
+                    idx = [i for i in idx if not skip(int(i))]
+                    if not idx:
+                        continue
                 batch = {k: v.to(self.device) for k, v in self.head.pad([features[i] for i in idx]).items()}
                 scores = self.head.scores(self.model, batch).float().cpu().numpy()
                 for j, i in enumerate(idx):

@@ -1,6 +1,7 @@
 """Cross-encoders: an encoder with a sequence-classification head scores the pair
 ``[CLS] query [SEP] document [SEP]``. The document is truncated first; the query only
-when it alone does not fit."""
+when it alone leaves no room, and then to at most half of it when the document is long
+(see :mod:`rankwright.models.truncation`: no overflow fragments are ever made)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from rankwright.models.truncation import pair_budget, precut, was_precut
+
 log = logging.getLogger(__name__)
+
+Features = dict[str, list[int]]
 
 
 class CrossEncoderHead:
@@ -24,42 +29,73 @@ class CrossEncoderHead:
         self.max_length = max_length
         self.num_labels = num_labels
 
-    def encode(self, queries: Sequence[str], docs: Sequence[str]) -> list[dict[str, list[int]]]:
-        """Token ids per pair, unpadded, at most ``max_length`` long."""
-        queries, docs = list(queries), list(docs)
-        long_query = self._queries_without_room(queries)
-        fits = [i for i in range(len(queries)) if not long_query[i]]
-        features: list[dict[str, list[int]]] = [{}] * len(queries)
-        for rows, truncation in ((fits, "only_second"), ([i for i in range(len(queries)) if long_query[i]], None)):
-            if not rows:
-                continue
-            if truncation is None:
-                # The query alone leaves no room for the document: only then is it truncated too.
-                log.warning(
-                    "%d queries are too long for max_length=%d with a document; truncating them too",
-                    len(rows),
-                    self.max_length,
-                )
-            enc = self.tokenizer(
-                [queries[i] for i in rows],
-                [docs[i] for i in rows],
-                truncation=truncation or "longest_first",
-                max_length=self.max_length,
-                padding=False,
-            )
-            keys = [k for k in enc if k != "overflow_to_sample_mapping"]
-            for j, i in enumerate(rows):
-                features[i] = {k: enc[k][j] for k in keys}
-        return features
+    @property
+    def room(self) -> int:
+        """Query and document tokens a pair can hold."""
+        return self.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
 
-    def _queries_without_room(self, queries: list[str]) -> list[bool]:
-        """Per pair: whether its query and the special tokens alone fill ``max_length``
-        (truncating only the document cannot fit it; the tokenizer refuses to try)."""
-        unique = list(dict.fromkeys(queries))
-        lengths = self.tokenizer(unique, add_special_tokens=False, padding=False)["input_ids"]
-        room = self.max_length - self.tokenizer.num_special_tokens_to_add(pair=True)
-        too_long = {q for q, ids in zip(unique, lengths, strict=True) if len(ids) >= room}
-        return [q in too_long for q in queries]
+    def encode(self, queries: Sequence[str], docs: Sequence[str]) -> list[Features]:
+        """Token ids per pair, unpadded, at most ``max_length`` long: one feature per pair,
+        from one tokenizer call without truncation (ids are cut here)."""
+        queries, docs = list(queries), list(docs)
+        room = self.room
+        cut_queries = [precut(q, self.max_length) for q in queries]
+        cut_docs = [precut(d, self.max_length) for d in docs]
+        encoded = self._encode(cut_queries, cut_docs, room)
+        # A precut text with fewer tokens than the room may have lost tokens the pair had room for.
+        again = [
+            i
+            for i, (_, q_tokens, d_tokens) in enumerate(encoded)
+            if (was_precut(queries[i], cut_queries[i]) and q_tokens < room)
+            or (was_precut(docs[i], cut_docs[i]) and d_tokens < room)
+        ]
+        if again:
+            redone = self._encode([queries[i] for i in again], [docs[i] for i in again], room)
+            for i, row in zip(again, redone, strict=True):
+                encoded[i] = row
+        long_queries = sum(q_tokens >= room for _, q_tokens, _ in encoded)
+        if long_queries:
+            log.warning(
+                "%d queries leave no room for a document in max_length=%d; they are cut (to half the room at most "
+                "when the document is long)",
+                long_queries,
+                self.max_length,
+            )
+        return [features for features, _, _ in encoded]
+
+    def _encode(self, queries: list[str], docs: list[str], room: int) -> list[tuple[Features, int, int]]:
+        """Per pair: its features cut to the room, and its query and document token counts."""
+        if not queries:
+            return []
+        if not getattr(self.tokenizer, "is_fast", False):
+            return [self._encode_slow(q, d, room) for q, d in zip(queries, docs, strict=True)]
+        enc = self.tokenizer(queries, docs, truncation=False, padding=False, verbose=False)
+        keys = list(enc.keys())
+        out = []
+        for j in range(len(queries)):
+            sequence = enc.sequence_ids(j)
+            q_tokens, d_tokens = sequence.count(0), sequence.count(1)
+            keep = pair_budget(q_tokens, d_tokens, room)
+            if keep == (q_tokens, d_tokens):
+                out.append(({k: enc[k][j] for k in keys}, q_tokens, d_tokens))
+                continue
+            positions, seen = [], [0, 0]
+            for p, s in enumerate(sequence):
+                if s is None:
+                    positions.append(p)
+                elif seen[s] < keep[s]:
+                    positions.append(p)
+                    seen[s] += 1
+            out.append(({k: [enc[k][j][p] for p in positions] for k in keys}, q_tokens, d_tokens))
+        return out
+
+    def _encode_slow(self, query: str, doc: str, room: int) -> tuple[Features, int, int]:
+        """A tokenizer without offsets (not a fast one): the two texts apart, cut, joined."""
+        q_ids = self.tokenizer(query, add_special_tokens=False, verbose=False)["input_ids"]
+        d_ids = self.tokenizer(doc, add_special_tokens=False, verbose=False)["input_ids"]
+        q_keep, d_keep = pair_budget(len(q_ids), len(d_ids), room)
+        enc = self.tokenizer.prepare_for_model(q_ids[:q_keep], d_ids[:d_keep], truncation=False, verbose=False)
+        return {k: list(v) for k, v in enc.items()}, len(q_ids), len(d_ids)
 
     def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         return self.tokenizer.pad(features, padding=True, return_tensors="pt")

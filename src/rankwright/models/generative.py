@@ -24,6 +24,7 @@ import bisect
 import inspect
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rankwright.models.prompts import Prompt, PromptError
+from rankwright.models.truncation import pair_budget, precut, was_precut
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,36 @@ def restrict_to_label_rows(model: nn.Module, ids: Sequence[int]) -> None:
 MIN_SHARED_PREFIX = 8
 
 
+@dataclass(frozen=True)
+class _Span:
+    """Token positions [first, end) of a text inside a tokenized body."""
+
+    first: int
+    end: int
+
+    @property
+    def tokens(self) -> int:
+        return self.end - self.first
+
+
+def _token_span(offsets: Sequence[tuple[int, int]], starts: list[int], start: int, end: int) -> _Span:
+    """The tokens whose characters lie within [start, end)."""
+    first = bisect.bisect_left(starts, start)
+    last = first
+    while last < len(offsets) and offsets[last][1] <= end and offsets[last][0] >= start:
+        last += 1
+    return _Span(first, last)
+
+
+def _cut(ids: list[int], drops: list[tuple[int, int]]) -> list[int]:
+    """``ids`` without the positions of the (disjoint) ranges [start, end) in ``drops``."""
+    kept, at = [], 0
+    for start, end in sorted(d for d in drops if d[0] < d[1]):
+        kept += ids[at:start]
+        at = end
+    return ids if at == 0 else kept + ids[at:]
+
+
 class GenerativeHead:
     """Turns pairs into left-padded prompt token ids and model outputs into scores:
     the logit difference positive - negative (one output), or ``[N, C]`` label logits."""
@@ -136,38 +168,77 @@ class GenerativeHead:
         #: tokens of a pair besides its query and document (for length estimates)
         self.pair_overhead = len(self.prefix_ids) + len(self.suffix_ids) + len(empty)
 
-    def _encode_body(self, queries: Sequence[str], docs: Sequence[str]) -> list[tuple[list[int], int, int]]:
-        """Body token ids, with the span [first, end) of the tokens inside the document."""
+    def _encode_body(self, queries: Sequence[str], docs: Sequence[str]) -> list[tuple[list[int], _Span, _Span]]:
+        """Body token ids, with the spans [first, end) of the tokens inside the query and
+        inside the document (a token across a span's edge is in neither)."""
         parts = [self.prompt.split_body(q, d) for q, d in zip(queries, docs, strict=True)]
         texts = ["".join(p) for p in parts]
-        enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+        enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         out = []
-        for (before, doc, _), ids, offsets in zip(parts, enc["input_ids"], enc["offset_mapping"], strict=True):
-            start, end = len(before), len(before) + len(doc)
+        for query, (before, doc, _), ids, offsets in zip(
+            queries, parts, enc["input_ids"], enc["offset_mapping"], strict=True
+        ):
             starts = [s for s, _ in offsets]
-            first = bisect.bisect_left(starts, start)
-            last = first
-            while last < len(offsets) and offsets[last][1] <= end and offsets[last][0] >= start:
-                last += 1
-            out.append((ids, first, last))
+            doc_start = len(before)
+            query_start = self._query_start(before, doc)
+            out.append(
+                (
+                    ids,
+                    _token_span(offsets, starts, query_start, query_start + len(query)),
+                    _token_span(offsets, starts, doc_start, doc_start + len(doc)),
+                )
+            )
         return out
 
+    def _room(self, ids: list[int], query: _Span, doc: _Span) -> int:
+        """Query and document tokens the pair of body ``ids`` can hold."""
+        prompt = len(self.prefix_ids) + len(self.suffix_ids) + len(ids) - query.tokens - doc.tokens
+        return self.max_length - prompt
+
+    def _query_start(self, before: str, doc: str) -> int:
+        """Where the query starts in the body text ``before + doc + after``."""
+        head, _ = self.prompt.body.split("{document}")
+        if "{query}" in head:
+            return len(head.split("{query}", 1)[0].format(instruction=self.prompt.instruction))
+        tail = self.prompt.body.split("{document}", 1)[1]
+        return len(before) + len(doc) + len(tail.split("{query}", 1)[0].format(instruction=self.prompt.instruction))
+
     def encode(self, queries: Sequence[str], docs: Sequence[str]) -> list[dict[str, list[int]]]:
-        """Token ids per pair, unpadded; only document tokens are cut to fit ``max_length``."""
-        fixed = len(self.prefix_ids) + len(self.suffix_ids)
-        features, overlong = [], 0
-        for ids, first, last in self._encode_body(queries, docs):
-            excess = fixed + len(ids) - self.max_length
-            if excess > 0:
-                keep = max(0, (last - first) - excess)
-                overlong += keep == 0 and excess > last - first
-                ids = ids[: first + keep] + ids[last:]
+        """Token ids per pair, unpadded. Document tokens are cut to fit ``max_length``;
+        query tokens only when the query alone fills it (see rankwright.models.truncation);
+        the prompt never."""
+        queries, docs = list(queries), list(docs)
+        cut_queries = [precut(q, self.max_length) for q in queries]
+        cut_docs = [precut(d, self.max_length) for d in docs]
+        bodies = self._encode_body(cut_queries, cut_docs)
+        # A precut text with fewer tokens than the room may have lost tokens the pair had room for.
+        again = [
+            i
+            for i, (ids, query, doc) in enumerate(bodies)
+            if (was_precut(queries[i], cut_queries[i]) and query.tokens < self._room(ids, query, doc))
+            or (was_precut(docs[i], cut_docs[i]) and doc.tokens < self._room(ids, query, doc))
+        ]
+        if again:
+            redone = self._encode_body([queries[i] for i in again], [docs[i] for i in again])
+            for i, body in zip(again, redone, strict=True):
+                bodies[i] = body
+        features, overlong, long_queries = [], 0, 0
+        for ids, query, doc in bodies:
+            room = self._room(ids, query, doc)
+            keep_query, keep_doc = pair_budget(query.tokens, doc.tokens, room)
+            overlong += room < 0
+            long_queries += keep_query < query.tokens
+            ids = _cut(ids, [(query.first + keep_query, query.end), (doc.first + keep_doc, doc.end)])
             full = self.prefix_ids + ids + self.suffix_ids
             features.append({"input_ids": full, "attention_mask": [1] * len(full)})
+        if long_queries:
+            log.warning(
+                "%d queries leave no room for a document in max_length=%d; they are cut", long_queries, self.max_length
+            )
         if overlong:
             log.warning(
-                "%d pairs exceed max_length=%d without their document (the prompt and query are never cut); "
-                "they are scored on the query alone and longer than max_length",
+                "%d pairs exceed max_length=%d without their query and document (the prompt is never cut); "
+                "they are scored on the prompt alone and longer than max_length",
                 overlong,
                 self.max_length,
             )

@@ -12,17 +12,22 @@ Routes:
 Errors are JSON ``{"error": kind, "message": sentence, "request_id": id}``: 401 without
 the API key (when one is set), 413 over a limit (naming it and the offending
 document), 422 for a body that is not a valid request (malformed JSON, wrong types,
-an empty query or document list, first-stage scores missing or miscounted for a
-fused model), 504 past ``request_timeout_s``, 500 if scoring fails. None of them
-stops the server.
+an empty query or document list, empty or whitespace-only documents, text no tokenizer
+can take, first-stage scores missing or miscounted for a fused model), 504 past
+``request_timeout_s``, 503 with ``Retry-After`` at once when ``max_queue_requests``
+requests already wait, 499 (logged only) when the client left before its request was
+scored, 500 naming the request id if scoring fails. Every request is
+checked in full before it joins a batch (:mod:`rankwright.serving.validation`), and a
+batch that fails anyway is scored again one request at a time, so a request's bad
+input fails that request only. None of them stops the server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hmac
 import logging
+import math
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -34,8 +39,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwright.inference.reranker import Reranker
-from rankwright.serving.batcher import Batcher
-from rankwright.serving.config import ServingConfig
+from rankwright.serving.batcher import Batcher, QueueFull
+from rankwright.serving.config import ServingConfig, model_name
+from rankwright.serving.errors import ERROR_KINDS, ApiError, InputError
 from rankwright.serving.logs import log_request
 from rankwright.serving.metrics import ServerMetrics
 from rankwright.serving.schema import (
@@ -46,41 +52,30 @@ from rankwright.serving.schema import (
     jsonable_errors,
 )
 from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
+from rankwright.serving.validation import accepted_request_id, check_limits, check_texts, max_body_bytes
+from rankwright.serving.waiting import ClientGone, await_scored, until_disconnected
 
 log = logging.getLogger(__name__)
 
 RERANK_PATHS = ("/rerank", "/v1/rerank", "/v2/rerank")
-ERROR_KINDS = {
-    400: "bad_request",
-    401: "unauthorized",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    422: "invalid_request",
-    500: "internal_error",
-    503: "not_ready",
-    504: "timeout",
-}
 
 
-class ApiError(Exception):
-    """An answer other than 200: HTTP status and a sentence for the client."""
-
-    def __init__(self, status: int, message: str, kind: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.kind = kind or ERROR_KINDS.get(status, "error")
-
-
-def _error(request: Request, status: int, message: str, kind: str | None = None, **extra: Any) -> JSONResponse:
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {
         "error": kind or ERROR_KINDS.get(status, "error"),
         "message": message,
         "request_id": getattr(request.state, "request_id", None),
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 401:
+        headers = {**(headers or {}), "WWW-Authenticate": "Bearer"}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -97,22 +92,6 @@ def relevance_kind(reranker: Reranker) -> str:
     if reranker.metadata.num_labels == 1:
         return "sigmoid of the logit" + (" (P(yes))" if reranker.metadata.model_type == "generative" else "")
     return "expected gain / max gain"
-
-
-def check_limits(body: RerankRequest, texts: list[str], config: ServingConfig) -> None:
-    """413 naming the limit (and the offending document) a request exceeds."""
-    if len(texts) > config.max_documents:
-        raise ApiError(413, f"{len(texts)} documents, more than max_documents={config.max_documents} per request")
-    if len(body.query) > config.max_query_chars:
-        raise ApiError(
-            413, f"the query has {len(body.query)} characters, more than max_query_chars={config.max_query_chars}"
-        )
-    for i, text in enumerate(texts):
-        if len(text) > config.max_document_chars:
-            raise ApiError(
-                413,
-                f"documents[{i}] has {len(text)} characters, more than max_document_chars={config.max_document_chars}",
-            )
 
 
 def build_job(reranker: Reranker, body: RerankRequest, texts: list[str]) -> ScoreJob:
@@ -160,19 +139,12 @@ def _declared_length(request: Request) -> int:
         return 0
 
 
-def _max_body_bytes(config: ServingConfig) -> int:
-    """Room for max_documents documents of max_document_chars characters, each
-    character escaped as \\uXXXX (6 bytes), plus fields and slack."""
-    per_doc = config.max_document_chars * 6 + 256
-    return config.max_documents * per_doc + config.max_query_chars * 6 + 65_536
-
-
 def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastAPI:
     """A FastAPI app serving ``reranker`` (see the module docstring). The batching
     worker starts and stops with the app's lifespan (uvicorn runs it)."""
     config = config or ServingConfig()
     config.check()
-    name = config.name or "rankwright"
+    name = config.name or model_name(getattr(getattr(reranker, "model", None), "name_or_path", "")) or "rankwright"
     api_key = config.resolved_api_key()
     backend = getattr(reranker, "backend", None) or config.backend
     process = functools.partial(score_jobs, reranker, batch_size=config.batch_size, count_tokens=config.count_tokens)
@@ -181,9 +153,11 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         process,
         max_batch_pairs=config.max_batch_pairs,
         max_wait_s=config.max_wait_ms / 1000,
+        max_queue=config.max_queue_requests,
         on_batch=metrics.observe_batch,
+        on_drop=lambda reason: metrics.shed.labels(reason=reason).inc(),
     )
-    max_body = _max_body_bytes(config)
+    max_body = max_body_bytes(config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -210,7 +184,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         """Request id, API key check, metrics and the access log of every request;
         an unexpected exception becomes a 500 answer, never a dead server."""
         start = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = accepted_request_id(request.headers.get("x-request-id")) or uuid.uuid4().hex
         request.state.request_id = request_id
         path = request.url.path
         try:
@@ -242,7 +216,7 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
-        return _error(request, err.status, err.message, err.kind)
+        return _error(request, err.status, err.message, err.kind, err.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -267,16 +241,35 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         texts = body.texts()
         request.state.documents = len(texts)
         check_limits(body, texts, config)
+        check_texts(body, texts)
         job = build_job(reranker, body, texts)
+        job.deadline = time.monotonic() + config.request_timeout_s
         try:
-            scored = await asyncio.wait_for(batcher.submit(job, len(texts)), config.request_timeout_s)
+            waiting = batcher.submit(job, len(texts), timeout_s=config.request_timeout_s)
+            scored = await await_scored(
+                waiting,
+                timeout_s=config.request_timeout_s,
+                disconnected=until_disconnected(request.receive),
+                cancelled=job.cancelled,
+            )
+        except QueueFull as err:
+            metrics.shed.labels(reason="queue_full").inc()
+            retry = max(1, math.ceil(batcher.estimated_wait_s()))
+            raise ApiError(
+                503, f"the server is busy ({err}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
+            ) from None
         except TimeoutError:
             raise ApiError(
                 504, f"the request was not scored within request_timeout_s={config.request_timeout_s:g} s"
             ) from None
+        except ClientGone:
+            raise ApiError(499, "the client disconnected before its request was scored") from None
+        except InputError as err:
+            raise ApiError(422, str(err)) from None
         except Exception as err:
-            log.exception("scoring failed")
-            raise ApiError(500, f"scoring failed: {type(err).__name__}: {err}", "scoring_failed") from None
+            raise ApiError(
+                500, f"scoring request {request.state.request_id} failed: {type(err).__name__}: {err}", "scoring_failed"
+            ) from None
         metrics.documents.inc(len(texts))
         return JSONResponse(build_response(request.state.request_id, name, body, scored))
 
@@ -308,6 +301,8 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
                 "max_document_chars": config.max_document_chars,
                 "max_query_chars": config.max_query_chars,
                 "request_timeout_s": config.request_timeout_s,
+                "max_queue_requests": config.max_queue_requests,
+                "max_body_bytes": max_body,
             },
         }
         return JSONResponse(body, status_code=200 if ready else 503)

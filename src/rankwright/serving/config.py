@@ -8,15 +8,24 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 API_KEY_ENV = "RANKWRIGHT_API_KEY"
+
+
+def model_name(model: str) -> str:
+    """The name a model is served under by default: the last part of its folder or hub
+    id (``runs/hd/best`` -> ``best``), never a whole filesystem path."""
+    return PurePath(str(model).replace("\\", "/").rstrip("/")).name
 
 
 @dataclass
 class ServingConfig:
     """What the HTTP app needs besides the model."""
 
-    name: str = field(default="", metadata={"help": "model name in responses and /health; empty: the model path"})
+    name: str = field(
+        default="", metadata={"help": "model name in responses and /health; empty: the model folder's last path part"}
+    )
     backend: str = field(default="torch", metadata={"help": "torch|onnx|onnx-int8: how the model is run"})
     max_batch_pairs: int = field(
         default=256, metadata={"help": "most (query, document) pairs of concurrent requests scored in one model call"}
@@ -30,6 +39,10 @@ class ServingConfig:
     max_documents: int = field(default=1000, metadata={"help": "most documents per request (more: 413)"})
     max_document_chars: int = field(default=20_000, metadata={"help": "most characters per document (more: 413)"})
     max_query_chars: int = field(default=4_000, metadata={"help": "most characters in the query (more: 413)"})
+    max_queue_requests: int = field(
+        default=64,
+        metadata={"help": "most requests waiting to be scored; one more gets 503 with Retry-After at once"},
+    )
     request_timeout_s: float = field(
         default=30.0, metadata={"help": "seconds a request may wait and be scored before a 504"}
     )
@@ -50,7 +63,14 @@ class ServingConfig:
 
     def check(self) -> None:
         """Raise a ValueError naming the first setting out of range."""
-        positive = ("max_batch_pairs", "batch_size", "max_documents", "max_document_chars", "max_query_chars")
+        positive = (
+            "max_batch_pairs",
+            "batch_size",
+            "max_documents",
+            "max_document_chars",
+            "max_query_chars",
+            "max_queue_requests",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

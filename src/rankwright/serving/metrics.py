@@ -22,6 +22,12 @@ class ServerMetrics:
     - ``rankwright_batch_pairs`` / ``rankwright_batch_requests``: pairs and requests per model call;
     - ``rankwright_batch_seconds``: time of each model call;
     - ``rankwright_documents_scored_total``: documents of answered rerank requests;
+    - ``rankwright_isolated_batches_total``: batches that failed as a whole and were
+      scored again one request at a time;
+    - ``rankwright_shed_requests_total{reason}``: requests dropped unscored: ``queue_full``
+      (answered 503 at once), ``expired`` (their deadline passed in the queue),
+      ``abandoned`` (their client left, or their wait was cancelled, before their batch);
+    - ``rankwright_queue_seconds``: time each scored request waited for its batch;
     - ``rankwright_queue_depth``: requests waiting for a batch (read at scrape time).
     """
 
@@ -44,6 +50,15 @@ class ServerMetrics:
             "rankwright_batch_seconds", "seconds per model call", buckets=LATENCY_BUCKETS, registry=r
         )
         self.documents = Counter("rankwright_documents_scored", "documents scored", registry=r)
+        self.isolated = Counter(
+            "rankwright_isolated_batches",
+            "batches that failed as a whole and were scored one request at a time",
+            registry=r,
+        )
+        self.shed = Counter("rankwright_shed_requests", "requests dropped unscored, by reason", ["reason"], registry=r)
+        self.queue_seconds = Histogram(
+            "rankwright_queue_seconds", "seconds a request waited for its batch", buckets=LATENCY_BUCKETS, registry=r
+        )
         self.queue_depth = Gauge("rankwright_queue_depth", "requests waiting for a batch", registry=r)
         if queue_depth is not None:
             self.queue_depth.set_function(queue_depth)
@@ -56,6 +71,10 @@ class ServerMetrics:
         self.batch_pairs.observe(stats.pairs)
         self.batch_requests.observe(stats.requests)
         self.batch_seconds.observe(stats.seconds)
+        for seconds in stats.queue_seconds:
+            self.queue_seconds.observe(seconds)
+        if stats.isolated:
+            self.isolated.inc()
 
     def render(self) -> bytes:
         """The Prometheus text exposition of this registry."""

@@ -18,13 +18,19 @@ request), which each result then carries as ``fused_score``.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
+from rankwright.serving.errors import Abandoned, InputError
+
+#: what a tokenizer raises for text it cannot take (other errors are the server's)
+TEXT_ERRORS = (TypeError, ValueError, UnicodeError)
 
 
 @dataclass
@@ -35,6 +41,10 @@ class ScoreJob:
     texts: list[str]
     first_stage_scores: list[float] | None = None
     fused: bool = False
+    #: set when nobody waits for the result any more (the client left); read by the model thread
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    #: ``time.monotonic()`` after which nobody waits for the result (None: no deadline)
+    deadline: float | None = None
 
 
 @dataclass
@@ -93,17 +103,44 @@ def score_job(
     return Scored([int(i) for i in order], relevance, fused, tokens)
 
 
+def job_alive(job: ScoreJob) -> bool:
+    """Whether someone still waits for ``job``: not cancelled, its deadline not passed."""
+    return not job.cancelled.is_set() and (job.deadline is None or time.monotonic() < job.deadline)
+
+
 def score_jobs(
     reranker: Reranker, jobs: Sequence[ScoreJob], *, batch_size: int = 64, count_tokens: bool = True
 ) -> list[Scored | Exception]:
     """All jobs' pairs in one ``reranker.logits`` call, and the fused jobs' pairs in one
     dense-model call when the fusion has a dense component; one result (or the exception
     of that job alone, e.g. a fusion error) per job. An error of a model call itself
-    raises (every job of the batch failed)."""
+    raises (every job of the batch failed; the batcher then scores them one by one). A
+    single job whose texts its tokenizer refuses raises an :class:`InputError` naming them.
+
+    A job nobody waits for any more (:func:`job_alive`) is not scored: when it is found
+    before the model call, or before any of the model's forward batches holding its
+    pairs, those batches skip it; it gets an :class:`Abandoned` error."""
+    alive = [job_alive(job) for job in jobs]
+    live = [job for job, wanted in zip(jobs, alive, strict=True) if wanted]
+    scored = iter(_score_live(reranker, live, batch_size, count_tokens) if live else [])
+    return [next(scored) if wanted else Abandoned("nobody waits for it") for wanted in alive]
+
+
+def _score_live(
+    reranker: Reranker, jobs: Sequence[ScoreJob], batch_size: int, count_tokens: bool
+) -> list[Scored | Exception]:
     queries = [job.query for job in jobs for _ in job.texts]
     docs = [text for job in jobs for text in job.texts]
-    features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
-    logits = reranker.logits_of_features(features, batch_size=batch_size, progress=False)
+    try:
+        features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
+    except TEXT_ERRORS as err:
+        if len(jobs) == 1:  # a request alone: name its texts the tokenizer refuses
+            raise _input_error(reranker, jobs[0], err) from err
+        raise
+    owner = [job for job in jobs for _ in job.texts]
+    logits = reranker.logits_of_features(
+        features, batch_size=batch_size, progress=False, skip=lambda i: not job_alive(owner[i])
+    )
     tokens = [len(f["input_ids"]) for f in features] if count_tokens else None
     dense = _dense_of_fused_jobs(reranker, jobs, queries, docs)
     results: list[Scored | Exception] = []
@@ -111,6 +148,8 @@ def score_jobs(
     for job in jobs:
         end = start + len(job.texts)
         try:
+            if np.isnan(logits[start:end]).any():
+                raise Abandoned("nobody waits for it: its remaining pairs were not scored")
             job_dense = None if dense is None else dense[start:end]
             job_tokens = sum(tokens[start:end]) if tokens else None
             results.append(score_job(reranker, job, logits[start:end], job_tokens, job_dense))
@@ -118,6 +157,26 @@ def score_jobs(
             results.append(err)
         start = end
     return results
+
+
+def _input_error(reranker: Reranker, job: ScoreJob, err: Exception) -> Exception:
+    """An :class:`InputError` naming the query or the documents of ``job`` that the
+    tokenizer refuses alone (at most one encode per document, only after a failure), or
+    ``err`` itself when each encodes on its own."""
+    bad: list[str] = []
+    for i, text in enumerate(job.texts):
+        try:
+            reranker.head.encode([job.query], [text])
+        except TEXT_ERRORS:
+            bad.append(f"documents[{i}]")
+            if i == 0:  # the first fails: maybe the query; try it with a plain document
+                try:
+                    reranker.head.encode([job.query], ["x"])
+                except TEXT_ERRORS:
+                    return InputError(f"the model's tokenizer cannot take the query ({type(err).__name__}: {err})")
+    if not bad:
+        return err
+    return InputError(f"the model's tokenizer cannot take {', '.join(bad)} ({type(err).__name__}: {err})")
 
 
 def _dense_of_fused_jobs(
