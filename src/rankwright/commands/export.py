@@ -72,8 +72,9 @@ def main(config: ExportConfig) -> Path:
         raise ValueError("evaluation data compares the ONNX export with torch: add --onnx true (and --int8 true)")
     src = resolve_model_path(config.model)
     adapter = ModelMetadata.exists(src) and ModelMetadata.load(src).adapter
-    if onnx and model_type_of(src) != "cross-encoder":
-        raise ValueError(f"{src} is a generative model: ONNX export is for cross-encoders (sequence classifiers)")
+    kind = model_type_of(src)
+    if onnx and kind != "cross-encoder":
+        raise ValueError(f"{src} is a {kind} model: ONNX export is for cross-encoders (sequence classifiers) so far")
     if adapter and onnx and not config.merge:
         raise ValueError(f"{src} is a LoRA adapter: ONNX export needs its merged weights (--merge true)")
     if adapter and config.merge:

@@ -41,6 +41,11 @@ def main(config: ServeConfig) -> None:
     if not config.name:
         config.name = model_name(config.model) or "rankwright"
     reranker = load_reranker(config)
+    if reranker.metadata.model_type == "bi-encoder":
+        raise ValueError(
+            f"{config.model} is a bi-encoder: serve takes cross-encoders and generative rerankers so far; score it "
+            "with Reranker.from_pretrained(...).rank, or serve a cross-encoder"
+        )
     app = create_app(reranker, config)
     if config.access_log:
         install_json_access_log()
