@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 pytestmark = pytest.mark.slow
 
 
-def _write_config(tmp_path: Path, data: Path, model: str, out: Path) -> Path:
+def _write_config(tmp_path: Path, data: Path, model: str, out: Path, **training) -> Path:
     config = {
         "data": {"path": str(data)},
         "labels": {"scheme": "graded", "relevant_gain": 2},
@@ -36,6 +36,7 @@ def _write_config(tmp_path: Path, data: Path, model: str, out: Path) -> Path:
             "eval_strategy": "no",
             "logging_steps": 100,
             "seed": 11,
+            **training,
         },
         "output_dir": str(out),
         "progress": False,
@@ -55,8 +56,8 @@ def _train(config: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def _weights(folder: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(folder / "final" / "model.safetensors"))
+def _weights(folder: Path, model: str = "final") -> dict[str, torch.Tensor]:
+    return load_file(str(folder / model / "model.safetensors"))
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_bert, write_pointwise):
@@ -88,3 +89,49 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_bert, wri
     assert ref.keys() == res.keys()
     diff = max((ref[k].float() - res[k].float()).abs().max().item() for k in ref)
     assert diff <= 1e-6, f"max abs weight difference {diff}"
+
+
+VALIDATED = {"eval_strategy": "steps", "eval_steps": 5, "early_stopping_patience": 4}
+
+
+def test_resume_keeps_the_best_checkpoint_and_the_summary_of_the_whole_run(tmp_path, tiny_bert, write_pointwise):
+    """Validation every 5 steps: after a SIGKILL and a resume, best/ is the uninterrupted
+    run's best/ (the best value and the early-stopping count survive the resume), and
+    train_summary.json describes the whole run, not only its resumed part."""
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=40)
+    reference = _train(_write_config(tmp_path, data, tiny_bert, tmp_path / "reference", **VALIDATED))
+    assert reference.wait(timeout=600) == 0, reference.stderr.read().decode()[-3000:]
+
+    out = tmp_path / "killed"
+    config = _write_config(tmp_path, data, tiny_bert, out, **VALIDATED)
+    proc = _train(config)
+    marker = out / "checkpoint-20" / "trainer_state.json"
+    deadline = time.time() + 600
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "no checkpoint-20 was written"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "training finished before it could be killed"
+
+    resumed = _train(config, "--training.resume", "true")
+    assert resumed.wait(timeout=600) == 0, resumed.stderr.read().decode()[-3000:]
+    ref = json.loads((tmp_path / "reference" / "train_summary.json").read_text())
+    res = json.loads((out / "train_summary.json").read_text())
+    assert int(res["resumed_from"].rsplit("-", 1)[1]) >= 20
+    for key in ("global_steps", "pairs_seen", "best_step", "stopped_early"):
+        assert res[key] == ref[key], key
+    assert res["best_validation"] == pytest.approx(ref["best_validation"], abs=1e-6)
+    assert [h["step"] for h in res["validation_history"]] == [h["step"] for h in ref["validation_history"]]
+    assert res["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-5)
+    assert (
+        res["early_stopping"]["evaluations_without_improvement"]
+        == (ref["early_stopping"]["evaluations_without_improvement"])
+    )
+    for folder in ("best", "final"):
+        a, b = _weights(tmp_path / "reference", folder), _weights(out, folder)
+        diff = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+        assert diff <= 1e-6, f"{folder}: max abs weight difference {diff}"
+    best = json.loads((out / "best" / "rankwright.json").read_text())["training"]["best"]
+    assert best["step"] == ref["best_step"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,33 @@ def test_distillation_needs_teacher_scores_and_listed_negatives(tmp_path, tiny_b
     scored = _write_flag(tmp_path / "scored.jsonl")
     with pytest.raises(TrainingSetupError, match="hard_ratio 1"):
         train(_config(tmp_path, scored, tiny_bert, **base, sampling={"hard_ratio": 0.5}))
+
+
+def test_a_checkpoint_with_an_unreadable_state_is_skipped_for_the_one_before(tmp_path, caplog):
+    from rankwright.training.run import last_complete_checkpoint
+
+    for step, text in ((5, '{"global_step": 5}'), (10, ""), (15, None)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        if text is not None:
+            (folder / "trainer_state.json").write_text(text)
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-5")
+    assert "checkpoint-10: its trainer_state.json cannot be read" in caplog.text
+    assert "incomplete checkpoint" in caplog.text and "checkpoint-15" in caplog.text
+
+
+def test_best_and_early_stopping_state_round_trip_through_a_checkpoint():
+    from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback, TrainingProgress
+
+    saver, stopper = SaveBestCallback(lambda *a, **k: None, "ndcg@10"), EarlyStopCallback("ndcg@10", 3)
+    progress = TrainingProgress()
+    saver.best, saver.best_step, saver.history = 0.91, 200, [{"step": 200, "epoch": 1.0, "eval_ndcg@10": 0.91}]
+    stopper.best, stopper.best_step, stopper.bad_evaluations = 0.91, 200, 2
+    progress.pairs_seen, progress.loss_sum = 640, 12.5
+    stored = json.loads(json.dumps({type(c).__name__: c.state() for c in (saver, stopper, progress)}))
+    again = SaveBestCallback(lambda *a, **k: None, "ndcg@10"), EarlyStopCallback("ndcg@10", 3), TrainingProgress()
+    for callback in again:
+        callback.restore(stored)
+    assert (again[0].best, again[0].best_step, again[0].history) == (0.91, 200, saver.history)
+    assert (again[1].best, again[1].bad_evaluations) == (0.91, 2)
+    assert (again[2].pairs_seen, again[2].loss_sum) == (640, 12.5)

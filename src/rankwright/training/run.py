@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -42,7 +43,13 @@ from rankwright.training.arguments import training_arguments
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
 from rankwright.training.sharding import RankBatchSampler
-from rankwright.training.trainer import EarlyStopCallback, RerankTrainer, SaveBestCallback, ValidationSet
+from rankwright.training.trainer import (
+    EarlyStopCallback,
+    RerankTrainer,
+    RestorableState,
+    SaveBestCallback,
+    ValidationSet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -306,13 +313,31 @@ def _model_and_head(config: TrainConfig, model_type: str, scheme: LabelScheme, l
 
 def last_complete_checkpoint(out: Path) -> str | None:
     """The newest checkpoint the Trainer finished writing (``trainer_state.json`` is its
-    last file); a checkpoint cut short by a crash is skipped with a warning."""
+    last file, and must parse); a checkpoint cut short by a crash, or whose state file
+    is empty or unreadable, is skipped with a warning and the one before it is used."""
     steps = sorted((int(p.name.split("-")[1]), p) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
     for _, path in reversed(steps):
-        if (path / "trainer_state.json").exists():
-            return str(path)
-        log.warning("skipping incomplete checkpoint %s (interrupted while saving)", path)
+        state = path / "trainer_state.json"
+        if not state.exists():
+            log.warning("skipping incomplete checkpoint %s (interrupted while saving)", path)
+            continue
+        try:
+            json.loads(state.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            log.warning("skipping checkpoint %s: its trainer_state.json cannot be read (%s)", path, err)
+            continue
+        return str(path)
     return None
+
+
+def restore_callbacks(checkpoint: str, callbacks: list) -> None:
+    """Put back what each :class:`RestorableState` callback tracked when ``checkpoint``
+    was saved (best validation value and step, early-stopping count, pairs seen, loss)."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    stored = state.get("stateful_callbacks") or {}
+    for callback in callbacks:
+        if isinstance(callback, RestorableState):
+            callback.restore(stored)
 
 
 def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:
@@ -441,6 +466,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         log.warning("training.resume: no checkpoint in %s; starting from scratch", out)
     elif resume_from:
         log.info("resuming from %s", resume_from)
+        restore_callbacks(resume_from, [saver, stopper, trainer.progress])
+    pairs_before = trainer.pairs_seen
     train_start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
     train_seconds = time.perf_counter() - train_start
@@ -453,8 +480,10 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         "pairs_seen": trainer.pairs_seen,
         "train_examples_per_epoch": len(examples),
         "train_queries_skipped_no_usable_group": examples.skipped_queries,
-        "pairs_per_second": trainer.pairs_seen / train_seconds if train_seconds else None,
-        "train_loss": output.training_loss,
+        # this process's pairs: a resumed run's time covers only the steps after the checkpoint
+        "pairs_per_second": (trainer.pairs_seen - pairs_before) / train_seconds if train_seconds else None,
+        # the mean per-step loss of the whole run, resumed or not
+        "train_loss": trainer.progress.loss_sum / output.global_step if output.global_step else None,
         "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
         "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
         "best_step": saver.best_step,

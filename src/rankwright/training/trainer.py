@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 from transformers import Trainer, TrainerCallback
+from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import seed_worker
 
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
@@ -86,7 +87,8 @@ class RerankTrainer(Trainer):
         self.train_batches = train_batches
         # Our loss is a per-batch mean: let the Trainer scale it for accumulation.
         self.model_accepts_loss_kwargs = False
-        self.pairs_seen = 0
+        self.progress = TrainingProgress()
+        self.add_callback(self.progress)  # saved in every checkpoint, restored by a resume
         self.last_eval_step: int | None = None
         self.last_eval_metrics: dict[str, float] = {}
 
@@ -131,8 +133,17 @@ class RerankTrainer(Trainer):
             # A placeholder batch: its scores must still reach the loss, or this rank
             # would skip the gradient all-reduce that the other ranks wait in.
             loss = loss + 0.0 * grid.sum()
-        self.pairs_seen += int(mask.sum())  # the global batch's pairs
+        self.progress.pairs_seen += int(mask.sum())  # the global batch's pairs
         return (loss, {"scores": grid}) if return_outputs else loss
+
+    @property
+    def pairs_seen(self) -> int:
+        return self.progress.pairs_seen
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self.progress.loss_sum += float(loss)  # already divided by the accumulation steps
+        return loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         if self.validation is None:
@@ -152,9 +163,43 @@ class RerankTrainer(Trainer):
         return metrics
 
 
-class SaveBestCallback(TrainerCallback):
+class RestorableState(ExportableState):
+    """A callback whose ``ATTRIBUTES`` are saved into every checkpoint's
+    ``trainer_state.json`` (``stateful_callbacks``, by the Trainer) and put back by
+    :meth:`restore` on a resume, so what it tracked does not restart from nothing."""
+
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    def state(self) -> dict[str, Any]:
+        return {"args": {}, "attributes": {name: getattr(self, name) for name in self.ATTRIBUTES}}
+
+    def restore(self, stored: dict[str, Any]) -> None:
+        data = stored.get(type(self).__name__)
+        if isinstance(data, list):
+            data = data[-1] if data else None
+        for name, value in ((data or {}).get("attributes") or {}).items():
+            if name in self.ATTRIBUTES:
+                setattr(self, name, value)
+
+
+class TrainingProgress(TrainerCallback, RestorableState):
+    """Pairs trained on and the sum of the per-step training losses since the start,
+    across resumes (the Trainer's own loss total restarts with each process)."""
+
+    ATTRIBUTES = ("pairs_seen", "loss_sum")
+
+    def __init__(self) -> None:
+        self.pairs_seen = 0
+        self.loss_sum = 0.0
+
+
+class SaveBestCallback(TrainerCallback, RestorableState):
     """Saves the model to ``best/`` whenever the chosen validation metric improves
-    (``save_fn(model, step=..., metric=...)``; the Trainer passes its model to callbacks)."""
+    (``save_fn(model, step=..., metric=...)``; the Trainer passes its model to callbacks).
+    The best value, its step and the history survive a resume (:class:`RestorableState`),
+    so a resumed run's first evaluation is compared with the best before the interruption."""
+
+    ATTRIBUTES = ("best", "best_step", "history")
 
     def __init__(self, save_fn, metric: str, greater_is_better: bool = True):
         self.save_fn = save_fn
@@ -177,12 +222,14 @@ class SaveBestCallback(TrainerCallback):
                 log.info("new best %s = %.4f at step %d", self.metric, value, state.global_step)
 
 
-class EarlyStopCallback(TrainerCallback):
+class EarlyStopCallback(TrainerCallback, RestorableState):
     """Stops training when the validation metric that ``SaveBestCallback`` tracks has
     not improved by more than ``threshold`` on the best value so far for ``patience``
     evaluations in a row (transformers' ``EarlyStoppingCallback`` needs
     ``load_best_model_at_end`` and the Trainer's own best-checkpoint bookkeeping, which
-    this project replaces with best/)."""
+    this project replaces with best/). Its count survives a resume."""
+
+    ATTRIBUTES = ("best", "best_step", "bad_evaluations", "stopped_step", "stopped_epoch")
 
     def __init__(self, metric: str, patience: int, threshold: float = 0.0, greater_is_better: bool = True):
         if patience < 1:
