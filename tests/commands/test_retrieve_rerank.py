@@ -209,3 +209,22 @@ def test_oracle_when_the_first_stage_missed_nothing(beir, model, tmp_path):
     assert metrics["candidates"] == len(QUERIES) * len(DOCS)
     first, reranked = read_run(out / "bm25.trec"), read_run(out / "reranked.trec")
     assert pairs_of(reranked) == pairs_of(first) and len(first) == len(QUERIES) * len(DOCS)
+
+
+def test_a_fine_tuned_bi_encoder_as_first_stage_and_as_reranker(beir, tiny_bert, tmp_path):
+    """A bi-encoder folder is a dense retriever (``retriever.dense.model``) and a
+    reranker; reranking its own candidates gives its own cosines back."""
+    from sentence_transformers import SentenceTransformer
+
+    from rankwright.models.metadata import ModelMetadata
+
+    folder = tmp_path / "bi"
+    SentenceTransformer(tiny_bert).save(str(folder))
+    ModelMetadata(model_type="bi-encoder", score="cosine", max_length=32).save(folder)
+    out = tmp_path / "run"
+    dense = ["--retriever.kind", "dense", "--retriever.dense.model", str(folder), "--retriever.dense.max_length", "32"]
+    run_command(beir, str(folder), out, *dense)
+    first, reranked = read_run(out / "dense.trec"), read_run(out / "reranked.trec")
+    assert pairs_of(first) == pairs_of(reranked) and len(first) == TOP_K * len(QUERIES)
+    merged = first.merge(reranked, on=["query_id", "doc_id"], suffixes=("_first", "_reranked"))
+    assert (merged["score_first"] - merged["score_reranked"]).abs().max() < 1e-5
