@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from rankwright.inference.fusion import validate_fusion
-from rankwright.inference.reranker import BATCH_PAIRS, BATCH_TOKENS, Reranker
+from rankwright.inference.reranker import BATCH_PAIRS, BATCH_TOKENS, Reranker, pair_lists
 from rankwright.models.metadata import ModelMetadata
 from rankwright.retrieval.dense import DenseConfig, DenseEncoder
 
@@ -68,10 +68,7 @@ class BiEncoderReranker(Reranker):
     ) -> np.ndarray:
         """The cosine of each (query, document) pair, in input order (``max_tokens`` is
         not used: sentence-transformers batches ``batch_size`` texts)."""
-        docs = list(docs)
-        queries = [queries] * len(docs) if isinstance(queries, str) else list(queries)
-        if len(queries) != len(docs):
-            raise ValueError(f"{len(queries)} queries but {len(docs)} documents")
+        queries, docs = pair_lists(queries, docs)
         if not docs:
             return np.zeros(0, dtype=np.float32)
         was_training = self.model.training

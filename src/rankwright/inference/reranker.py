@@ -175,10 +175,7 @@ class Reranker:
         (None: no budget) also caps a batch's padded size (pairs x its longest pair), so
         batches of short pairs hold more of them and a batch of long ones cannot blow up
         memory (see ``BATCH_TOKENS``)."""
-        docs = list(docs)
-        queries = [queries] * len(docs) if isinstance(queries, str) else list(queries)
-        if len(queries) != len(docs):
-            raise ValueError(f"{len(queries)} queries but {len(docs)} documents")
+        queries, docs = pair_lists(queries, docs)
         features = self.head.encode(queries, docs) if docs else []
         return self.logits_of_features(features, batch_size=batch_size, max_tokens=max_tokens, progress=progress)
 
@@ -387,6 +384,15 @@ class Reranker:
         )
         order = np.argsort(-scores, kind="stable")[: top_k or len(docs)]
         return [RankedDocument(int(i), float(scores[i]), docs[i]) for i in order]
+
+
+def pair_lists(queries: str | Sequence[str], docs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """One query per document (a single query string is repeated), checked to match."""
+    docs = list(docs)
+    queries = [queries] * len(docs) if isinstance(queries, str) else list(queries)
+    if len(queries) != len(docs):
+        raise ValueError(f"{len(queries)} queries but {len(docs)} documents")
+    return queries, docs
 
 
 def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int | None) -> list[np.ndarray]:

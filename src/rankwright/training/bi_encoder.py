@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-import rankwright
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID, RelevanceData
 from rankwright.evaluation.report import write_json
@@ -156,7 +154,7 @@ def train_bi_encoder(
     from rankwright.inference.bi_encoder import BiEncoderReranker
     from rankwright.retrieval.dense import DenseConfig, DenseEncoder
     from rankwright.training.arguments import training_kwargs
-    from rankwright.training.run import TrainingSetupError, TrainResult
+    from rankwright.training.run import TrainingSetupError, TrainResult, training_record
     from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback, ValidationSet
 
     started = time.perf_counter()
@@ -184,15 +182,7 @@ def train_bi_encoder(
         activation="sigmoid",
         score="cosine",
         base_model=config.model.name,
-        training={
-            "rankwright_version": rankwright.__version__,
-            "loss": {"name": config.loss.name, **config.loss.params},
-            "data": config.data.path,
-            "train_queries": train_data.n_queries,
-            "train_pairs": len(train_data.pairs),
-            "train_rows": len(rows["anchor"]),
-            "config": asdict(config),
-        },
+        training=training_record(config, train_data, train_rows=len(rows["anchor"])),
     )
     validation = None
     if val_data is not None and t.eval_strategy != "no":

@@ -311,6 +311,19 @@ def _model_and_head(config: TrainConfig, model_type: str, scheme: LabelScheme, l
     return model, tokenizer, head
 
 
+def training_record(config: TrainConfig, train_data: RelevanceData, **extra: Any) -> dict[str, Any]:
+    """What a model folder's ``rankwright.json`` records of its training."""
+    return {
+        "rankwright_version": rankwright.__version__,
+        "loss": {"name": config.loss.name, **config.loss.params},
+        "data": config.data.path,
+        "train_queries": train_data.n_queries,
+        "train_pairs": len(train_data.pairs),
+        **extra,
+        "config": asdict(config),
+    }
+
+
 def last_complete_checkpoint(out: Path) -> str | None:
     """The newest checkpoint the Trainer finished writing (``trainer_state.json`` is its
     last file, and must parse); a checkpoint cut short by a crash, or whose state file
@@ -406,14 +419,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         prompt=prompt_metadata(head) if generative else None,
         base_model=config.model.name,
         adapter=config.lora.enabled,
-        training={
-            "rankwright_version": rankwright.__version__,
-            "loss": {"name": config.loss.name, **config.loss.params},
-            "data": config.data.path,
-            "train_queries": train_data.n_queries,
-            "train_pairs": len(train_data.pairs),
-            "config": asdict(config),
-        },
+        training=training_record(config, train_data),
     )
     validation = None
     if val_data is not None and config.training.eval_strategy != "no":
