@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rankwright.commands.configs import DataSelection
-from rankwright.data.config import SplitConfig
+from rankwright.data.config import DataSelection, SplitConfig
 from rankwright.evaluation.config import RankingConfig
 from rankwright.inference.config import METHODS
 from rankwright.mining.config import MiningConfig
