@@ -1,5 +1,5 @@
 """The ``recipe`` command's configuration: dataclasses only (no torch or pandas).
-:mod:`rankwright.commands.recipe` and :mod:`rankwright.recipe.phases` re-export them."""
+:mod:`rankwright.commands.recipe` re-exports them; :mod:`rankwright.recipe` exposes ``RecipeConfig``."""
 
 from __future__ import annotations
 
