@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from rankwright.commands.common import load_data
 from rankwright.commands.configs import BM25CommandConfig
+from rankwright.data.loading import load_data
 from rankwright.data.readers import write_run
 from rankwright.data.records import RelevanceData
 from rankwright.retrieval.bm25 import BM25, BM25Config

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rankwright.commands.common import load_data
 from rankwright.commands.configs import CalibrateConfig
+from rankwright.data.loading import load_data
 from rankwright.data.split import split_data
 from rankwright.inference.calibrate import calibrate_model
 from rankwright.models.metadata import ModelMetadata

@@ -1,44 +1,27 @@
 """Every command's configuration dataclass (besides ``train``'s, ``pairs``' and ``recipe``'s,
 which live with their code's settings): dataclasses only, no torch, transformers or pandas,
 so that ``rankwright --help`` and config errors answer at once. Each command module
-re-exports its config."""
+re-exports its config. The data selection they share (:class:`DataSelection`,
+:class:`RunDataSelection`) lives in :mod:`rankwright.data.config` and is re-exported here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rankwright.data.config import SPLIT_NAMES, DataConfig, LabelConfig, SplitConfig
-from rankwright.evaluation.config import EvalOptions, RankingConfig
+from rankwright.data.config import (  # noqa: F401 (SUBSETS: re-exported)
+    SUBSETS,
+    DataConfig,
+    DataSelection,
+    LabelConfig,
+    RunDataSelection,
+    SplitConfig,
+)
+from rankwright.evaluation.config import CompareConfig, EvalOptions, RankingConfig  # noqa: F401 (CompareConfig: re-exported)
 from rankwright.inference.config import DEFAULT_OPSET, METHODS, Int8Config
 from rankwright.mining.config import MiningConfig, TeacherConfig
 from rankwright.retrieval.config import BM25Config, RetrieverConfig
 from rankwright.serving.config import ServingConfig
-
-SUBSETS = ("all", *SPLIT_NAMES)
-
-
-@dataclass
-class DataSelection:
-    """The data a command reads, its label scheme, and which query split it uses."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    labels: LabelConfig = field(default_factory=LabelConfig)
-    split: SplitConfig = field(default_factory=SplitConfig)
-    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split used"})
-
-
-@dataclass
-class RunDataSelection(DataSelection):
-    """A :class:`DataSelection` that may instead be a qrels file alone (runs evaluated like trec_eval)."""
-
-    qrels: str | None = field(
-        default=None,
-        metadata={
-            "help": "a TREC qrels file alone (3 or 4 columns) instead of data: no texts, runs evaluated like "
-            "trec_eval (integer grades as gains, relevant when gain >= 1 unless labels.* say otherwise)"
-        },
-    )
 
 
 @dataclass
@@ -77,24 +60,6 @@ class EvaluateConfig(RunDataSelection):
             "help": "a run file, or `bm25`, evaluated on the same data and shown as the baseline row with deltas"
         },
     )
-
-
-@dataclass
-class CompareConfig(RunDataSelection):
-    # The command line also takes the runs as positional arguments (see config.add_arguments).
-    POSITIONAL: ClassVar[str] = "runs"
-
-    runs: list[str] = field(
-        default_factory=list,
-        metadata={"help": "two or more TREC runs or tables (query_id, doc_id, score); also positional: RUN RUN ..."},
-    )
-    names: list[str] | None = field(default=None, metadata={"help": "a name per run (default: the file names)"})
-    baseline: int = field(default=0, metadata={"help": "index of the run the others are compared with"})
-    metrics: RankingConfig = field(default_factory=RankingConfig)
-    rounds: int = field(default=10_000, metadata={"help": "sign flips of the paired randomisation test"})
-    seed: int = field(default=0, metadata={"help": "seed of the randomisation test"})
-    output_dir: str = field(default="runs/compare", metadata={"help": "folder for compare.json/.html, per_query.csv"})
-    report: bool = field(default=True, metadata={"help": "write compare.html (and figures/differences.png)"})
 
 
 @dataclass

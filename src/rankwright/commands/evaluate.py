@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from rankwright.commands.bm25 import bm25_run, resolve_mode
-from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.configs import EvaluateConfig
 from rankwright.commands.rerank import rerank_candidates
+from rankwright.data.loading import LoadedData, load_data
 from rankwright.data.readers import read_run
 from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from rankwright.commands.common import LoadedData, load_data
 from rankwright.commands.configs import ExportConfig
+from rankwright.data.loading import LoadedData, load_data
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
 from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import RankingConfig, evaluate_run

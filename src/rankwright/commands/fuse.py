@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rankwright.commands.common import load_data
 from rankwright.commands.configs import FuseConfig
 from rankwright.commands.rerank import top_k_of
+from rankwright.data.loading import load_data
 from rankwright.data.readers import read_run
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID
 from rankwright.evaluation.evaluate import judged_qrels

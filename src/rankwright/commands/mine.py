@@ -11,8 +11,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from rankwright.commands.common import load_data
 from rankwright.commands.configs import MineConfig
+from rankwright.data.loading import load_data
 from rankwright.mining.negatives import Miner, group_record
 from rankwright.mining.teacher import load_teacher
 from rankwright.retrieval import build_retriever

@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from rankwright.commands.common import load_data
 from rankwright.commands.configs import RetrieveRerankConfig
 from rankwright.commands.evaluate import model_label
 from rankwright.commands.rerank import rerank_candidates
+from rankwright.data.loading import load_data
 from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID
 from rankwright.evaluation.evaluate import judged_qrels

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rankwright.commands.common import load_data
 from rankwright.commands.configs import TeacherScoreConfig
+from rankwright.data.loading import load_data
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
 from rankwright.inference.reranker import Reranker
 

@@ -1,4 +1,5 @@
-"""The data settings: where relevance data is, how to read and label it, how to split it.
+"""The data settings: where relevance data is, how to read and label it, how to split it,
+and which query split a command uses (:class:`DataSelection`).
 
 Dataclasses and constants only (no pandas), so that the command line is built without
 loading the libraries that reading the data needs. The readers re-export these names.
@@ -20,6 +21,7 @@ GROUPED_LAYOUTS: dict[str, tuple[str, str, str, str | None, str | None]] = {
 
 FORMATS = ("auto", "table", "grouped", *GROUPED_LAYOUTS, "beir", "smart")
 SPLIT_NAMES = ("train", "val", "test")
+SUBSETS = ("all", *SPLIT_NAMES)
 
 
 @dataclass
@@ -100,3 +102,26 @@ class SplitConfig:
     ratios: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15], metadata={"help": "train, val, test"})
     seed: int = field(default=42, metadata={"help": "same seed, same split, on any machine"})
     by: str = field(default=QUERY_ID, metadata={"help": "column whose values are kept together (query_id or user_id)"})
+
+
+@dataclass
+class DataSelection:
+    """The data a command reads, its label scheme, and which query split it uses."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    subset: str = field(default="all", metadata={"help": "all|train|val|test: the query split used"})
+
+
+@dataclass
+class RunDataSelection(DataSelection):
+    """A :class:`DataSelection` that may instead be a qrels file alone (runs evaluated like trec_eval)."""
+
+    qrels: str | None = field(
+        default=None,
+        metadata={
+            "help": "a TREC qrels file alone (3 or 4 columns) instead of data: no texts, runs evaluated like "
+            "trec_eval (integer grades as gains, relevant when gain >= 1 unless labels.* say otherwise)"
+        },
+    )

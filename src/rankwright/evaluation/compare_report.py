@@ -1,6 +1,6 @@
-"""compare.html: the runs of ``rankwright compare`` side by side on one self-contained
-page (the style of report.html; the figure embedded as a PNG data URI and also written
-to ``figures/differences.png``)."""
+"""compare.html: the runs of a comparison (:mod:`rankwright.evaluation.comparison`) side
+by side on one self-contained page (the style of report.html; the figure embedded as a
+PNG data URI and also written to ``figures/differences.png``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rankwright.evaluation.html_page import Figures, esc, note, num, write_page
 from rankwright.evaluation.report import TABLE_METRICS
 
 if TYPE_CHECKING:
-    from rankwright.commands.compare import Comparison
+    from rankwright.evaluation.comparison import Comparison
 
 FIELDS = ("queries", "mean_a", "mean_b", "mean_difference", "wins", "ties", "losses", "t_test_p", "randomisation_p")
 EXTRA_STYLE = "span.delta { font-size: 0.85em; } span.up { color: #1a7f37; } span.down { color: #c62828; }"

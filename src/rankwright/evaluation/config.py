@@ -1,8 +1,12 @@
-"""Which metrics to compute: dataclasses only (no numpy, pandas or metric libraries)."""
+"""Which metrics to compute, and how runs are compared (``rankwright compare``):
+dataclasses only (no numpy, pandas or metric libraries)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rankwright.data.config import RunDataSelection
 
 
 @dataclass
@@ -47,3 +51,21 @@ class EvalOptions:
     breakdown_by: str | None = field(
         default=None, metadata={"help": "also average per-query metrics by this pair column (e.g. user_id)"}
     )
+
+
+@dataclass
+class CompareConfig(RunDataSelection):
+    # The command line also takes the runs as positional arguments (see config.add_arguments).
+    POSITIONAL: ClassVar[str] = "runs"
+
+    runs: list[str] = field(
+        default_factory=list,
+        metadata={"help": "two or more TREC runs or tables (query_id, doc_id, score); also positional: RUN RUN ..."},
+    )
+    names: list[str] | None = field(default=None, metadata={"help": "a name per run (default: the file names)"})
+    baseline: int = field(default=0, metadata={"help": "index of the run the others are compared with"})
+    metrics: RankingConfig = field(default_factory=RankingConfig)
+    rounds: int = field(default=10_000, metadata={"help": "sign flips of the paired randomisation test"})
+    seed: int = field(default=0, metadata={"help": "seed of the randomisation test"})
+    output_dir: str = field(default="runs/compare", metadata={"help": "folder for compare.json/.html, per_query.csv"})
+    report: bool = field(default=True, metadata={"help": "write compare.html (and figures/differences.png)"})

@@ -131,7 +131,7 @@ class Reranker:
         generative = metadata.model_type == "generative"
         tokenizer = None
         if backend != "torch":
-            from rankwright.inference.onnx_backend import load_onnx_model  # onnxruntime only when asked for
+            from rankwright.inference.onnx_runtime import load_onnx_model  # onnxruntime only when asked for
 
             model = load_onnx_model(path, metadata, backend, **model_kwargs)
             device = device or "cpu"

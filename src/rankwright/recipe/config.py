@@ -1,12 +1,11 @@
 """The ``recipe`` command's configuration: dataclasses only (no torch or pandas).
-:mod:`rankwright.commands.recipe` and :mod:`rankwright.recipe.phases` re-export them."""
+:mod:`rankwright.commands.recipe` re-exports them; :mod:`rankwright.recipe` exposes ``RecipeConfig``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rankwright.commands.configs import DataSelection
-from rankwright.data.config import SplitConfig
+from rankwright.data.config import DataSelection, SplitConfig
 from rankwright.evaluation.config import RankingConfig
 from rankwright.inference.config import METHODS
 from rankwright.mining.config import MiningConfig

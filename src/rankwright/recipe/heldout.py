@@ -2,10 +2,10 @@
 
 The runs (first stage, zero-shot dense rerank, fine-tuned reranker, fine-tuned
 bi-encoder, the cross-encoders not kept, and the system selected on validation) are
-written as TREC files and evaluated by ``rankwright compare``'s code path (one table,
-``compare.json``, ``per_query.csv``, ``compare.html``); the selected system and the
-fine-tuned models are then tested per query against the first stage and the dense
-rerank."""
+written as TREC files and evaluated as ``rankwright compare`` evaluates runs
+(:mod:`rankwright.evaluation.comparison`: one table, ``compare.json``,
+``per_query.csv``, ``compare.html``); the selected system and the fine-tuned models are
+then tested per query against the first stage and the dense rerank."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rankwright.commands.common import LoadedData
-from rankwright.commands.compare import CompareConfig, Comparison, compare_runs
+from rankwright.data.loading import LoadedData
 from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
+from rankwright.evaluation.comparison import Comparison, compare_runs
+from rankwright.evaluation.config import CompareConfig
 from rankwright.evaluation.significance import paired_comparison
 from rankwright.inference.fusion import fuse
 from rankwright.recipe.candidates import fusion_components

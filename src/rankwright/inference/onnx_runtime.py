@@ -1,0 +1,115 @@
+"""ONNX Runtime CPU inference for cross-encoders: a stand-in for the torch model that
+``Reranker`` scores through unchanged, and where a model folder keeps its ONNX files
+(``onnx/model.onnx`` fp32, ``onnx/model_int8.onnx`` dynamic int8, where
+sentence-transformers and Optimum put them). Export and quantisation are in
+:mod:`rankwright.inference.onnx_backend`, which re-exports these names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from transformers import AutoConfig, PretrainedConfig
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+if TYPE_CHECKING:
+    from rankwright.models.metadata import ModelMetadata
+
+ONNX_DIR = "onnx"
+ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx"}
+BACKENDS = ("torch", *ONNX_FILES)
+OUTPUT = "logits"
+
+
+class OnnxSequenceClassifier:
+    """An ONNX Runtime session that behaves like a transformers sequence classifier
+    where ``Reranker`` needs it: ``model(**batch).logits`` (torch tensors in and out),
+    ``.to(device)``, ``.eval()``, ``.training`` and ``.config``. CPU only."""
+
+    training = False
+
+    def __init__(self, path: str | Path, config: PretrainedConfig, *, threads: int | None = None):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"ONNX model not found: {self.path}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = int(threads or torch.get_num_threads())
+        options.log_severity_level = 3  # errors only: ORT warns about every unused initializer
+        self.threads = options.intra_op_num_threads
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.config = config
+
+    @classmethod
+    def from_pretrained(
+        cls, folder: str | Path, *, quantized: bool = False, threads: int | None = None
+    ) -> OnnxSequenceClassifier:
+        """The fp32 (or ``quantized`` int8) ONNX model of a model folder."""
+        path = onnx_path(folder, "onnx-int8" if quantized else "onnx")
+        return cls(path, AutoConfig.from_pretrained(folder), threads=threads)
+
+    def __call__(self, **batch: torch.Tensor) -> SequenceClassifierOutput:
+        feeds = {}
+        for name in self.input_names:
+            if name in batch:
+                feeds[name] = batch[name].detach().cpu().numpy().astype(np.int64, copy=False)
+            elif name == "token_type_ids":  # one segment, as transformers assumes without them
+                feeds[name] = np.zeros_like(feeds.get("input_ids", batch["input_ids"].cpu().numpy()), dtype=np.int64)
+            else:
+                raise ValueError(f"{self.path} needs input {name!r}; the batch has {sorted(batch)}")
+        (logits,) = self.session.run([OUTPUT], feeds)
+        return SequenceClassifierOutput(logits=torch.from_numpy(logits))
+
+    def to(self, device: str | torch.device) -> OnnxSequenceClassifier:
+        if torch.device(device).type != "cpu":
+            raise ValueError(
+                f"the ONNX backend runs on CPU (ONNX Runtime's CPUExecutionProvider), not {device}; "
+                "use backend='torch' for a GPU"
+            )
+        return self
+
+    def eval(self) -> OnnxSequenceClassifier:
+        return self
+
+    def train(self, mode: bool = True) -> OnnxSequenceClassifier:
+        if mode:
+            raise RuntimeError("an ONNX model cannot be trained; train the torch model and export it again")
+        return self
+
+    def __repr__(self) -> str:
+        return f"OnnxSequenceClassifier({self.path}, threads={self.threads})"
+
+
+def onnx_path(folder: str | Path, backend: str) -> Path:
+    """The ONNX file of ``backend`` in a model folder; a FileNotFoundError that says how
+    to make it when it is missing."""
+    if backend not in ONNX_FILES:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    path = Path(folder) / ONNX_DIR / ONNX_FILES[backend]
+    if not path.is_file():
+        flags = " --int8 true" if backend == "onnx-int8" else ""
+        raise FileNotFoundError(
+            f"{folder} has no {ONNX_DIR}/{ONNX_FILES[backend]} (backend={backend!r}): write it with "
+            f"`rankwright export --onnx true{flags} --model {folder} --output {folder}`"
+        )
+    return path
+
+
+def load_onnx_model(folder: str, metadata: ModelMetadata, backend: str, **kwargs: Any) -> OnnxSequenceClassifier:
+    """What ``Reranker.from_pretrained(backend=...)`` scores with: the folder's ONNX
+    model, after refusing what has none (generative models, unmerged LoRA adapters)."""
+    if backend not in ONNX_FILES:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if metadata.model_type != "cross-encoder":
+        raise ValueError(
+            f"{folder} is a {metadata.model_type} model: the ONNX backends serve cross-encoders "
+            "(sequence classifiers) only; use backend='torch'"
+        )
+    if metadata.adapter:
+        raise ValueError(f"{folder} is a LoRA adapter: `rankwright export --merge true --onnx true` it first")
+    return OnnxSequenceClassifier.from_pretrained(folder, quantized=backend == "onnx-int8", **kwargs)

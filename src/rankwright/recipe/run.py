@@ -1,0 +1,224 @@
+"""The recipe, step by step: judged queries in, the best ranking system the data
+supports out, measured on held-out test queries (``rankwright recipe`` runs it).
+
+1. split the queries into train/val/test (by query);
+2. first stage: BM25 (or dense) top k from the corpus; without a corpus, BM25 over
+   each query's given candidates;
+3. zero-shot dense rerank: the packaged MiniLM sentence-embedding model's cosine;
+4. training pairs: judged positives and mined negatives (the first stage's ranking);
+5. warm-up on the dense teacher's scores, then supervised training with the best
+   checkpoint by validation nDCG@10 and early stopping; with ``warmup.choose``, the
+   supervised phase from the base encoder too; of those and the warm-up model itself,
+   the best on validation is kept;
+6. the dense model fine-tuned as a bi-encoder on the same pairs (in-batch negatives);
+7. selection on the validation queries only: the fine-tuned reranker, the fine-tuned
+   bi-encoder, the first stage, the dense rerank, or a fusion of them, whichever
+   scores best; a plain warning when a fine-tuned model is below the first stage;
+8. every system and the selected one on the test queries: one table, paired tests,
+   TREC runs, ``compare.html``, ``recipe.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rankwright.data.loading import LoadedData
+from rankwright.data.records import DOC, QUERY
+from rankwright.evaluation.comparison import Comparison
+from rankwright.evaluation.config import CompareConfig
+from rankwright.evaluation.ranking import GAIN, RankingConfig
+from rankwright.evaluation.report import format_table, write_json
+from rankwright.evaluation.significance import format_comparison
+from rankwright.inference.reranker import Reranker
+from rankwright.recipe.baselines import write_baselines
+from rankwright.recipe.clock import Clock
+from rankwright.recipe.config import RecipeConfig
+from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
+from rankwright.recipe.phases import PhaseInputs, RerankerChoice
+from rankwright.recipe.prepare import Prepared, prepare, training_pairs
+from rankwright.recipe.selection import Selection
+from rankwright.recipe.shipping import select_system
+from rankwright.recipe.training import Trained, train_bi_encoder, train_reranker
+from rankwright.recipe.training_data import validation_pairs, write_pairs
+from rankwright.training.run import TrainResult
+
+#: system -> split (val, test) -> scores of that split's candidates
+Scores = dict[str, dict[str, np.ndarray]]
+
+
+@dataclass
+class RecipeResult:
+    table: str
+    messages: list[str]
+    comparisons: str
+    selection: Selection
+    metrics: dict[str, Any]
+    paths: dict[str, str]
+
+
+def main(config: RecipeConfig) -> RecipeResult:
+    """Run every step of the recipe with ``config``; the files go to ``config.output_dir``."""
+    config.check()
+    clock = Clock()
+    out = Path(config.output_dir)
+    prep = prepare(config)
+    over_corpus = prep.first.over_corpus
+    metrics = config.metrics if over_corpus else replace(config.metrics, recall_at=[])
+    baselines = write_baselines(prep.ranked, prep.parts, prep.loaded.scheme, metrics, prep.first.name, out)
+    clock.lap("split_first_stage_and_dense")
+
+    pairs, mining = training_pairs(config, prep)
+    inputs = _phase_inputs(config, prep, pairs, out)
+    clock.lap("training_data")
+    biencoder = train_bi_encoder(config, inputs, clock)
+    trained = train_reranker(config, inputs, prep.encoder is not None, clock, biencoder)
+
+    scores, others = _score_systems(config, prep, trained)
+    selection, model_dir = select_system(config, prep, {k: v["val"] for k, v in scores.items()}, trained)
+    clock.lap("selection")
+
+    comparison, tests = _test(config, prep, metrics, scores, others, selection)
+    clock.lap("test")
+
+    columns = ["ndcg@10", "map", "mrr", *(f"recall@{k}" for k in metrics.recall_at)]
+    table = format_table(comparison.summaries, columns)
+    text = "\n".join(format_comparison(c["system"], c["baseline"], c) for c in tests if c["metric"] == "ndcg@10")
+    summary: dict[str, Any] = {
+        "queries": prep.counts,
+        "first_stage": prep.first.describe(),
+        "dense": asdict(config.dense) if prep.encoder is not None else None,
+        "mining": mining,
+        "training_pairs": len(pairs),
+        **_training_summary(trained),
+        "selection": _selection_summary(selection, model_dir),
+        "test": {"ranking": comparison.summaries, "paired_tests": tests},
+        "config": asdict(config),
+        "baselines": baselines,
+        "seconds": clock.seconds,
+    }
+    selection.table.to_csv(out / "selection.csv", index=False)
+    paths = {"recipe": str(out / "recipe.json"), "model": model_dir, "selection": str(out / "selection.csv")}
+    paths["baselines"] = str(out / "baselines.json")
+    paths |= comparison.paths
+    write_json(summary, Path(paths["recipe"]))
+    messages = ([trained.choice.message()] if trained.choice is not None else []) + selection.messages
+    return RecipeResult(table, messages, text, selection, summary, paths)
+
+
+#: the recipe from Python: ``run_recipe(RecipeConfig(...))``
+run_recipe = main
+
+
+def _phase_inputs(config: RecipeConfig, prep: Prepared, pairs: pd.DataFrame, out: Path) -> PhaseInputs:
+    """Write the training pairs and the validation candidates as the phases' parquet files."""
+    ranked = prep.ranked
+    train_file = write_pairs(pairs, prep.encoder, out / "data" / "train.parquet", progress=config.progress)
+    val_file = write_pairs(validation_pairs(ranked["val"], config.validation_depth), None, out / "data" / "val.parquet")
+    max_gain = int(max(pairs["label"].max(), ranked["val"][GAIN].max()))
+    validation = RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[])
+    return PhaseInputs(
+        train_file,
+        val_file,
+        prep.loaded.scheme.relevant_gain,
+        max_gain,
+        config.model,
+        config.sampling,
+        config.training,
+        config.lora,
+        validation,
+        config.progress,
+    )
+
+
+def model_scores(
+    config: RecipeConfig, ranked: dict[str, pd.DataFrame], model_dir: str, parts: tuple[str, ...] = ("val", "test")
+) -> dict[str, np.ndarray]:
+    """A model folder's own scores (no fusion) of the ``parts`` candidates."""
+    reranker = Reranker.from_pretrained(model_dir)
+    return {
+        name: reranker.score(
+            ranked[name][QUERY].tolist(),
+            ranked[name][DOC].tolist(),
+            batch_size=config.batch_size,
+            progress=config.progress,
+            fused=False,
+        )
+        for name in parts
+    }
+
+
+def _score_systems(config: RecipeConfig, prep: Prepared, trained: Trained) -> tuple[Scores, dict[str, np.ndarray]]:
+    """The kept reranker's and the bi-encoder's scores (val and test), and the test scores
+    of the cross-encoders not kept (the warm-up ablations), by their test-table row."""
+    scores = {"reranker": model_scores(config, prep.ranked, trained.kept.model_dir)}
+    if trained.biencoder is not None:
+        scores["biencoder"] = model_scores(config, prep.ranked, trained.biencoder.model_dir)
+    others = {}
+    for run, result in (trained.choice.others if trained.choice is not None else {}).items():
+        others[other_reranker_row(run)] = model_scores(config, prep.ranked, result.model_dir, ("test",))["test"]
+    return scores, others
+
+
+def _test(
+    config: RecipeConfig,
+    prep: Prepared,
+    metrics: RankingConfig,
+    scores: Scores,
+    others: dict[str, np.ndarray],
+    selection: Selection,
+) -> tuple[Comparison, list[dict[str, Any]]]:
+    """Every system on the test queries: the comparison's files and the paired tests."""
+    compare_config = CompareConfig(
+        data=config.data,
+        labels=config.labels,
+        split=config.split,
+        subset="test",
+        metrics=metrics,
+        output_dir=str(Path(config.output_dir)),
+    )
+    counts = {k: v for k, v in prep.counts.items() if k != "train_available"}
+    test_data = LoadedData(prep.loaded.full, prep.parts["test"], prep.loaded.scheme, counts)
+    biencoder_test = scores["biencoder"]["test"] if "biencoder" in scores else None
+    test = prep.ranked["test"]
+    runs = system_runs(test, scores["reranker"]["test"], selection, prep.first.name, others, biencoder_test)
+    return evaluate_heldout(runs, test_data, compare_config, prep.first.name)
+
+
+def _training_summary(trained: Trained) -> dict[str, Any]:
+    return {
+        "warmup": None if trained.warmup is None else _phase_summary(trained.warmup),
+        "supervised": {"model": trained.kept.model_dir, **_phase_summary(trained.kept)},
+        "warmup_choice": None if trained.choice is None else _choice_summary(trained.choice),
+        "bi_encoder": None
+        if trained.biencoder is None
+        else {"model": trained.biencoder.model_dir, **_phase_summary(trained.biencoder)},
+    }
+
+
+def _selection_summary(selection: Selection, model_dir: str) -> dict[str, Any]:
+    return {
+        "chosen": selection.chosen,
+        "model": model_dir,
+        "uses_reranker": selection.uses_reranker,
+        "uses_biencoder": selection.uses_biencoder,
+        "validation": selection.validation,
+        "fusion": selection.fusion,
+        "messages": selection.messages,
+        "candidates": selection.table.to_dict(orient="records"),
+    }
+
+
+def _phase_summary(result: TrainResult) -> dict[str, Any]:
+    m = result.metrics
+    keys = ("train_runtime_s", "global_steps", "pairs_per_second", "train_loss", "best_validation", "best_step")
+    return {**{k: m.get(k) for k in keys}, "stopped_early": m.get("early_stopping"), "output_dir": result.output_dir}
+
+
+def _choice_summary(choice: RerankerChoice) -> dict[str, Any]:
+    not_kept = {name: {"model": run.model_dir, **_phase_summary(run)} for name, run in choice.others.items()}
+    return {**choice.to_dict(), "not_kept": not_kept}
