@@ -291,3 +291,30 @@ def test_best_and_early_stopping_state_round_trip_through_a_checkpoint():
     assert (again[0].best, again[0].best_step, again[0].history) == (0.91, 200, saver.history)
     assert (again[1].best, again[1].bad_evaluations) == (0.91, 2)
     assert (again[2].pairs_seen, again[2].loss_sum) == (640, 12.5)
+
+
+def test_saved_cross_encoder_loads_in_sentence_transformers_with_its_max_length(tmp_path, tiny_cross_encoder):
+    """``CrossEncoder(path)`` with no arguments truncates at the folder's max_length and
+    gives rankwright's sigmoid scores, also on pairs longer than max_length."""
+    from huggingface_hub import ModelCard
+    from sentence_transformers import CrossEncoder
+
+    from rankwright.training.run import save_model
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_cross_encoder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_cross_encoder)
+    metadata = ModelMetadata(max_length=16, base_model=tiny_cross_encoder, labels={"scheme": "binary"})
+    folder = tmp_path / "saved"
+    save_model(model, tokenizer, metadata, folder)
+    queries = ["cordless drill", "sofa", "desk lamp with clamp", "kettle"]
+    docs = ["an eighteen volt drill with two batteries and a case " * 3, "a sofa " * 30, "lamp", "steel kettle " * 9]
+    cross_encoder = CrossEncoder(str(folder))
+    assert cross_encoder.max_seq_length == 16
+    st = np.asarray(cross_encoder.predict(list(zip(queries, docs, strict=True))))
+    logits = Reranker.from_pretrained(folder).logits(queries, docs)
+    assert np.allclose(st, 1.0 / (1.0 + np.exp(-logits.astype(np.float64))), atol=1e-5)
+    assert len(set(np.round(st, 6))) == 4  # not a constant
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.library_name == "sentence-transformers" and card.data.base_model is None
+    text = (folder / "README.md").read_text()
+    assert str(tmp_path) not in text and tiny_cross_encoder not in text

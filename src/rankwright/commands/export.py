@@ -37,6 +37,7 @@ from rankwright.inference.reranker import Reranker
 from rankwright.models.card import write_model_card
 from rankwright.models.loading import load_adapter_model, model_type_of, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.st_config import write_cross_encoder_config
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def merge_adapter(model_dir: str, output: str) -> Path:
     metadata.adapter = False
     metadata.training = {**metadata.training, "merged_from": str(model_dir)}
     metadata.save(out)
+    write_cross_encoder_config(out, metadata)
     write_model_card(out, metadata)
     return out
 

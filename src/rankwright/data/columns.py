@@ -12,6 +12,8 @@ SCORE = "score"
 GROUP = "group"
 #: Optional: 1 for a negative given as hard (mined), 0 for a random one.
 HARD = "hard"
+#: Optional: the split a row belongs to in the source (ESCI's official train/test), used by ``split.by: column``.
+SPLIT = "split"
 #: Optional, in scored runs: a calibrated P(relevant) beside the ranking score.
 PROBABILITY = "probability"
 

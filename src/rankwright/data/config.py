@@ -22,6 +22,8 @@ GROUPED_LAYOUTS: dict[str, tuple[str, str, str, str | None, str | None]] = {
 FORMATS = ("auto", "table", "grouped", *GROUPED_LAYOUTS, "beir", "smart")
 SPLIT_NAMES = ("train", "val", "test")
 SUBSETS = ("all", *SPLIT_NAMES)
+#: ``split.by`` value that takes train and test from the data's own split column (ESCI's official split).
+SPLIT_BY_COLUMN = "column"
 
 
 @dataclass
@@ -68,6 +70,12 @@ class DataConfig:
     qrels_split: str = field(default="test", metadata={"help": "BEIR qrels/<split>.tsv to read"})
     doc_fields: list[str] = field(default_factory=lambda: ["T", "W"], metadata={"help": "SMART fields of a document"})
     query_numbering: str = field(default="auto", metadata={"help": "SMART query ids: auto|id|order"})
+    esci_small: bool = field(
+        default=False, metadata={"help": "published ESCI examples table: keep the rows with small_version == 1"}
+    )
+    locale: str | None = field(
+        default=None, metadata={"help": "published ESCI examples table: keep one product_locale (us, es, jp)"}
+    )
 
 
 @dataclass
@@ -101,7 +109,13 @@ class SplitConfig:
 
     ratios: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15], metadata={"help": "train, val, test"})
     seed: int = field(default=42, metadata={"help": "same seed, same split, on any machine"})
-    by: str = field(default=QUERY_ID, metadata={"help": "column whose values are kept together (query_id or user_id)"})
+    by: str = field(
+        default=QUERY_ID,
+        metadata={
+            "help": "column whose values are kept together (query_id or user_id), or 'column': the data's own "
+            "split column (ESCI's official train/test; val carved out of train by ratios)"
+        },
+    )
 
 
 @dataclass

@@ -220,7 +220,10 @@ class LabelScheme:
 
 def infer_scheme(data: RelevanceData) -> LabelConfig:
     """A scheme for ``labels.scheme: auto``: 0/1 -> binary, small integers -> graded
-    with raw gains, E/S/C/I -> ESCI classes; anything else asks for a config."""
+    with raw gains, E/S/C/I -> ESCI classes (the KDD Cup gains when the data is the
+    published ESCI release, which says so in ``data.labels``); anything else asks for a config."""
+    if data.labels is not None:
+        return data.labels
     labels = data.pairs[LABEL]
     values = set(labels.map(_key))
     if values <= set(ESCI_GAINS):

@@ -28,7 +28,9 @@ from rankwright.data.columns import (  # noqa: F401 (re-exported from their old 
     QUERY,
     QUERY_ID,
     SCORE,
+    SPLIT,
 )
+from rankwright.data.config import LabelConfig
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +124,8 @@ class RelevanceData:
     without text: they are in the evaluation qrels (a judged relevant document counts in
     recall and nDCG denominators, as trec_eval counts it) but not in ``pairs`` or the
     corpus, so nothing trains on or scores them.
+    ``labels`` is the label scheme the source itself defines (the published ESCI release:
+    the KDD Cup gains), used by ``labels.scheme: auto``.
     """
 
     pairs: pd.DataFrame
@@ -130,6 +134,7 @@ class RelevanceData:
     queries: dict[str, str] | None = None
     format: str = ""
     eval_only: pd.DataFrame | None = None
+    labels: LabelConfig | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -160,7 +165,9 @@ class RelevanceData:
     def subset(self, query_ids: set[str]) -> RelevanceData:
         pairs = self.pairs[self.pairs[QUERY_ID].isin(query_ids)].reset_index(drop=True)
         queries = None if self.queries is None else {q: t for q, t in self.queries.items() if q in query_ids}
-        return RelevanceData(pairs, self.report, self.corpus, queries, self.format, self.eval_only_of(query_ids))
+        return RelevanceData(
+            pairs, self.report, self.corpus, queries, self.format, self.eval_only_of(query_ids), self.labels
+        )
 
     def eval_only_of(self, query_ids: set[str]) -> pd.DataFrame | None:
         """The evaluation-only judgments of ``query_ids``."""

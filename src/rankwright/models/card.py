@@ -1,6 +1,9 @@
 """``README.md`` model cards for saved model folders: what the model is, how it was
 trained, how well it did, and how to load it with rankwright, transformers and
-sentence-transformers."""
+sentence-transformers. The front matter is the Hub's model card metadata
+(:mod:`rankwright.models.card_data`), so a folder can be pushed to the Hub as it is; no
+local absolute path is written (a local base model or data file is named by its last
+path part)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rankwright.models.card_data import card_data, front_matter, public_text, shown_model
 from rankwright.models.metadata import ModelMetadata
 
 _TABLE_METRICS = ("ndcg@10", "ndcg", "map", "mrr", "p@10", "recall@100")
@@ -80,8 +84,22 @@ def _hyper(config: dict[str, Any]) -> list[str]:
     return ["| setting | value |", "| --- | --- |", *lines]
 
 
+def _where(folder: str | Path) -> str:
+    """The folder as the snippets name it: as given when relative, else its last part."""
+    path = Path(folder)
+    return path.as_posix() if not path.is_absolute() and ".." not in path.parts else path.name
+
+
 def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
-    """The card's Markdown text for ``metadata`` (the folder's ``rankwright.json``)."""
+    """The card's Markdown text for ``metadata`` (the folder's ``rankwright.json``):
+    YAML front matter, then the body. A front matter field YAML cannot hold is a
+    ``ValueError`` naming it."""
+    name = Path(folder).name
+    header = front_matter(card_data(metadata, name))
+    return header + "\n" + public_text(_body(metadata, _where(folder)))
+
+
+def _body(metadata: ModelMetadata, folder: str) -> str:
     t = metadata.training
     config = t.get("config", {})
     result = t.get("result", {})
@@ -103,19 +121,14 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
         input_line = (
             f"- **Input**: query and document as one pair, at most {metadata.max_length} tokens, document cut first"
         )
+    data = Path(str(t.get("data") or "?")).name
     lines = [
-        "---",
-        "library_name: rankwright",
-        f"tags: [reranker, {metadata.model_type}, rankwright]",
-        f"base_model: {metadata.base_model}",
-        "---",
-        "",
         f"# {name}: a rankwright {metadata.model_type} reranker",
         "",
-        f"- **Base model**: `{metadata.base_model}`" + (" (LoRA adapter)" if metadata.adapter else ""),
+        f"- **Base model**: `{shown_model(metadata.base_model)}`" + (" (LoRA adapter)" if metadata.adapter else ""),
         f"- **Outputs**: {outputs}; score = {metadata.score}; probabilities by {metadata.activation}",
         input_line,
-        f"- **Training data**: `{t.get('data', '?')}` ({t.get('train_queries', '?')} queries, "
+        f"- **Training data**: `{data}` ({t.get('train_queries', '?')} queries, "
         f"{t.get('train_pairs', '?')} judged pairs)",
         f"- **Labels**: {scheme}, relevant when gain >= {labels.get('relevant_gain', '?')}",
         f"- **Loss**: {loss_text}",
@@ -190,23 +203,28 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
             "",
             f'tokenizer = AutoTokenizer.from_pretrained("{folder}")',
             f'model = AutoModelForSequenceClassification.from_pretrained("{folder}").eval()',
-            f'batch = tokenizer(["query"], ["document"], truncation="only_second", max_length={metadata.max_length},',
+            f'batch = tokenizer(["query"], ["document"], truncation="longest_first", max_length={metadata.max_length},',
             '                  return_tensors="pt")',
             "with torch.no_grad():",
             "    scores = model(**batch).logits",
             "```",
             "",
+            f"`longest_first` never fails on a long query: it cuts the longer text until the pair fits "
+            f"{metadata.max_length} tokens. rankwright keeps a query shorter than the room whole and cuts the "
+            "document, so the tokens, and the scores, are the same whenever the query takes at most half of "
+            "max_length (`only_second`, which cuts only the document, raises on a query longer than max_length).",
+            "",
         ]
         if metadata.num_labels == 1:
             lines += [
                 "```python",
-                "import torch",
                 "from sentence_transformers import CrossEncoder",
                 "",
-                f'model = CrossEncoder("{folder}", activation_fn=torch.nn.Identity(),',
-                f"                     max_length={metadata.max_length})",
-                'scores = model.predict([("query", "document")])  # the same raw scores as rankwright',
+                f'model = CrossEncoder("{folder}")  # max_length {metadata.max_length} and a sigmoid, from the folder',
+                'probabilities = model.predict([("query", "document")])  # sigmoid of rankwright\'s raw scores',
                 "```",
+                "",
+                "`CrossEncoder(path, activation_fn=torch.nn.Identity())` gives the raw scores (logits).",
                 "",
             ]
     return "\n".join(lines)

@@ -39,6 +39,7 @@ from rankwright.models.loading import (
 )
 from rankwright.models.metadata import ModelMetadata
 from rankwright.models.prompts import build_prompt
+from rankwright.models.st_config import write_cross_encoder_config
 from rankwright.training.arguments import training_arguments
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
@@ -360,6 +361,7 @@ def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: d
     if extra:
         metadata.training = {**metadata.training, **extra}
     metadata.save(folder)
+    write_cross_encoder_config(folder, metadata)
     write_model_card(folder, metadata)
 
 

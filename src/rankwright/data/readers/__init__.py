@@ -74,7 +74,16 @@ def read_relevance(config: DataConfig | str | Path) -> RelevanceData:
     if fmt not in FORMATS:
         raise ValueError(f"unknown data format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "table":
-        return read_table(config.path, config.columns, encoding=config.encoding, on_duplicate=config.on_duplicate)
+        return read_table(
+            config.path,
+            config.columns,
+            encoding=config.encoding,
+            on_duplicate=config.on_duplicate,
+            locale=config.locale,
+            esci_small=config.esci_small,
+        )
+    if config.locale or config.esci_small:
+        raise ValueError(f"data.locale and data.esci_small filter the published ESCI table, not {fmt} data")
     if fmt == "grouped" or fmt in GROUPED_LAYOUTS:
         return read_grouped(config.path, None if fmt == "grouped" else fmt, on_duplicate=config.on_duplicate)
     if fmt == "beir":

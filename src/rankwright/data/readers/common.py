@@ -36,6 +36,12 @@ def stable_id(prefix: str, text: str) -> str:
     return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
+def truncate_words(text: str, n_words: int) -> str:
+    """``text`` cut to its first ``n_words`` whitespace-separated words."""
+    words = text.split()
+    return text if len(words) <= n_words else " ".join(words[:n_words])
+
+
 def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | series.astype(str).str.strip().eq("")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from rankwright.data.config import ColumnMap
-from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs
+from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs, truncate_words
+from rankwright.data.readers.esci import is_published_esci, read_esci
 from rankwright.data.readers.jsonl import iter_jsonl
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
 
@@ -87,18 +88,13 @@ def resolve_columns(columns: ColumnMap | None, present: list[str], source: str) 
     return resolved
 
 
-def _truncate(text: str, n_words: int) -> str:
-    words = text.split()
-    return text if len(words) <= n_words else " ".join(words[:n_words])
-
-
 def _join_docs(frame: pd.DataFrame, columns: ColumnMap) -> pd.Series:
     parts = []
     for col in columns.docs or []:
         part = frame[col].astype("string").fillna("").str.strip()
         if col in columns.truncate_words:
             limit = int(columns.truncate_words[col])
-            part = part.map(lambda t, n=limit: _truncate(t, n))
+            part = part.map(lambda t, n=limit: truncate_words(t, n))
         parts.append(part)
     joined = parts[0]
     for part in parts[1:]:
@@ -112,15 +108,30 @@ def read_table(
     *,
     encoding: str | None = None,
     on_duplicate: str = "drop",
+    locale: str | None = None,
+    esci_small: bool = False,
 ) -> RelevanceData:
     """Read a pointwise table into :class:`RelevanceData`.
 
     Unset parts of ``columns`` come from the layout recognised from the header (ESCI,
     Home Depot, or rankwright's own query/doc/label); a missing column is an error
-    that names the file, the column and the columns present.
+    that names the file, the column and the columns present. The published ESCI
+    examples table (``query_id, product_id, product_locale, esci_label, small_version,
+    split``, with or without the products table joined) is read by
+    :func:`~rankwright.data.readers.esci.read_esci`, where ``locale`` and ``esci_small``
+    filter rows.
     """
     source = str(path)
     frame, notes = read_table_file(path, encoding=encoding)
+    if is_published_esci(list(frame.columns)):
+        filters = {"locale": locale, "small": esci_small}
+        return read_esci(frame, source, columns, notes=notes, on_duplicate=on_duplicate, **filters)
+    if locale or esci_small:
+        raise DataError(
+            source,
+            "data.locale and data.esci_small filter the published ESCI examples table (columns query_id, "
+            f"product_id, product_locale, esci_label, small_version); this table has {list(frame.columns)}",
+        )
     columns = resolve_columns(columns, list(frame.columns), source)
     report = DropReport(source=source, rows_in=len(frame), notes=notes)
     out = pd.DataFrame(
