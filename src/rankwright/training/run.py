@@ -283,7 +283,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     metadata = _metadata(config, model_type, head, data)
     run = _trainer_and_callbacks(config, model, tokenizer, head, loss, examples, metadata, data, callbacks)
     resume_from = _resume(config, run)
-    trained = _run(run, resume_from)
+    trained = _run_training(run, resume_from)
     summary = _summary(config, run, trained, started)
     _files(config, run, summary, calibration, data, started)
     _log_done(run, trained, summary)
@@ -412,7 +412,7 @@ def _resume(config: TrainConfig, run: _Run) -> str | None:
     return resume_from
 
 
-def _run(run: _Run, resume_from: str | None) -> _Trained:
+def _run_training(run: _Run, resume_from: str | None) -> _Trained:
     """Train, then evaluate the last step if validation did not just run there."""
     trainer = run.trainer
     pairs_before = trainer.pairs_seen
