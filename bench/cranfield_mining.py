@@ -22,7 +22,6 @@ import argparse
 import itertools
 import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, machine
+from common import REPO, machine, timed_run, write_json
 
 from rankwright.commands.common import load_data
 from rankwright.commands.retrieve_rerank import RetrieveRerankConfig
@@ -55,9 +54,7 @@ METRICS = ("ndcg@10", "map", "mrr", "recall@100")
 def sh(args: list[str], log: list[dict]) -> float:
     command = ["rankwright", *args, "--progress", "false"]
     print("$", shlex.join(command), flush=True)
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rankwright.cli", *command[1:]], check=True, cwd=REPO)
-    seconds = time.perf_counter() - started
+    seconds = timed_run([sys.executable, "-m", "rankwright.cli", *command[1:]], cwd=REPO)
     log.append({"command": shlex.join(command), "seconds": round(seconds, 1)})
     return seconds
 
@@ -150,7 +147,7 @@ def main() -> None:
         "train_args": args.train_args,
     }
     out = REPO / "bench" / "results" / "cranfield_mining.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out, results)
     print("| system | " + " | ".join(METRICS) + " |")
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{row[m]:.4f}" for m in METRICS) + " |")

@@ -25,8 +25,6 @@ work actually required; MFU is reported for both. Inference counts 2N per token.
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import logging
 import os
 import platform
@@ -39,62 +37,20 @@ from typing import Any
 import numpy as np
 import torch
 import transformers
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast, Qwen3Config, TrainerCallback
 
-import rankwright.training.run as run_module
-from rankwright.config import from_dict
-from rankwright.inference.reranker import Reranker
-from rankwright.training.config import TrainConfig
-
-REPO = Path(__file__).resolve().parents[1]
-
-#: Qwen/Qwen3-0.6B config.json (architecture fields; the weights here are random).
-QWEN3_06B = {
-    "vocab_size": 151936,
-    "hidden_size": 1024,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "hidden_act": "silu",
-    "max_position_embeddings": 40960,
-    "rope_theta": 1_000_000.0,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": True,
-    "attention_bias": False,
-    "bos_token_id": 151643,
-    "eos_token_id": 151645,
-}
-#: Word tokens t0 .. t{n-1} then the special tokens, as Qwen3's tokenizer numbers them
-#: (151643 regular tokens, <|endoftext|> = 151643, <|im_start|>, <|im_end|> = 151645);
-#: the embedding matrix is padded beyond them to ``vocab_size`` as in the real model.
-QWEN3_WORDS = 151643
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"]
-TINY = {
-    **QWEN3_06B,
-    "vocab_size": 16000,
-    "hidden_size": 64,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "head_dim": 16,
-    "bos_token_id": 15900,
-    "eos_token_id": 15902,
-}
-TINY_WORDS = 15900
-LABEL_WORDS = ["t9693", "t2152"]  # [positive, negative]
-
-#: Dense bf16 tensor-core peak (no sparsity), FLOP/s, by a substring of the device name.
-PEAK_BF16 = [
-    ("H200", 989.4e12),
-    ("H100 PCIe", 756.0e12),
-    ("H100 NVL", 835.0e12),
-    ("H100", 989.4e12),  # SXM (the "H100 80GB HBM3")
-    ("A100", 312.0e12),
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, write_json
+from gpu_phases import infer_phase, peak_flops, train_config, train_flops, train_phase
+from qwen3_synthetic import (
+    QWEN3_06B,
+    QWEN3_WORDS,
+    TINY,
+    TINY_WORDS,
+    build_model_folder,
+    pair_lengths,
+    prompt_config,
+    write_data,
+)
 
 GPU = {
     "queries": 400,
@@ -118,336 +74,6 @@ SMOKE = {
     "infer_batch_size": 16,
     "infer_warmup_pairs": 8,
 }
-
-
-# -- model, tokenizer, data ---------------------------------------------------------------
-
-
-def qwen3_config(spec: dict[str, Any]) -> Qwen3Config:
-    spec = dict(spec)
-    theta = spec.pop("rope_theta")
-    # transformers 5 keeps RoPE settings in rope_parameters (rope_theta is the legacy name).
-    if "rope_parameters" in Qwen3Config.__init__.__code__.co_varnames:
-        spec["rope_parameters"] = {"rope_type": "default", "rope_theta": theta}
-    else:
-        spec["rope_theta"] = theta
-    config = Qwen3Config(**spec)
-    config.pad_token_id = spec["bos_token_id"]  # <|endoftext|>, as Qwen3's tokenizer pads
-    return config
-
-
-def word_tokenizer(n_words: int) -> PreTrainedTokenizerFast:
-    """Whitespace-split words ``t0`` .. ``t{n_words-1}`` map to ids 0 .. n_words-1."""
-    vocab = {f"t{i}": i for i in range(n_words)}
-    vocab.update({tok: n_words + i for i, tok in enumerate(SPECIAL_TOKENS)})
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    backend.add_special_tokens(SPECIAL_TOKENS)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        unk_token="<unk>",
-        pad_token="<|endoftext|>",
-        eos_token="<|im_end|>",
-        model_max_length=40960,
-    )
-
-
-def non_embedding_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """(all parameters, parameters outside the input embedding) -- tied weights counted once."""
-    total = sum(p.numel() for p in model.parameters())
-    embedding = model.get_input_embeddings().weight.numel()
-    return total, total - embedding
-
-
-def build_model_folder(folder: Path, spec: dict[str, Any], n_words: int, dtype: torch.dtype) -> dict[str, Any]:
-    config = qwen3_config(spec)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
-    total, non_embedding = non_embedding_parameters(model)
-    model.save_pretrained(folder)
-    del model
-    tokenizer = word_tokenizer(n_words)
-    tokenizer.save_pretrained(folder)
-    # The training path loads the tokenizer with AutoTokenizer: check it still maps 1:1.
-    loaded = AutoTokenizer.from_pretrained(folder)
-    probe = loaded("t123 t98 t4410", add_special_tokens=False)["input_ids"]
-    if probe != [123, 98, 4410] or not loaded.is_fast:
-        raise RuntimeError(f"saved word tokenizer does not round-trip: {type(loaded).__name__} gave {probe}")
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    return {"parameters": total, "non_embedding_parameters": non_embedding, "tokenizer_class": type(loaded).__name__}
-
-
-def words(rng: np.random.Generator, n_words: int, count: int) -> str:
-    return " ".join(f"t{i}" for i in rng.integers(0, n_words, size=count))
-
-
-def doc_lengths(rng: np.random.Generator, count: int) -> np.ndarray:
-    """Document lengths in tokens: log-normal, median ~180, mean ~200, 30..600."""
-    return np.clip(rng.lognormal(np.log(180), 0.45, size=count), 30, 600).astype(int)
-
-
-def write_data(path: Path, rng: np.random.Generator, n_words: int, queries: int, per_query: int) -> list[dict]:
-    rows = []
-    for q in range(queries):
-        query = words(rng, n_words, int(rng.integers(5, 12)))  # ~8 tokens
-        positives = set(rng.choice(per_query, size=int(rng.integers(1, 3)), replace=False).tolist())
-        for d, length in enumerate(doc_lengths(rng, per_query)):
-            rows.append(
-                {
-                    "query_id": f"q{q}",
-                    "query": query,
-                    "doc_id": f"q{q}d{d}",
-                    "doc": words(rng, n_words, int(length)),
-                    "label": int(d in positives),
-                }
-            )
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-    return rows
-
-
-def prompt_config(rng: np.random.Generator, n_words: int) -> dict[str, Any]:
-    """A custom prompt of synthetic words: a ~60-token system-prompt stand-in, a body
-    laid out like Qwen3-Reranker's (instruction, query, document) and a 5-token suffix.
-    Words are space-separated so no two ever merge across the pieces."""
-    return {
-        "template": "custom",
-        "prefix": words(rng, n_words, 60) + " ",
-        "suffix": " " + words(rng, n_words, 5),
-        "instruction": words(rng, n_words, 14),
-        "body": "t11 t12 {instruction} t13 {query} t14 {document}",
-        "label_words": LABEL_WORDS,
-    }
-
-
-# -- timing -------------------------------------------------------------------------------
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-class StepClock(TrainerCallback):
-    """Wall time and pairs seen at a few steps, the GPU synchronised only there, so the
-    steady-state rate leaves out the first ``skip`` steps (allocator growth, kernel
-    selection, first-call overheads). Past ``budget_s`` of training it stops the run
-    (the rate is then over the steps done), so a slow machine still reports."""
-
-    def __init__(self, skip: int, budget_s: float, pairs_per_step: int):
-        self.skip = skip
-        self.budget_s = budget_s
-        self.pairs_per_step = pairs_per_step  # pairs mode: every step is one full batch of pairs
-        self.model = None
-        self.stopped_early = False
-        self.marks: dict[str, tuple[int, float, int]] = {}
-
-    def _mark(self, name: str, step: int) -> None:
-        sync()
-        self.marks[name] = (step, time.perf_counter(), step * self.pairs_per_step)
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self.model = model
-        self._mark("begin", 0)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        step = state.global_step
-        if step == 1:
-            self._mark("first", 1)
-        if step == self.skip:
-            self._mark("warm", step)
-        over_budget = time.perf_counter() - self.marks["begin"][1] > self.budget_s
-        if step == state.max_steps or over_budget:
-            self._mark("end", step)
-            if step < state.max_steps:
-                self.stopped_early = True
-                control.should_training_stop = True
-
-    def window(self, start: str, end: str = "end") -> dict[str, float] | None:
-        if start not in self.marks or end not in self.marks or self.marks[end][0] <= self.marks[start][0]:
-            return None
-        (s0, t0, p0), (s1, t1, p1) = self.marks[start], self.marks[end]
-        return {"steps": s1 - s0, "seconds": t1 - t0, "pairs": p1 - p0, "pairs_per_second": (p1 - p0) / (t1 - t0)}
-
-
-def peak_flops(name: str, override_tflops: float | None) -> tuple[float | None, str]:
-    if override_tflops:
-        return override_tflops * 1e12, f"--peak-tflops {override_tflops}"
-    for key, value in PEAK_BF16:
-        if key in name:
-            return value, f"{key}: dense bf16 {value / 1e12:.1f} TFLOP/s"
-    return None, f"unknown device {name!r}: pass --peak-tflops"
-
-
-def gib(n: int) -> float:
-    return n / 2**30
-
-
-def free_cuda() -> None:
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-
-
-def peak_memory() -> dict[str, float | None]:
-    if not torch.cuda.is_available():
-        return {"peak_memory_gib": None, "peak_memory_reserved_gib": None}
-    return {
-        "peak_memory_gib": gib(torch.cuda.max_memory_allocated()),
-        "peak_memory_reserved_gib": gib(torch.cuda.max_memory_reserved()),
-    }
-
-
-# -- the phases ---------------------------------------------------------------------------
-
-
-def pair_lengths(model_dir: Path, prompt: dict[str, Any], rows: list[dict], max_length: int) -> tuple[np.ndarray, int]:
-    """Tokens per pair as the training path builds them (prompt included, documents cut
-    to ``max_length``), with rankwright's own head and the saved tokenizer; and the
-    prompt's own tokens per pair."""
-    from rankwright.models.generative import GenerativeHead
-    from rankwright.models.prompts import PromptConfig, build_prompt
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    head = GenerativeHead(tokenizer, build_prompt(PromptConfig(**prompt), tokenizer), max_length)
-    features = head.encode([r["query"] for r in rows], [r["doc"] for r in rows])
-    unk = tokenizer.unk_token_id
-    if any(unk in f["input_ids"] for f in features):
-        raise RuntimeError("synthetic prompt produced unknown tokens: pieces merged across a boundary")
-    return np.array([len(f["input_ids"]) for f in features]), head.pair_overhead
-
-
-def train_config(
-    model_dir: Path, data_path: Path, out_dir: Path, prompt: dict[str, Any], sizes: dict[str, int], bf16: bool, args
-) -> TrainConfig:
-    return from_dict(
-        TrainConfig,
-        {
-            "data": {"path": str(data_path)},
-            "split": {"ratios": [1.0, 0.0, 0.0]},  # every generated pair trains
-            "model": {
-                "name": str(model_dir),
-                "type": "generative",
-                "max_length": sizes["max_length"],
-                "dtype": "bfloat16" if bf16 else "float32",
-                "attn_implementation": args.attn,
-                "prompt": prompt,
-            },
-            "loss": {"name": "bce"},
-            "sampling": {"mode": "pairs"},
-            "training": {
-                "max_steps": sizes["steps"],
-                "batch_size": sizes["batch_size"],
-                "learning_rate": 1e-4,
-                "bf16": bf16,
-                "eval_strategy": "no",
-                "save_steps": sizes["steps"] + 1000,
-                "logging_steps": sizes["steps"] + 1000,
-                "seed": 0,
-                "gradient_checkpointing": args.gradient_checkpointing,
-            },
-            "lora": {"enabled": True},
-            "output_dir": str(out_dir),
-            "progress": False,
-        },
-    )
-
-
-def train_phase(config: TrainConfig, sizes: dict[str, int], tokens_per_pair: float, budget_s: float) -> dict:
-    clock = StepClock(
-        min(sizes["warmup_steps"], sizes["steps"] - 1),
-        budget_s,
-        config.training.batch_size * config.training.grad_accum,
-    )
-    free_cuda()
-    run_module.train(config, callbacks=[clock])
-    memory = peak_memory()
-    summary = json.loads((Path(config.output_dir) / "train_summary.json").read_text())
-    model = clock.model
-    steady = clock.window("warm") or clock.window("begin")
-    out = {
-        "steps": summary["global_steps"],
-        "stopped_early_by_budget": clock.stopped_early,
-        "pairs_seen": summary["pairs_seen"],
-        "train_runtime_s": summary["train_runtime_s"],
-        "pairs_per_second_whole_run": summary["pairs_per_second"],
-        "first_step_s": (clock.window("begin", "first") or {}).get("seconds"),
-        "steady_state": steady,
-        "steady_pairs_per_second": steady["pairs_per_second"],
-        "steady_tokens_per_second": steady["pairs_per_second"] * tokens_per_pair,
-        **memory,
-        "trainable_parameters": _trainable(model),
-        "attn_implementation_used": _attn_impl(model),
-        "train_loss": summary.get("train_loss"),
-    }
-    clock.model = None
-    del model
-    free_cuda()
-    return out
-
-
-def train_flops(tokens_per_second: float, n_params: int, spec: dict, tokens_per_pair: float, peak) -> dict:
-    flops: dict[str, Any] = {
-        "convention": f"FLOPs/token = k * N, N = {n_params:,} parameters outside the embedding matrix (tied to the "
-        "LM head, of which only the 2 label rows are computed); attention score/value products excluded; tokens "
-        "are real (unpadded) tokens",
-        "N": n_params,
-        "peak_flops": peak,
-    }
-    for k, label in ((6, "6N_full_training"), (4, "4N_lora_needed")):
-        achieved = tokens_per_second * k * n_params
-        flops[label] = {"achieved_tflops": achieved / 1e12, "mfu": achieved / peak if peak else None}
-    # QK^T and AV per token at the mean length: 2 * 2 * T * d_attn forward, causal half, x3 fwd+bwd
-    attention = 3 * 2 * spec["num_hidden_layers"] * spec["num_attention_heads"] * spec["head_dim"] * tokens_per_pair
-    flops["attention_training_flops_per_token"] = attention
-    flops["attention_share_vs_6N"] = attention / (6 * n_params)
-    return flops
-
-
-def infer_phase(
-    final_dir: Path, rng: np.random.Generator, n_words: int, sizes: dict[str, int], bf16: bool, n_params: int, peak
-) -> dict[str, Any]:
-    free_cuda()
-    start = time.perf_counter()
-    reranker = Reranker.from_pretrained(final_dir, dtype="bfloat16" if bf16 else "float32")
-    load_s = time.perf_counter() - start
-    n, batch, per_query = sizes["infer_pairs"], sizes["infer_batch_size"], sizes["docs_per_query"]
-    queries = [words(rng, n_words, int(rng.integers(5, 12))) for _ in range(-(-n // per_query))]
-    queries = [q for q in queries for _ in range(per_query)][:n]
-    docs = [words(rng, n_words, int(length)) for length in doc_lengths(rng, n)]
-    warm = sizes["infer_warmup_pairs"]
-    reranker.logits(queries[:warm], docs[:warm], batch_size=batch, progress=False)
-    start = time.perf_counter()
-    tokens = sum(len(f["input_ids"]) for f in reranker.head.encode(queries, docs))
-    encode_s = time.perf_counter() - start
-    sync()
-    start = time.perf_counter()
-    scores = reranker.logits(queries, docs, batch_size=batch, progress=False)
-    sync()
-    seconds = time.perf_counter() - start
-    if not np.isfinite(scores).all():
-        raise RuntimeError("non-finite scores")
-    achieved = tokens / seconds * 2 * n_params
-    return {
-        "pairs": n,
-        "batch_size": batch,
-        "dtype": str(next(reranker.model.parameters()).dtype),
-        "adapter": bool(reranker.metadata.adapter),
-        "load_s": load_s,
-        "tokens_per_pair_mean": tokens / n,
-        "seconds": seconds,
-        "tokenize_seconds_included": encode_s,
-        "pairs_per_second": n / seconds,
-        "tokens_per_second": tokens / seconds,
-        "achieved_tflops_2N": achieved / 1e12,
-        "mfu_2N": achieved / peak if peak else None,
-        **peak_memory(),
-    }
 
 
 def run(args: argparse.Namespace, dump) -> dict[str, Any]:
@@ -539,18 +165,6 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _trainable(model) -> dict[str, int] | None:
-    if model is None or not hasattr(model, "get_nb_trainable_parameters"):
-        return None
-    trainable, total = model.get_nb_trainable_parameters()
-    return {"trainable": int(trainable), "total": int(total)}
-
-
-def _attn_impl(model) -> str | None:
-    config = getattr(model, "config", None)
-    return getattr(config, "_attn_implementation", None)
-
-
 def _fmt(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -612,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     path = out / ("gpu_generative_tiny.json" if args.tiny else "gpu_generative.json")
 
     def dump(result: dict[str, Any]) -> None:
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+        write_json(path, result, default=str)
 
     result = run(args, dump)
     print("\n" + report(result) + f"\nwritten: {path}", flush=True)

@@ -30,7 +30,6 @@ measures speed with a fresh score head (the quality numbers then mean nothing).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine, peak_rss_mib
+from common import REPO, SHARED_DATA, interleaved, machine, peak_rss_mib, write_json
 
 from rankwright.data.labels import LabelConfig, build_scheme
 from rankwright.data.readers import ColumnMap, DataConfig, read_relevance
@@ -115,11 +114,10 @@ def rw_system(name: str, model: str, max_length: int, backend: str, batch_size: 
 def time_systems(systems: list[System], queries: list[str], docs: list[str], repeats: int) -> None:
     for system in systems:  # one untimed call each: first-call allocations, ORT's graph set-up
         system.score(queries[:64], docs[:64])
-    for _ in range(repeats):
-        for system in systems:
-            start = time.perf_counter()
-            system.scores = np.asarray(system.score(queries, docs), dtype=np.float32).reshape(len(docs))
-            system.seconds.append(time.perf_counter() - start)
+    for _, system in interleaved(systems, repeats, rotate=False):
+        start = time.perf_counter()
+        system.scores = np.asarray(system.score(queries, docs), dtype=np.float32).reshape(len(docs))
+        system.seconds.append(time.perf_counter() - start)
 
 
 def quality(systems: list[System], test, scheme) -> dict[str, dict[str, float]]:
@@ -217,8 +215,7 @@ def main() -> None:
         "quality": None if args.skip_quality else quality(ours, test, scheme),
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     for name, row in speed.items():
         print(
             f"{name:<14} {row['pairs_per_s']:>8.1f} pairs/s  x{row['ratio_to_st_torch']:.2f}  "

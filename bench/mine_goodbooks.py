@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine
+from common import REPO, SHARED_DATA, machine, timed_run, write_json
 
 STOP = {"the", "a", "an", "of", "and", "in", "to", "on", "for", "with", "at", "by", "from"}
 
@@ -47,9 +45,7 @@ def write_beir(folder: Path, n_queries: int = 1000, seed: int = 0) -> None:
 
 
 def run(args: list[str]) -> tuple[float, dict]:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "rankwright.cli", *args, "--progress", "false"], check=True, cwd=REPO)
-    wall = time.perf_counter() - started
+    wall = timed_run([sys.executable, "-m", "rankwright.cli", *args, "--progress", "false"], cwd=REPO)
     output = Path(args[args.index("--output") + 1])
     summary = json.loads(output.with_name(output.name.removesuffix(".jsonl") + ".summary.json").read_text())
     return wall, summary
@@ -88,7 +84,7 @@ def main() -> None:
             }
             print(name, results["runs"][name], flush=True)
     out = REPO / "bench" / "results" / "mine_goodbooks.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out, results)
     print(f"wrote {out}")
 
 

@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine
+from common import REPO, SHARED_DATA, machine, timed_run, write_json
 
 
 def run(command: list[str]) -> float:
     print("+", " ".join(command), flush=True)
-    start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=REPO)
-    return round(time.perf_counter() - start, 1)
+    return round(timed_run(command, cwd=REPO), 1)
 
 
 def main() -> None:
@@ -95,7 +91,7 @@ def main() -> None:
         "pairs_summary": json.loads((pairs_dir / "summary.json").read_text()),
         "evaluation": json.loads((pairs_dir / "evaluation.json").read_text()),
     }
-    Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_json(args.out, result, default=str)
     print(json.dumps(result["evaluation"], indent=2, default=str)[:3000])
     print(f"wrote {args.out}")
 

@@ -23,14 +23,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine
+from common import REPO, SHARED_DATA, machine, timed_run, write_json
 
 MOVIELENS = SHARED_DATA / "movielens-100k"
 CONFIG = REPO / "configs" / "movielens_pairs.yaml"
@@ -65,9 +64,7 @@ def run_pairs(out: Path, workers: int, interactions: list[str]) -> dict:
     command = [sys.executable, "-m", "rankwright.cli", "pairs", "--config", str(CONFIG)]
     command += ["--items.path", str(MOVIELENS / "u.item"), "--output.dir", str(out)]
     command += ["--dask.workers", str(workers), "--progress", "false", *interactions]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - started
+    wall = timed_run(command, cwd=REPO, stdout=subprocess.DEVNULL)
     summary = json.loads((out / "summary.json").read_text())
     workers_mib = summary["memory"]["worker_peak_mib"]
     evaluation = json.loads((out / "evaluation.json").read_text())["systems"]
@@ -106,8 +103,7 @@ def main() -> None:
                 results["runs"].append({"data": name, **run})
                 print(json.dumps(results["runs"][-1]), flush=True)
     out = REPO / "bench" / "results" / "pairs_dask.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_json(out, results)
     print(f"wrote {out}")
 
 

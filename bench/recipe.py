@@ -23,13 +23,11 @@ import argparse
 import json
 import resource
 import shlex
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine
+from common import REPO, SHARED_DATA, machine, timed_run, write_json
 
 CRANFIELD = ["--config", "configs/cranfield_recipe.yaml", "--data.path", str(SHARED_DATA / "cranfield")]
 HOMEDEPOT = ["--config", "configs/homedepot_recipe.yaml", "--data.path", str(SHARED_DATA / "homedepot/train.csv.zip")]
@@ -59,14 +57,12 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
     out = out_root / name
     cache = ["--dense.cache_dir", str(out_root / "embedding_cache")]  # scenarios share the dense embeddings
     command = ["rankwright", "recipe", *args, *cache, *extra, "--output_dir", str(out), "--progress", "false"]
-    started = time.perf_counter()
     if reuse and (out / "recipe.json").exists():
         print(f"reusing {out / 'recipe.json'}", flush=True)
         seconds = None
     else:
         print("$", shlex.join(command), flush=True)
-        subprocess.run(command, cwd=REPO, check=True)
-        seconds = round(time.perf_counter() - started, 1)
+        seconds = round(timed_run(command, cwd=REPO), 1)
     recipe = json.loads((out / "recipe.json").read_text())
     test = recipe["test"]
     return {
@@ -185,7 +181,7 @@ def main() -> None:
         return
     if args.ablation:
         rows = warmup_ablation(Path(args.out))
-        (RESULTS.parent / "recipe_warmup_ablation.json").write_text(json.dumps(rows, indent=2) + "\n")
+        write_json(RESULTS.parent / "recipe_warmup_ablation.json", rows)
         for r in rows:
             print(
                 f"{r['scenario']} {r['metric']}: {r['source']} {r['mean_difference']:+.4f} "
@@ -196,7 +192,7 @@ def main() -> None:
     for name in args.only.split(","):
         s = run_scenario(name, SCENARIOS[name], Path(args.out), args.extra, args.reuse)
         s["machine"] = machine()
-        (RESULTS / f"{name}.json").write_text(json.dumps(s, indent=2) + "\n")
+        write_json(RESULTS / f"{name}.json", s)
         scores = ", ".join(f"{k} {v['ndcg@10']:.4f}" for k, v in s["test"].items())
         print(f"{name}: selected {s['selected']}; test nDCG@10 {scores}", flush=True)
 

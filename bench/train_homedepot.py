@@ -19,32 +19,28 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, SHARED_DATA, machine, peak_rss_mib
+from common import REPO, machine, peak_rss_mib, write_json
+from homedepot_systems import (
+    COLUMNS,
+    HD,
+    HYPER,
+    LABELS,
+    N_PAIRS,
+    run_rankwright,
+    run_sentence_transformers,
+    score_rankwright,
+    score_st,
+)
 
-from rankwright.data.labels import LabelConfig, build_scheme
-from rankwright.data.readers import ColumnMap, DataConfig, read_relevance
+from rankwright.data.labels import build_scheme
+from rankwright.data.readers import DataConfig, read_relevance
 from rankwright.data.split import SplitConfig, split_data
-
-HD = SHARED_DATA / "homedepot" / "train.csv.zip"
-COLUMNS = ColumnMap(query="search_term", docs=["product_title"], label="relevance", doc_id="product_uid")
-LABELS = LabelConfig(scheme="graded", gain_offset=1, gain_scale=12, threshold=2.33, target_range=[1, 3])
-N_PAIRS = 10_000
-HYPER = {
-    "batch_size": 32,
-    "learning_rate": 5e-5,
-    "warmup_ratio": 0.1,
-    "weight_decay": 0.01,
-    "epochs": 1,
-    "seed": 42,
-    "max_length": 128,
-}
 
 
 def splits():
@@ -61,104 +57,11 @@ def write_train_file(pairs: pd.DataFrame, path: Path) -> None:
     pairs[["query_id", "query", "doc_id", "doc", "label"]].to_parquet(path, index=False)
 
 
-def run_rankwright(workdir: Path, system: str, seed: int) -> dict:
-    loss, grouped = system.split("_")[0], system.endswith("_grouped")
-    from rankwright.config import from_dict
-    from rankwright.training.config import TrainConfig
-    from rankwright.training.run import train
-
-    cfg = from_dict(
-        TrainConfig,
-        {
-            "data": {"path": str(workdir / "train_pairs.parquet")},
-            "labels": {k: v for k, v in LABELS.__dict__.items()},
-            "split": {"ratios": [1.0, 0.0, 0.0], "seed": 42},
-            "model": {"name": "all-MiniLM-L6-v2", "max_length": HYPER["max_length"]},
-            "loss": {"name": loss},
-            "sampling": {"mode": "pairs", "length_grouping": grouped},
-            "training": {
-                "epochs": HYPER["epochs"],
-                "batch_size": HYPER["batch_size"],
-                "learning_rate": HYPER["learning_rate"],
-                "warmup_ratio": HYPER["warmup_ratio"],
-                "weight_decay": HYPER["weight_decay"],
-                "seed": seed,
-                "eval_strategy": "no",
-                "save_steps": 10**9,
-                "logging_steps": 50,
-            },
-            "output_dir": str(workdir / f"rankwright_{system}_{seed}"),
-            "progress": False,
-        },
-    )
-    result = train(cfg)
-    return {
-        "model_dir": result.final_dir,
-        "train_seconds": result.metrics["train_runtime_s"],
-        "pairs": result.metrics["pairs_seen"],
-    }
-
-
-def run_sentence_transformers(workdir: Path, seed: int) -> dict:
-    import torch
-    from datasets import Dataset
-    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
-
-    from rankwright.models.loading import resolve_model_path
-
-    pairs = pd.read_parquet(workdir / "train_pairs.parquet")
-    labels = (pairs["label"].astype(float) >= 2.33).astype(float)
-    dataset = Dataset.from_dict(
-        {"query": pairs["query"].tolist(), "doc": pairs["doc"].tolist(), "label": labels.tolist()}
-    )
-    torch.manual_seed(seed)
-    model = CrossEncoder(resolve_model_path("all-MiniLM-L6-v2"), num_labels=1, max_length=HYPER["max_length"])
-    args = CrossEncoderTrainingArguments(
-        output_dir=str(workdir / "st_checkpoints"),
-        num_train_epochs=HYPER["epochs"],
-        per_device_train_batch_size=HYPER["batch_size"],
-        learning_rate=HYPER["learning_rate"],
-        warmup_steps=HYPER["warmup_ratio"],
-        weight_decay=HYPER["weight_decay"],
-        seed=seed,
-        eval_strategy="no",
-        save_strategy="no",
-        logging_steps=50,
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-    )
-    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model))
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    out = workdir / f"st_model_{seed}"
-    model.save_pretrained(str(out))
-    return {"model_dir": str(out), "train_seconds": seconds, "pairs": len(pairs) * HYPER["epochs"]}
-
-
 def child(system: str, workdir: Path, out: Path, seed: int) -> None:
     result = run_sentence_transformers(workdir, seed) if system == "st" else run_rankwright(workdir, system, seed)
     result["pairs_per_second"] = result["pairs"] / result["train_seconds"]
     result["peak_rss_mib"] = peak_rss_mib()
     out.write_text(json.dumps(result))
-
-
-def score_rankwright(model_dir: str, test) -> np.ndarray:
-    from rankwright.inference.reranker import Reranker
-
-    return Reranker.from_pretrained(model_dir).score(
-        test.pairs["query"].tolist(), test.pairs["doc"].tolist(), batch_size=128
-    )
-
-
-def score_st(model_dir: str, test) -> np.ndarray:
-    import torch
-    from sentence_transformers.cross_encoder import CrossEncoder
-
-    model = CrossEncoder(model_dir, activation_fn=torch.nn.Identity(), max_length=HYPER["max_length"])
-    return np.asarray(model.predict(list(zip(test.pairs["query"], test.pairs["doc"], strict=True)), batch_size=128))
 
 
 def evaluate(name: str, test, scheme, scores: np.ndarray, per_query: dict) -> dict:
@@ -182,6 +85,110 @@ def paired_tests(a: pd.DataFrame, b: pd.DataFrame, metric: str = "ndcg@10") -> d
     informative = a.index[a["informative"]]
     c = paired_comparison(a, b, metric, queries=informative)
     return {k: c[k] for k in ("metric", "queries", "mean_difference", "t_test_p", "randomisation_p")}
+
+
+SYSTEMS = ("st", "bce", "bce_grouped")  # every training seed; mse with the first only
+MEAN_OVER_SEEDS = (
+    ("st", "sentence_transformers_bce"),
+    ("bce", "rankwright_bce"),
+    ("bce_grouped", "rankwright_bce_length_grouped"),
+)
+
+
+def train_systems(workdir: Path, seeds: list[int], reuse: bool) -> dict[str, dict]:
+    """Each (system, seed) trained in its own process (reused from ``workdir`` with ``reuse``)."""
+    systems = {}
+    runs = [(system, seed) for system in SYSTEMS for seed in seeds] + [("mse", seeds[0])]
+    for system, seed in runs:
+        out = workdir / f"{system}_{seed}.json"
+        if not (reuse and out.exists()):
+            command = [sys.executable, __file__, "--system", system, "--workdir", str(workdir), "--out", str(out)]
+            subprocess.run([*command, "--seed", str(seed)], check=True)
+        systems[f"{system}_{seed}"] = json.loads(out.read_text())
+        print(system, seed, systems[f"{system}_{seed}"], flush=True)
+    return systems
+
+
+def throughput(systems: dict[str, dict], seeds: list[int]) -> dict[str, float]:
+    def median(system: str, key: str) -> float:
+        return float(np.median([systems[f"{system}_{seed}"][key] for seed in seeds]))
+
+    return {
+        "sentence_transformers_pairs_per_s_median": median("st", "pairs_per_second"),
+        "rankwright_pairs_per_s_median": median("bce", "pairs_per_second"),
+        "ratio_rankwright_vs_st": median("bce", "pairs_per_second") / median("st", "pairs_per_second"),
+        "rankwright_length_grouped_pairs_per_s_median": median("bce_grouped", "pairs_per_second"),
+        "ratio_rankwright_length_grouped_vs_st": median("bce_grouped", "pairs_per_second")
+        / median("st", "pairs_per_second"),
+        "peak_rss_mib_st_median": median("st", "peak_rss_mib"),
+        "peak_rss_mib_rankwright_median": median("bce", "peak_rss_mib"),
+    }
+
+
+def add_quality(results: dict, data, test, seeds: list[int]) -> None:
+    """Every model's test metrics next to BM25 and random order, the means over seeds,
+    MSE's RMSE on the 1..3 scale and the paired tests."""
+    from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
+    from rankwright.retrieval.bm25 import BM25
+
+    systems, scheme = results["systems"], build_scheme(LABELS)
+    bm25 = BM25(data.documents(), progress=False).score_candidates(test.pairs, progress=False)
+    base = evaluate_scores(test, scheme, bm25, "bm25", EvalOptions(random_repeats=20))
+    quality = {
+        name: {
+            s: {"n": r[s]["n_queries"], **{k: r[s][k] for k in ("ndcg@10", "map", "mrr")}}
+            for s in ("all", "informative")
+        }
+        for name, r in base.metrics["ranking"].items()
+    }
+    per_query: dict = {"bm25": base.per_query}
+    for seed in seeds:
+        st_scores = score_st(systems[f"st_{seed}"]["model_dir"], test)
+        quality[f"sentence_transformers_bce_seed{seed}"] = evaluate(f"st_{seed}", test, scheme, st_scores, per_query)
+        rw_scores = score_rankwright(systems[f"bce_{seed}"]["model_dir"], test)
+        quality[f"rankwright_bce_seed{seed}"] = evaluate(f"bce_{seed}", test, scheme, rw_scores, per_query)
+        grouped_scores = score_rankwright(systems[f"bce_grouped_{seed}"]["model_dir"], test)
+        quality[f"rankwright_bce_length_grouped_seed{seed}"] = evaluate(
+            f"bce_grouped_{seed}", test, scheme, grouped_scores, per_query
+        )
+    mse_scores = score_rankwright(systems[f"mse_{seeds[0]}"]["model_dir"], test)
+    quality["rankwright_mse"] = evaluate("mse", test, scheme, mse_scores, per_query)
+    predicted = 1 + 2 / (1 + np.exp(-mse_scores))
+    truth = test.pairs["label"].astype(float).to_numpy()
+    results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    for prefix, name in MEAN_OVER_SEEDS:
+        per_query[name] = mean_per_query([per_query[f"{prefix}_{seed}"] for seed in seeds])
+        quality[f"{name}_mean_over_seeds"] = {
+            subset: {
+                k: float(np.mean([quality[f"{name}_seed{seed}"][subset][k] for seed in seeds]))
+                for k in ("ndcg@10", "map", "mrr")
+            }
+            for subset in ("all", "informative")
+        }
+    results["quality"] = quality
+    results["significance_per_query_mean_over_seeds"] = significance(per_query)
+
+
+def mean_per_query(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The per-query metrics averaged over seeds (the other columns of the first)."""
+    mean = frames[0].copy()
+    metric_cols = [c for c in mean.columns if c not in ("query", "n_judged", "n_relevant", "informative")]
+    mean[metric_cols] = sum(f[metric_cols] for f in frames) / len(frames)
+    return mean
+
+
+def significance(per_query: dict) -> dict:
+    return {
+        "rankwright_bce_vs_sentence_transformers_bce": paired_tests(
+            per_query["rankwright_bce"], per_query["sentence_transformers_bce"]
+        ),
+        "rankwright_bce_length_grouped_vs_sentence_transformers_bce": paired_tests(
+            per_query["rankwright_bce_length_grouped"], per_query["sentence_transformers_bce"]
+        ),
+        "rankwright_bce_vs_bm25": paired_tests(per_query["rankwright_bce"], per_query["bm25"]),
+        "sentence_transformers_bce_vs_bm25": paired_tests(per_query["sentence_transformers_bce"], per_query["bm25"]),
+        "rankwright_mse_vs_bm25": paired_tests(per_query["mse"], per_query["bm25"]),
+    }
 
 
 def main() -> None:
@@ -213,104 +220,10 @@ def main() -> None:
     }
     seeds = [int(x) for x in args.seeds.split(",")]
     results["training_seeds"] = seeds
-    runs = [(system, seed) for system in ("st", "bce", "bce_grouped") for seed in seeds] + [("mse", seeds[0])]
-    for system, seed in runs:
-        out = workdir / f"{system}_{seed}.json"
-        if not (args.reuse and out.exists()):
-            subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--system",
-                    system,
-                    "--workdir",
-                    str(workdir),
-                    "--out",
-                    str(out),
-                    "--seed",
-                    str(seed),
-                ],
-                check=True,
-            )
-        results["systems"][f"{system}_{seed}"] = json.loads(out.read_text())
-        print(system, seed, results["systems"][f"{system}_{seed}"], flush=True)
-    systems = results["systems"]
-
-    def median(system: str, key: str) -> float:
-        return float(np.median([systems[f"{system}_{seed}"][key] for seed in seeds]))
-
-    results["throughput"] = {
-        "sentence_transformers_pairs_per_s_median": median("st", "pairs_per_second"),
-        "rankwright_pairs_per_s_median": median("bce", "pairs_per_second"),
-        "ratio_rankwright_vs_st": median("bce", "pairs_per_second") / median("st", "pairs_per_second"),
-        "rankwright_length_grouped_pairs_per_s_median": median("bce_grouped", "pairs_per_second"),
-        "ratio_rankwright_length_grouped_vs_st": median("bce_grouped", "pairs_per_second")
-        / median("st", "pairs_per_second"),
-        "peak_rss_mib_st_median": median("st", "peak_rss_mib"),
-        "peak_rss_mib_rankwright_median": median("bce", "peak_rss_mib"),
-    }
-
-    test = parts["test"]
-    scheme = build_scheme(LABELS)
-    from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
-    from rankwright.retrieval.bm25 import BM25
-
-    bm25 = BM25(data.documents(), progress=False).score_candidates(test.pairs, progress=False)
-    base = evaluate_scores(test, scheme, bm25, "bm25", EvalOptions(random_repeats=20))
-    quality = {
-        name: {
-            s: {"n": r[s]["n_queries"], **{k: r[s][k] for k in ("ndcg@10", "map", "mrr")}}
-            for s in ("all", "informative")
-        }
-        for name, r in base.metrics["ranking"].items()
-    }
-    per_query: dict = {"bm25": base.per_query}
-    for seed in seeds:
-        st_scores = score_st(systems[f"st_{seed}"]["model_dir"], test)
-        quality[f"sentence_transformers_bce_seed{seed}"] = evaluate(f"st_{seed}", test, scheme, st_scores, per_query)
-        rw_scores = score_rankwright(systems[f"bce_{seed}"]["model_dir"], test)
-        quality[f"rankwright_bce_seed{seed}"] = evaluate(f"bce_{seed}", test, scheme, rw_scores, per_query)
-        grouped_scores = score_rankwright(systems[f"bce_grouped_{seed}"]["model_dir"], test)
-        quality[f"rankwright_bce_length_grouped_seed{seed}"] = evaluate(
-            f"bce_grouped_{seed}", test, scheme, grouped_scores, per_query
-        )
-    mse_scores = score_rankwright(systems[f"mse_{seeds[0]}"]["model_dir"], test)
-    quality["rankwright_mse"] = evaluate("mse", test, scheme, mse_scores, per_query)
-    predicted = 1 + 2 / (1 + np.exp(-mse_scores))
-    truth = test.pairs["label"].astype(float).to_numpy()
-    results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
-    for prefix, name in (
-        ("st", "sentence_transformers_bce"),
-        ("bce", "rankwright_bce"),
-        ("bce_grouped", "rankwright_bce_length_grouped"),
-    ):
-        frames = [per_query[f"{prefix}_{seed}"] for seed in seeds]
-        mean = frames[0].copy()
-        metric_cols = [c for c in mean.columns if c not in ("query", "n_judged", "n_relevant", "informative")]
-        mean[metric_cols] = sum(f[metric_cols] for f in frames) / len(frames)
-        per_query[name] = mean
-        quality[f"{name}_mean_over_seeds"] = {
-            subset: {
-                k: float(np.mean([quality[f"{name}_seed{seed}"][subset][k] for seed in seeds]))
-                for k in ("ndcg@10", "map", "mrr")
-            }
-            for subset in ("all", "informative")
-        }
-    results["quality"] = quality
-    results["significance_per_query_mean_over_seeds"] = {
-        "rankwright_bce_vs_sentence_transformers_bce": paired_tests(
-            per_query["rankwright_bce"], per_query["sentence_transformers_bce"]
-        ),
-        "rankwright_bce_length_grouped_vs_sentence_transformers_bce": paired_tests(
-            per_query["rankwright_bce_length_grouped"], per_query["sentence_transformers_bce"]
-        ),
-        "rankwright_bce_vs_bm25": paired_tests(per_query["rankwright_bce"], per_query["bm25"]),
-        "sentence_transformers_bce_vs_bm25": paired_tests(per_query["sentence_transformers_bce"], per_query["bm25"]),
-        "rankwright_mse_vs_bm25": paired_tests(per_query["mse"], per_query["bm25"]),
-    }
-    target = REPO / "bench" / "results" / "train_homedepot.json"
-    target.parent.mkdir(exist_ok=True)
-    target.write_text(json.dumps(results, indent=2))
+    results["systems"] = train_systems(workdir, seeds, args.reuse)
+    results["throughput"] = throughput(results["systems"], seeds)
+    add_quality(results, data, parts["test"], seeds)
+    write_json(REPO / "bench" / "results" / "train_homedepot.json", results, newline=False)
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
 
 

@@ -6,8 +6,9 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
 from rankwright import __version__
 from rankwright.commands.registry import COMMANDS
@@ -32,99 +33,112 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _report(command: str, result: Any) -> None:
     """What a person reads after a command: the table and where the files are."""
-    out = sys.stdout
-    if command == "evaluate":
-        data = result.metrics["data"]
-        out.write(f"data: {data['rows_in']} rows in = {data['rows_used']} used + {data['rows_dropped']} dropped")
-        out.write(f" {data['dropped_by_reason']}\n" if data["dropped_by_reason"] else "\n")
-        if data.get("evaluation_only"):
-            out.write(f"data: {data['evaluation_only']} {EVALUATION_ONLY}\n")
-        if "bm25" in result.metrics:
-            out.write(f"bm25: {result.metrics['bm25']}\n")
-        labels = result.metrics["labels"]
-        out.write(f"labels: {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
-        out.write(result.table + "\n")
-        classification = result.metrics.get("classification", {})
-        if "classes" in classification:
-            from rankwright.evaluation.report import format_classes
+    report = _REPORTS.get(command)
+    if report is not None:
+        report(sys.stdout, result)
 
-            out.write("\n" + format_classes(classification["classes"], classification["by_label"]) + "\n")
-        binary = classification.get("binary")
-        if binary and binary.get("roc_auc") is not None:
-            out.write(
-                f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n"
-            )
-        out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
-    elif command == "compare":
-        labels = result.metrics["labels"]
-        out.write(f"data: {result.metrics['data']['source']} ({result.metrics['subset']}, {len(result.per_query)} ")
-        out.write(f"judged queries); labels {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n")
-        if result.metrics["data"].get("evaluation_only"):
-            out.write(f"data: {result.metrics['data']['evaluation_only']} {EVALUATION_ONLY}\n")
-        out.write("\n")
-        out.write(result.table + "\n\n")
-        out.write(f"paired tests against the baseline {result.baseline}:\n{result.comparison}\n\n")
-        out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
-    elif command == "train":
-        out.write(f"final model: {result.final_dir}\n")
-        if result.best_dir:
-            out.write(f"best model:  {result.best_dir} ({result.metrics['best_validation']})\n")
-        out.write(
-            f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
-        )
-        for name, path in (result.metrics.get("files") or {}).items():
-            out.write(f"{name.replace('_', ' ')}: {path}\n")
-        calibration = result.metrics.get("calibration")
-        if calibration:
-            for folder, c in (("", calibration), ("best model ", calibration.get("best"))):
-                if not c:
-                    continue
-                out.write(f"{folder}calibration: {calibration['method']} on {c['fitted_on']}; ")
-                if c["ece_before"] is None:
-                    out.write("no test queries to report ECE on\n")
-                else:
-                    out.write(f"ECE on test ({c['test_pairs']} pairs): {c['ece_before']:.4f} -> {c['ece_after']:.4f}\n")
-    elif command == "quickstart":
-        out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
-        out.write(result.table + "\n\n")
-        out.write(f"trained model: {result.model_dir}  ({result.metrics['seconds']:.0f} s in all)\n")
-    elif command == "calibrate":
-        out.write(f"calibration: {result['method']} fitted on {result['fitted_on']} ({result['pairs']} pairs)\n")
-        if "report" in result:
-            r = result["report"]
-            out.write(f"ECE on {r['subset']} ({r['pairs']} pairs): {r['ece_before']:.4f} -> {r['ece_after']:.4f}\n")
-    elif command == "fuse":
-        _report_fuse(out, result)
-    elif command == "mine":
-        r = result
-        out.write(f"queries: {r['queries_in']} in, {r['queries_written']} written, ")
-        out.write(f"{r['queries_without_positive']} without a relevant document skipped\n")
-        recall = r["positive_recall_at_last_rank"]
-        out.write(f"positives: {r['positives']} ({'-' if recall is None else f'{recall:.1%}'} retrieved ")
-        out.write(f"within rank {r['mining']['ranks'][1]})\n")
-        out.write(f"negatives: {r['negatives']} from {r['candidates_in_window']} window candidates")
-        out.write(f", {r['dropped_by_teacher']} dropped by the teacher" if r["teacher"] else "")
-        out.write(f"; {r['queries_short_of_negatives']} queries got fewer than {r['mining']['negatives']}\n")
-        out.write(f"time: index {r['seconds']['index']} s, mining {r['seconds']['mine']} s\n")
-        out.write(f"wrote {r['output']} and {r['summary']}\n")
-    elif command == "recipe":
-        _report_recipe(out, result)
-    elif command == "retrieve-rerank":
-        out.write(f"setting: {result.metrics['setting']}\n")
-        if result.metrics["oracle"]:
-            o = result.metrics["oracle"]
-            out.write(f"ORACLE: {o['documents_injected']} judged relevant documents injected into ")
-            out.write(f"{o['queries_with_injections']} queries; an upper bound, not the system's result\n")
-        out.write(f"candidates: {result.metrics['candidates']}\n\n{result.table}\n\n{result.comparison}\n\n")
-        out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
-    elif command == "split":
-        out.write("\n".join(f"{k}: {v}" for k, v in result.items()) + "\n")
-    elif command == "export":
-        from rankwright.commands.export import describe_export
 
-        out.write(describe_export(result) + "\n")
-    elif command == "pairs":
-        _report_pairs(out, result)
+def _paths(out: TextIO, paths: dict[str, Any]) -> None:
+    out.write("\n".join(f"{k}: {v}" for k, v in paths.items()) + "\n")
+
+
+def _report_evaluate(out: TextIO, result: Any) -> None:
+    data = result.metrics["data"]
+    out.write(f"data: {data['rows_in']} rows in = {data['rows_used']} used + {data['rows_dropped']} dropped")
+    out.write(f" {data['dropped_by_reason']}\n" if data["dropped_by_reason"] else "\n")
+    if data.get("evaluation_only"):
+        out.write(f"data: {data['evaluation_only']} {EVALUATION_ONLY}\n")
+    if "bm25" in result.metrics:
+        out.write(f"bm25: {result.metrics['bm25']}\n")
+    labels = result.metrics["labels"]
+    out.write(f"labels: {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
+    out.write(result.table + "\n")
+    classification = result.metrics.get("classification", {})
+    if "classes" in classification:
+        from rankwright.evaluation.report import format_classes
+
+        out.write("\n" + format_classes(classification["classes"], classification["by_label"]) + "\n")
+    binary = classification.get("binary")
+    if binary and binary.get("roc_auc") is not None:
+        out.write(f"\npairs: ROC-AUC {binary['roc_auc']:.4f}, average precision {binary['average_precision']:.4f}\n")
+    out.write("\n")
+    _paths(out, result.paths)
+
+
+def _report_compare(out: TextIO, result: Any) -> None:
+    labels = result.metrics["labels"]
+    out.write(f"data: {result.metrics['data']['source']} ({result.metrics['subset']}, {len(result.per_query)} ")
+    out.write(f"judged queries); labels {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n")
+    if result.metrics["data"].get("evaluation_only"):
+        out.write(f"data: {result.metrics['data']['evaluation_only']} {EVALUATION_ONLY}\n")
+    out.write("\n")
+    out.write(result.table + "\n\n")
+    out.write(f"paired tests against the baseline {result.baseline}:\n{result.comparison}\n\n")
+    _paths(out, result.paths)
+
+
+def _report_train(out: TextIO, result: Any) -> None:
+    out.write(f"final model: {result.final_dir}\n")
+    if result.best_dir:
+        out.write(f"best model:  {result.best_dir} ({result.metrics['best_validation']})\n")
+    out.write(
+        f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
+    )
+    for name, path in (result.metrics.get("files") or {}).items():
+        out.write(f"{name.replace('_', ' ')}: {path}\n")
+    calibration = result.metrics.get("calibration")
+    if not calibration:
+        return
+    for folder, c in (("", calibration), ("best model ", calibration.get("best"))):
+        if not c:
+            continue
+        out.write(f"{folder}calibration: {calibration['method']} on {c['fitted_on']}; ")
+        if c["ece_before"] is None:
+            out.write("no test queries to report ECE on\n")
+        else:
+            out.write(f"ECE on test ({c['test_pairs']} pairs): {c['ece_before']:.4f} -> {c['ece_after']:.4f}\n")
+
+
+def _report_quickstart(out: TextIO, result: Any) -> None:
+    out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
+    out.write(result.table + "\n\n")
+    out.write(f"trained model: {result.model_dir}  ({result.metrics['seconds']:.0f} s in all)\n")
+
+
+def _report_calibrate(out: TextIO, result: dict[str, Any]) -> None:
+    out.write(f"calibration: {result['method']} fitted on {result['fitted_on']} ({result['pairs']} pairs)\n")
+    if "report" in result:
+        r = result["report"]
+        out.write(f"ECE on {r['subset']} ({r['pairs']} pairs): {r['ece_before']:.4f} -> {r['ece_after']:.4f}\n")
+
+
+def _report_mine(out: TextIO, r: dict[str, Any]) -> None:
+    out.write(f"queries: {r['queries_in']} in, {r['queries_written']} written, ")
+    out.write(f"{r['queries_without_positive']} without a relevant document skipped\n")
+    recall = r["positive_recall_at_last_rank"]
+    out.write(f"positives: {r['positives']} ({'-' if recall is None else f'{recall:.1%}'} retrieved ")
+    out.write(f"within rank {r['mining']['ranks'][1]})\n")
+    out.write(f"negatives: {r['negatives']} from {r['candidates_in_window']} window candidates")
+    out.write(f", {r['dropped_by_teacher']} dropped by the teacher" if r["teacher"] else "")
+    out.write(f"; {r['queries_short_of_negatives']} queries got fewer than {r['mining']['negatives']}\n")
+    out.write(f"time: index {r['seconds']['index']} s, mining {r['seconds']['mine']} s\n")
+    out.write(f"wrote {r['output']} and {r['summary']}\n")
+
+
+def _report_retrieve_rerank(out: TextIO, result: Any) -> None:
+    out.write(f"setting: {result.metrics['setting']}\n")
+    if result.metrics["oracle"]:
+        o = result.metrics["oracle"]
+        out.write(f"ORACLE: {o['documents_injected']} judged relevant documents injected into ")
+        out.write(f"{o['queries_with_injections']} queries; an upper bound, not the system's result\n")
+    out.write(f"candidates: {result.metrics['candidates']}\n\n{result.table}\n\n{result.comparison}\n\n")
+    _paths(out, result.paths)
+
+
+def _report_export(out: TextIO, result: Any) -> None:
+    from rankwright.commands.export import describe_export
+
+    out.write(describe_export(result) + "\n")
 
 
 def _report_pairs(out, result) -> None:
@@ -163,6 +177,22 @@ def _report_recipe(out, result) -> None:
     out.write("\n" + "\n".join(result.messages) + "\n\n")
     out.write(f"test queries:\n{result.table}\n\npaired tests on the test queries:\n{result.comparisons}\n\n")
     out.write("\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
+
+
+_REPORTS: dict[str, Callable[[TextIO, Any], None]] = {
+    "evaluate": _report_evaluate,
+    "compare": _report_compare,
+    "train": _report_train,
+    "quickstart": _report_quickstart,
+    "calibrate": _report_calibrate,
+    "fuse": _report_fuse,
+    "mine": _report_mine,
+    "recipe": _report_recipe,
+    "retrieve-rerank": _report_retrieve_rerank,
+    "split": _paths,
+    "export": _report_export,
+    "pairs": _report_pairs,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

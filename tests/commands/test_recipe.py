@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 
 from rankwright.cli import main as cli
-from rankwright.commands.recipe import RecipeConfig, main, sample_queries
 from rankwright.config import from_dict
 from rankwright.data.readers import DataConfig, read_relevance, read_run
 from rankwright.data.split import split_data
 from rankwright.models.metadata import ModelMetadata
+from rankwright.recipe import RecipeConfig, main
+from rankwright.recipe.prepare import sample_queries
 
 WORDS = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan", "rug", "bulb", "saw", "mop"]
 N_QUERIES = 30
@@ -206,8 +207,8 @@ def test_impossible_setups_fail_before_any_work(overrides, message):
 def test_a_selected_fusion_is_stored_in_the_model_folder(tmp_path, tiny_cross_encoder):
     import shutil
 
-    from rankwright.commands.recipe import _store_fusion
     from rankwright.recipe.selection import Selection
+    from rankwright.recipe.shipping import _store_fusion
 
     fused = Selection({"method": "minmax", "weights": {"reranker": 0.5, "first_stage": 0.5}}, None, "minmax", [])
     alone = Selection(
@@ -228,8 +229,8 @@ def test_a_selected_fusion_is_stored_in_the_model_folder(tmp_path, tiny_cross_en
 def test_a_selected_bi_encoder_fusion_ships_the_bi_encoder_folder(tmp_path, tiny_cross_encoder):
     import shutil
 
-    from rankwright.commands.recipe import _store_fusion, shipped_model
     from rankwright.recipe.selection import Selection
+    from rankwright.recipe.shipping import _store_fusion, shipped_model
 
     reranker, biencoder = tmp_path / "reranker", tmp_path / "bi"
     for folder, kind in ((reranker, "cross-encoder"), (biencoder, "bi-encoder")):

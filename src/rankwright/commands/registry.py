@@ -74,11 +74,11 @@ COMMANDS: dict[str, Command] = {
         "FuseConfig",
         "fit a fusion of the model's score with first-stage (and dense) scores on validation queries",
     ),
-    "recipe": _command(
-        "recipe",
-        "RecipeConfig",
+    # the recipe's code is rankwright.recipe's (rankwright.commands.recipe is its deprecated old path)
+    "recipe": Command(
+        "rankwright.recipe.config:RecipeConfig",
+        "rankwright.recipe:main",
         "split, first stage, zero-shot dense rerank, mine, train, select on validation, evaluate on test",
-        "rankwright.recipe.config",
     ),
     "export": _command(
         "export",

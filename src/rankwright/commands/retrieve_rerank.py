@@ -53,10 +53,31 @@ def inject_positives(candidates: pd.DataFrame, data, scheme) -> tuple[pd.DataFra
     return pd.concat([candidates, added], ignore_index=True), counts
 
 
+@dataclass
+class _Retrieved:
+    """The first stage's run and the candidates to rerank (with the oracle's additions)."""
+
+    first: pd.DataFrame
+    candidates: pd.DataFrame
+    oracle: dict[str, Any] | None
+    retriever: Any
+    queries: int
+
+
 def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     if not config.model:
         raise ValueError("retrieve-rerank needs model=<folder>")
     loaded = load_data(config)
+    retrieved = _retrieve(config, loaded)
+    reranker = Reranker.from_pretrained(config.model)
+    candidates = retrieved.candidates
+    log.info("reranking %d candidates of %d queries with %s", len(candidates), retrieved.queries, config.model)
+    reranked = rerank_candidates(reranker, retrieved.candidates, config.batch_size, config.progress)
+    return _evaluate_and_write(config, loaded, retrieved, reranked)
+
+
+def _retrieve(config: RetrieveRerankConfig, loaded: Any) -> _Retrieved:
+    """The first stage's top k of each query of the subset from the corpus, with texts."""
     if loaded.full.corpus is None:
         log.warning("the data has no corpus (not a BEIR/SMART collection): retrieving from the documents of its pairs")
     documents = loaded.full.documents()
@@ -74,15 +95,18 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
             oracle["documents_injected"],
             oracle["queries_with_injections"],
         )
-    reranker = Reranker.from_pretrained(config.model)
-    log.info("reranking %d candidates of %d queries with %s", len(candidates), len(queries), config.model)
-    reranked = rerank_candidates(reranker, candidates, config.batch_size, config.progress)
+    return _Retrieved(first, candidates, oracle, retriever, len(queries))
 
+
+def _evaluate_and_write(
+    config: RetrieveRerankConfig, loaded: Any, retrieved: _Retrieved, reranked: pd.DataFrame
+) -> RetrieveRerankResult:
+    """Both runs evaluated side by side with a paired test; the runs, metrics and per-query numbers written."""
     qrels = judged_qrels(loaded.subset, loaded.scheme)
     first_name = config.retriever.kind
-    reranked_name = f"{first_name} + {model_label(config.model)}" + (" (ORACLE)" if oracle else "")
+    reranked_name = f"{first_name} + {model_label(config.model)}" + (" (ORACLE)" if retrieved.oracle else "")
     results = {
-        first_name: evaluate_run(first, qrels, loaded.scheme.relevant_gain, config.metrics),
+        first_name: evaluate_run(retrieved.first, qrels, loaded.scheme.relevant_gain, config.metrics),
         reranked_name: evaluate_run(reranked, qrels, loaded.scheme.relevant_gain, config.metrics),
     }
     summaries = {name: r.summary() for name, r in results.items()}
@@ -90,6 +114,36 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
         m: paired_comparison(results[reranked_name].per_query, results[first_name].per_query, m)
         for m in ("ndcg@10", "map")
     }
+    paths = _write_runs(config, retrieved.first, reranked, results)
+    metrics = {
+        "setting": "oracle (judged positives injected)"
+        if retrieved.oracle
+        else "realistic (only retrieved documents reranked)",
+        "oracle": retrieved.oracle,
+        "model": config.model,
+        "subset": config.subset,
+        "split": asdict(config.split) | {"queries": loaded.split_counts},
+        # top_k last: BM25's describe() carries bm25.top_k, which retrieve-rerank does not use
+        "retriever": {"kind": first_name, **retrieved.retriever.describe(), "top_k": config.retriever.top_k},
+        "candidates": len(retrieved.candidates),
+        "ranking": summaries,
+        "reranked_vs_first_stage": comparisons,
+        "labels": loaded.scheme.to_dict(),
+        "data": loaded.full.report.to_dict(),
+    }
+    write_json(metrics, Path(paths["metrics"]))
+    table = format_table(
+        summaries, ["ndcg@10", "map", "mrr", "p@10", *(f"recall@{k}" for k in config.metrics.recall_at)]
+    )
+    comparison = "\n".join(format_comparison(reranked_name, first_name, c) for c in comparisons.values())
+    return RetrieveRerankResult(metrics, table, comparison, paths)
+
+
+def _write_runs(
+    config: RetrieveRerankConfig, first: pd.DataFrame, reranked: pd.DataFrame, results: dict[str, Any]
+) -> dict[str, str]:
+    """Both run files and the per-query numbers; the paths of every file (metrics.json is written last)."""
+    first_name = config.retriever.kind
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -102,23 +156,4 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     write_run(reranked, paths["reranked_run"], tag="rankwright")
     per_query = pd.concat({name: r.per_query for name, r in results.items()}, axis=1)
     per_query.to_csv(paths["per_query"])
-    metrics = {
-        "setting": "oracle (judged positives injected)" if oracle else "realistic (only retrieved documents reranked)",
-        "oracle": oracle,
-        "model": config.model,
-        "subset": config.subset,
-        "split": asdict(config.split) | {"queries": loaded.split_counts},
-        # top_k last: BM25's describe() carries bm25.top_k, which retrieve-rerank does not use
-        "retriever": {"kind": first_name, **retriever.describe(), "top_k": config.retriever.top_k},
-        "candidates": len(candidates),
-        "ranking": summaries,
-        "reranked_vs_first_stage": comparisons,
-        "labels": loaded.scheme.to_dict(),
-        "data": loaded.full.report.to_dict(),
-    }
-    write_json(metrics, Path(paths["metrics"]))
-    table = format_table(
-        summaries, ["ndcg@10", "map", "mrr", "p@10", *(f"recall@{k}" for k in config.metrics.recall_at)]
-    )
-    comparison = "\n".join(format_comparison(reranked_name, first_name, c) for c in comparisons.values())
-    return RetrieveRerankResult(metrics, table, comparison, paths)
+    return paths

@@ -116,6 +116,28 @@ def _classification(pred: pd.DataFrame, scheme: LabelScheme, options: EvalOption
     return out
 
 
+def _per_query(
+    data: RelevanceData, result: RankingResult, options: EvalOptions
+) -> tuple[pd.DataFrame, dict[str, Any] | None]:
+    """The per-query metrics (with query texts when the data has them) and, with
+    ``breakdown_by``, the metrics averaged per group of queries."""
+    per_query = result.per_query.copy()
+    if data.has_texts:
+        per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
+    if options.breakdown_by:
+        if options.breakdown_by not in data.pairs:
+            raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")
+        owner = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[options.breakdown_by]
+        per_query[options.breakdown_by] = per_query.index.map(owner)
+        grouped = per_query.groupby(options.breakdown_by)[result.metrics].mean()
+        return per_query, {
+            "by": options.breakdown_by,
+            "n_groups": len(grouped),
+            "mean_over_groups": grouped.mean().to_dict(),
+        }
+    return per_query, None
+
+
 def evaluate_scores(
     data: RelevanceData,
     scheme: LabelScheme,
@@ -161,20 +183,9 @@ def evaluate_scores(
     if mode == "rerank":
         predictions = _predictions(data, scheme, run, qrels_of(data, scheme))
         metrics["classification"] = _classification(predictions, scheme, options)
-    per_query = result.per_query.copy()
-    if data.has_texts:
-        per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
-    if options.breakdown_by:
-        if options.breakdown_by not in data.pairs:
-            raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")
-        owner = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[options.breakdown_by]
-        per_query[options.breakdown_by] = per_query.index.map(owner)
-        grouped = per_query.groupby(options.breakdown_by)[result.metrics].mean()
-        metrics["breakdown"] = {
-            "by": options.breakdown_by,
-            "n_groups": len(grouped),
-            "mean_over_groups": grouped.mean().to_dict(),
-        }
+    per_query, breakdown = _per_query(data, result, options)
+    if breakdown is not None:
+        metrics["breakdown"] = breakdown
     if extra:
         metrics.update(extra)
     table = format_table(summaries, table_metrics(options.metrics))

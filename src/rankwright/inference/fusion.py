@@ -160,6 +160,32 @@ def _label(method: str | None, weights: Mapping[str, float]) -> str:
     return f"{method}: " + " + ".join(f"{w:g} {c}" for c, w in used.items())
 
 
+def _candidates(
+    components: Mapping[str, Any], methods: Sequence[str], grid: int | Sequence[Mapping[str, float]]
+) -> tuple[list[str], list[tuple[str | None, dict[str, float]]]]:
+    """The components given and the candidate fusions, simplest first: each component
+    alone (no method), then every weight vector of more than one component with each method."""
+    available = [c for c in COMPONENTS if c in components and components[c] is not None]
+    unknown = sorted(set(components) - set(COMPONENTS))
+    if unknown or not available:
+        raise ValueError(f"components must be some of {list(COMPONENTS)}, got {sorted(components)}")
+    bad = [m for m in methods if m not in METHODS]
+    if bad or not methods:
+        raise ValueError(f"methods must be some of {METHODS}, got {list(methods)}")
+    if isinstance(grid, int):
+        if grid < 1:
+            raise ValueError(f"grid must be >= 1 weight steps, got {grid}")
+        vectors = _weight_grid(available, grid)
+    else:
+        vectors = [{c: float(w.get(c, 0.0)) for c in available} for w in grid]
+    singles = [{c: float(c == name) for c in available} for name in available]
+    candidates: list[tuple[str | None, dict[str, float]]] = [(None, w) for w in singles]
+    for w in vectors:
+        if sum(v > 0 for v in w.values()) > 1:
+            candidates.extend((m, w) for m in methods)
+    return available, candidates
+
+
 def fit_fusion(
     components: Mapping[str, Any],
     query_ids: Sequence[Any],
@@ -184,24 +210,7 @@ def fit_fusion(
     Returns ``(fusion, table)``: the chosen fusion dict (method, weights, dense_model,
     validation) and one row per candidate (candidate, method, one weight column per
     component, ndcg@10, chosen)."""
-    available = [c for c in COMPONENTS if c in components and components[c] is not None]
-    unknown = sorted(set(components) - set(COMPONENTS))
-    if unknown or not available:
-        raise ValueError(f"components must be some of {list(COMPONENTS)}, got {sorted(components)}")
-    bad = [m for m in methods if m not in METHODS]
-    if bad or not methods:
-        raise ValueError(f"methods must be some of {METHODS}, got {list(methods)}")
-    if isinstance(grid, int):
-        if grid < 1:
-            raise ValueError(f"grid must be >= 1 weight steps, got {grid}")
-        vectors = _weight_grid(available, grid)
-    else:
-        vectors = [{c: float(w.get(c, 0.0)) for c in available} for w in grid]
-    singles = [{c: float(c == name) for c in available} for name in available]
-    candidates: list[tuple[str | None, dict[str, float]]] = [(None, w) for w in singles]
-    for w in vectors:
-        if sum(v > 0 for v in w.values()) > 1:
-            candidates.extend((m, w) for m in methods)
+    available, candidates = _candidates(components, methods, grid)
     base = pd.DataFrame({QUERY_ID: np.asarray(query_ids, dtype=object), DOC_ID: np.asarray(doc_ids, dtype=object)})
     metrics = RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[])
     rows = []

@@ -59,6 +59,22 @@ def _class_gains(metadata: ModelMetadata) -> np.ndarray:
     return np.array([gains[c] for c in metadata.classes], dtype=float)
 
 
+def _load_model(path: str, metadata: ModelMetadata, backend: str, model_kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """The model (torch, with its LoRA adapters, or an ONNX session) and tokenizer of a folder."""
+    tokenizer = None
+    if backend != "torch":
+        from rankwright.inference.onnx_runtime import load_onnx_model  # onnxruntime only when asked for
+
+        model = load_onnx_model(path, metadata, backend, **model_kwargs)
+    elif metadata.adapter:
+        model = load_adapter_model(path, metadata, **model_kwargs)
+    elif metadata.model_type == "generative":
+        model, tokenizer = load_causal_lm(path, **model_kwargs)
+    else:
+        model = _sequence_classifier(path, **model_kwargs)
+    return model, tokenizer or load_tokenizer(path)
+
+
 class Reranker:
     """A trained (or any) model with its head and metadata, ready to score.
 
@@ -129,19 +145,9 @@ class Reranker:
         if metadata.model_type == "bi-encoder":
             return _bi_encoder(path, metadata, device, backend, max_length)
         generative = metadata.model_type == "generative"
-        tokenizer = None
+        model, tokenizer = _load_model(path, metadata, backend, model_kwargs)
         if backend != "torch":
-            from rankwright.inference.onnx_runtime import load_onnx_model  # onnxruntime only when asked for
-
-            model = load_onnx_model(path, metadata, backend, **model_kwargs)
             device = device or "cpu"
-        elif metadata.adapter:
-            model = load_adapter_model(path, metadata, **model_kwargs)
-        elif generative:
-            model, tokenizer = load_causal_lm(path, **model_kwargs)
-        else:
-            model = _sequence_classifier(path, **model_kwargs)
-        tokenizer = tokenizer or load_tokenizer(path)
         if max_length is not None:
             metadata.max_length = max_length
         if not ModelMetadata.exists(path):

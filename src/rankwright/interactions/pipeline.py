@@ -166,30 +166,9 @@ def build_pairs(config: PairsConfig) -> dict[str, Any]:
     clear_parts(out_dir)
     seconds: dict[str, float] = {}
     with dask_session(config.dask, progress=config.progress) as session:
-        known = dask.delayed(frozenset(catalog.ids), pure=True)
-        clean = raw.map_partitions(canonical_partition, config.interactions, known, meta=empty_interactions())
-        drops = raw.map_partitions(drop_partition, config.interactions, known, meta=drop_meta())
-        popularity = clean.groupby(ITEM)[USER].count()
-        log.info("reading %s (%d partitions) and counting item popularity", config.interactions.path, raw.npartitions)
-        drop_frame, item_counts = _read_and_count(session, drops, popularity, config.interactions)
-        counts = np.zeros(len(catalog), dtype=np.int64)
-        counts[[catalog.row[i] for i in item_counts.index]] = item_counts.to_numpy()
+        clean, drop_frame, counts = _count(session, config, catalog, raw)
         seconds["read_and_count"] = time.perf_counter() - started
-        settings = BuildSettings(
-            config.positives,
-            config.context,
-            config.negatives,
-            config.split,
-            config.seed,
-            cumulative_weights(counts, config.negatives.popularity_alpha),
-        )
-        npartitions = config.dask.npartitions or max(clean.npartitions, 2 * session.threads)
-        shuffled = clean.shuffle(on=USER, npartitions=npartitions)
-        stats = shuffled.map_partitions(
-            build_partition, dask.delayed(catalog, pure=True), settings, str(out_dir), meta=_stats_meta()
-        )
-        log.info("building pairs in %d partitions on %s", npartitions, session.description)
-        (stats_frame,) = session.compute(stats)
+        stats_frame, npartitions = _build(session, config, catalog, clean, counts, out_dir)
         seconds["build"] = time.perf_counter() - started - seconds["read_and_count"]
         memory = session.memory()
     totals, leakage, training = _merge_stats(stats_frame, len(catalog), config.split.by)
@@ -223,3 +202,38 @@ def build_pairs(config: PairsConfig) -> dict[str, Any]:
     log.info("wrote %s", out_dir / SUMMARY_FILE)
     leakage.raise_if_leaking()
     return summary
+
+
+def _count(session, config: PairsConfig, catalog, raw) -> tuple[Any, pd.DataFrame, np.ndarray]:
+    """The first pass: the clean interactions (lazy), the dropped rows by reason and
+    each catalog item's interaction count."""
+    known = dask.delayed(frozenset(catalog.ids), pure=True)
+    clean = raw.map_partitions(canonical_partition, config.interactions, known, meta=empty_interactions())
+    drops = raw.map_partitions(drop_partition, config.interactions, known, meta=drop_meta())
+    popularity = clean.groupby(ITEM)[USER].count()
+    log.info("reading %s (%d partitions) and counting item popularity", config.interactions.path, raw.npartitions)
+    drop_frame, item_counts = _read_and_count(session, drops, popularity, config.interactions)
+    counts = np.zeros(len(catalog), dtype=np.int64)
+    counts[[catalog.row[i] for i in item_counts.index]] = item_counts.to_numpy()
+    return clean, drop_frame, counts
+
+
+def _build(session, config: PairsConfig, catalog, clean, counts: np.ndarray, out_dir: Path) -> tuple[pd.DataFrame, int]:
+    """The second pass: each user's interactions in one partition, its pairs written as
+    parts under ``out_dir``; the partitions' statistics and their number."""
+    settings = BuildSettings(
+        config.positives,
+        config.context,
+        config.negatives,
+        config.split,
+        config.seed,
+        cumulative_weights(counts, config.negatives.popularity_alpha),
+    )
+    npartitions = config.dask.npartitions or max(clean.npartitions, 2 * session.threads)
+    shuffled = clean.shuffle(on=USER, npartitions=npartitions)
+    stats = shuffled.map_partitions(
+        build_partition, dask.delayed(catalog, pure=True), settings, str(out_dir), meta=_stats_meta()
+    )
+    log.info("building pairs in %d partitions on %s", npartitions, session.description)
+    (stats_frame,) = session.compute(stats)
+    return stats_frame, npartitions

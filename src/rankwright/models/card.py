@@ -101,36 +101,61 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
 
 def _body(metadata: ModelMetadata, folder: str) -> str:
     t = metadata.training
-    config = t.get("config", {})
     result = t.get("result", {})
-    metrics = result.get("final_validation") or {}
-    best = t.get("best")
-    name = Path(folder).name
+    lines = [
+        *_summary(metadata, folder),
+        "",
+        "## Hyper-parameters",
+        "",
+        *_hyper(t.get("config", {})),
+        "",
+        "## Validation (end of training)",
+        "",
+        *_metrics_table(result.get("final_validation") or {}),
+        "",
+        "Metrics follow trec_eval (pytrec_eval via ir-measures): linear gains, log2 discount, ties by doc id.",
+        "",
+        *_per_evaluation(result.get("validation_per_evaluation") or []),
+        "## Use",
+        "",
+        "```python",
+        "from rankwright import Reranker",
+        "",
+        f'reranker = Reranker.from_pretrained("{folder}")',
+        'ranked = reranker.rank("query", ["document one", "document two"], top_k=2)',
+        "```",
+        "",
+        *_other_libraries(metadata, folder),
+    ]
+    return "\n".join(lines)
+
+
+def _summary(metadata: ModelMetadata, folder: str) -> list[str]:
+    """The title and the bullet list: base model, outputs, input, data, labels, loss,
+    training time, and the folder's checkpoint, calibration and fusion."""
+    t = metadata.training
+    result = t.get("result", {})
     labels = metadata.labels
-    scheme = labels.get("scheme", "?")
     loss = t.get("loss", {})
     loss_text = loss.get("name", "?") + (
         " (" + ", ".join(f"{k}={v}" for k, v in loss.items() if k != "name") + ")" if len(loss) > 1 else ""
     )
     outputs = "one relevance logit" if metadata.num_labels == 1 else f"{metadata.num_labels} classes {metadata.classes}"
-    bi_encoder = metadata.model_type == "bi-encoder"
-    if bi_encoder:
+    input_line = (
+        f"- **Input**: query and document as one pair, at most {metadata.max_length} tokens, document cut first"
+    )
+    if metadata.model_type == "bi-encoder":
         outputs = "a unit-length embedding per text"
         input_line = f"- **Input**: query and document embedded apart, at most {metadata.max_length} tokens each"
-    else:
-        input_line = (
-            f"- **Input**: query and document as one pair, at most {metadata.max_length} tokens, document cut first"
-        )
-    data = Path(str(t.get("data") or "?")).name
     lines = [
-        f"# {name}: a rankwright {metadata.model_type} reranker",
+        f"# {Path(folder).name}: a rankwright {metadata.model_type} reranker",
         "",
         f"- **Base model**: `{shown_model(metadata.base_model)}`" + (" (LoRA adapter)" if metadata.adapter else ""),
         f"- **Outputs**: {outputs}; score = {metadata.score}; probabilities by {metadata.activation}",
         input_line,
-        f"- **Training data**: `{data}` ({t.get('train_queries', '?')} queries, "
+        f"- **Training data**: `{Path(str(t.get('data') or '?')).name}` ({t.get('train_queries', '?')} queries, "
         f"{t.get('train_pairs', '?')} judged pairs)",
-        f"- **Labels**: {scheme}, relevant when gain >= {labels.get('relevant_gain', '?')}",
+        f"- **Labels**: {labels.get('scheme', '?')}, relevant when gain >= {labels.get('relevant_gain', '?')}",
         f"- **Loss**: {loss_text}",
     ]
     if result:
@@ -138,6 +163,13 @@ def _body(metadata: ModelMetadata, folder: str) -> str:
             f"- **Training time**: {result.get('train_runtime_s', float('nan')):.0f} s, "
             f"{result.get('global_steps', '?')} steps, {result.get('pairs_per_second') or 0:.1f} pairs/s"
         )
+    return lines + _folder_notes(metadata)
+
+
+def _folder_notes(metadata: ModelMetadata) -> list[str]:
+    """What this folder adds to the training run: its checkpoint, calibration, fusion."""
+    lines = []
+    best = metadata.training.get("best")
     if best:
         best_metric = {k: v for k, v in best.items() if k != "step"}
         lines.append(f"- **This folder**: best validation checkpoint (step {best.get('step')}, {best_metric})")
@@ -153,33 +185,14 @@ def _body(metadata: ModelMetadata, folder: str) -> str:
             f"{metadata.fusion.get('fitted_on', '?')}; `rank(..., first_stage_scores=...)` needs the first-stage "
             "scores when they are weighted"
         )
-    lines += [
-        "",
-        "## Hyper-parameters",
-        "",
-        *_hyper(config),
-        "",
-        "## Validation (end of training)",
-        "",
-        *_metrics_table(metrics),
-        "",
-    ]
-    lines += [
-        "Metrics follow trec_eval (pytrec_eval via ir-measures): linear gains, log2 discount, ties by doc id.",
-        "",
-        *_per_evaluation(result.get("validation_per_evaluation") or []),
-        "## Use",
-        "",
-        "```python",
-        "from rankwright import Reranker",
-        "",
-        f'reranker = Reranker.from_pretrained("{folder}")',
-        'ranked = reranker.rank("query", ["document one", "document two"], top_k=2)',
-        "```",
-        "",
-    ]
-    if bi_encoder:
-        lines += [
+    return lines
+
+
+def _other_libraries(metadata: ModelMetadata, folder: str) -> list[str]:
+    """How the folder loads without rankwright: sentence-transformers for bi-encoders, a
+    note for adapters, transformers (and sentence-transformers' CrossEncoder) otherwise."""
+    if metadata.model_type == "bi-encoder":
+        return [
             "```python",
             "from sentence_transformers import SentenceTransformer",
             "",
@@ -189,45 +202,44 @@ def _body(metadata: ModelMetadata, folder: str) -> str:
             "```",
             "",
         ]
-    elif metadata.adapter:
-        lines += [
+    if metadata.adapter:
+        return [
             "This folder holds a LoRA adapter; `rankwright export --model THIS --output MERGED` writes a "
             "standalone model that transformers and sentence-transformers load directly.",
             "",
         ]
-    else:
+    lines = [
+        "```python",
+        "import torch",
+        "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+        "",
+        f'tokenizer = AutoTokenizer.from_pretrained("{folder}")',
+        f'model = AutoModelForSequenceClassification.from_pretrained("{folder}").eval()',
+        f'batch = tokenizer(["query"], ["document"], truncation="longest_first", max_length={metadata.max_length},',
+        '                  return_tensors="pt")',
+        "with torch.no_grad():",
+        "    scores = model(**batch).logits",
+        "```",
+        "",
+        f"`longest_first` never fails on a long query: it cuts the longer text until the pair fits "
+        f"{metadata.max_length} tokens. rankwright keeps a query shorter than the room whole and cuts the "
+        "document, so the tokens, and the scores, are the same whenever the query takes at most half of "
+        "max_length (`only_second`, which cuts only the document, raises on a query longer than max_length).",
+        "",
+    ]
+    if metadata.num_labels == 1:
         lines += [
             "```python",
-            "import torch",
-            "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+            "from sentence_transformers import CrossEncoder",
             "",
-            f'tokenizer = AutoTokenizer.from_pretrained("{folder}")',
-            f'model = AutoModelForSequenceClassification.from_pretrained("{folder}").eval()',
-            f'batch = tokenizer(["query"], ["document"], truncation="longest_first", max_length={metadata.max_length},',
-            '                  return_tensors="pt")',
-            "with torch.no_grad():",
-            "    scores = model(**batch).logits",
+            f'model = CrossEncoder("{folder}")  # max_length {metadata.max_length} and a sigmoid, from the folder',
+            'probabilities = model.predict([("query", "document")])  # sigmoid of rankwright\'s raw scores',
             "```",
             "",
-            f"`longest_first` never fails on a long query: it cuts the longer text until the pair fits "
-            f"{metadata.max_length} tokens. rankwright keeps a query shorter than the room whole and cuts the "
-            "document, so the tokens, and the scores, are the same whenever the query takes at most half of "
-            "max_length (`only_second`, which cuts only the document, raises on a query longer than max_length).",
+            "`CrossEncoder(path, activation_fn=torch.nn.Identity())` gives the raw scores (logits).",
             "",
         ]
-        if metadata.num_labels == 1:
-            lines += [
-                "```python",
-                "from sentence_transformers import CrossEncoder",
-                "",
-                f'model = CrossEncoder("{folder}")  # max_length {metadata.max_length} and a sigmoid, from the folder',
-                'probabilities = model.predict([("query", "document")])  # sigmoid of rankwright\'s raw scores',
-                "```",
-                "",
-                "`CrossEncoder(path, activation_fn=torch.nn.Identity())` gives the raw scores (logits).",
-                "",
-            ]
-    return "\n".join(lines)
+    return lines
 
 
 def write_model_card(folder: str | Path, metadata: ModelMetadata) -> Path:

@@ -1,5 +1,5 @@
 """The ``recipe`` command's configuration: dataclasses only (no torch or pandas).
-:mod:`rankwright.commands.recipe` re-exports them; :mod:`rankwright.recipe` exposes ``RecipeConfig``."""
+:mod:`rankwright.recipe` exposes ``RecipeConfig`` (:mod:`rankwright.commands.recipe`, the old path, warns)."""
 
 from __future__ import annotations
 

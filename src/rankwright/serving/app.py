@@ -30,7 +30,9 @@ import logging
 import math
 import time
 import uuid
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -139,13 +141,22 @@ def _declared_length(request: Request) -> int:
         return 0
 
 
-def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastAPI:
-    """A FastAPI app serving ``reranker`` (see the module docstring). The batching
-    worker starts and stops with the app's lifespan (uvicorn runs it)."""
-    config = config or ServingConfig()
-    config.check()
+@dataclass
+class _Served:
+    """What the routes of one app share: the model, its settings and the batching worker."""
+
+    reranker: Reranker
+    config: ServingConfig
+    name: str
+    api_key: str | None
+    backend: str | None
+    batcher: Batcher[ScoreJob, Scored]
+    metrics: ServerMetrics
+    max_body: int
+
+
+def _served(reranker: Reranker, config: ServingConfig) -> _Served:
     name = config.name or model_name(getattr(getattr(reranker, "model", None), "name_or_path", "")) or "rankwright"
-    api_key = config.resolved_api_key()
     backend = getattr(reranker, "backend", None) or config.backend
     process = functools.partial(score_jobs, reranker, batch_size=config.batch_size, count_tokens=config.count_tokens)
     metrics = ServerMetrics(queue_depth=lambda: batcher.depth)
@@ -157,27 +168,47 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         on_batch=metrics.observe_batch,
         on_drop=lambda reason: metrics.shed.labels(reason=reason).inc(),
     )
-    max_body = max_body_bytes(config)
+    return _Served(reranker, config, name, config.resolved_api_key(), backend, batcher, metrics, max_body_bytes(config))
 
+
+def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastAPI:
+    """A FastAPI app serving ``reranker`` (see the module docstring). The batching
+    worker starts and stops with the app's lifespan (uvicorn runs it)."""
+    config = config or ServingConfig()
+    config.check()
+    served = _served(reranker, config)
+    app = FastAPI(title="rankwright reranker", lifespan=_lifespan(served))
+    app.state.ready = False
+    app.state.batcher = served.batcher
+    app.state.metrics = served.metrics
+    app.state.reranker = reranker
+    app.state.config = config
+    _add_middleware(app, served)
+    _add_error_handlers(app, served.max_body)
+    _add_rerank(app, served)
+    _add_health_and_metrics(app, served)
+    return app
+
+
+def _lifespan(served: _Served) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await batcher.start()
-        if config.warmup:
-            await batcher.run_in_model_thread(warm_up, reranker)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await served.batcher.start()
+        if served.config.warmup:
+            await served.batcher.run_in_model_thread(warm_up, served.reranker)
         app.state.ready = True
-        log.info("serving %s (%s, backend %s)", name, reranker.metadata.model_type, backend)
+        log.info("serving %s (%s, backend %s)", served.name, served.reranker.metadata.model_type, served.backend)
         try:
             yield
         finally:
             app.state.ready = False
-            await batcher.close()
+            await served.batcher.close()
 
-    app = FastAPI(title="rankwright reranker", lifespan=lifespan)
-    app.state.ready = False
-    app.state.batcher = batcher
-    app.state.metrics = metrics
-    app.state.reranker = reranker
-    app.state.config = config
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, served: _Served) -> None:
+    api_key, max_body = served.api_key, served.max_body
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -197,23 +228,31 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         except Exception:
             log.exception("unhandled error in %s %s", request.method, path)
             response = _error(request, 500, "internal error; see the server log")
-        seconds = time.perf_counter() - start
-        response.headers["X-Request-ID"] = request_id
-        route = request.scope.get("route")
-        label = getattr(route, "path", None) or (path if path in (*RERANK_PATHS, "/health", "/metrics") else "other")
-        metrics.observe_request(label, response.status_code, seconds)
-        log_request(
-            {
-                "method": request.method,
-                "path": path,
-                "status": response.status_code,
-                "latency_ms": round(seconds * 1000, 2),
-                "documents": getattr(request.state, "documents", None),
-                "request_id": request_id,
-            }
-        )
+        _record(request, response, served.metrics, time.perf_counter() - start)
         return response
 
+
+def _record(request: Request, response: Response, metrics: ServerMetrics, seconds: float) -> None:
+    """The request id header, the request metrics and the access log line of an answer."""
+    request_id = request.state.request_id
+    path = request.url.path
+    response.headers["X-Request-ID"] = request_id
+    route = request.scope.get("route")
+    label = getattr(route, "path", None) or (path if path in (*RERANK_PATHS, "/health", "/metrics") else "other")
+    metrics.observe_request(label, response.status_code, seconds)
+    log_request(
+        {
+            "method": request.method,
+            "path": path,
+            "status": response.status_code,
+            "latency_ms": round(seconds * 1000, 2),
+            "documents": getattr(request.state, "documents", None),
+            "request_id": request_id,
+        }
+    )
+
+
+def _add_error_handlers(app: FastAPI, max_body: int) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
         return _error(request, err.status, err.message, err.kind, err.headers)
@@ -234,7 +273,38 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
             message = f"the request body is larger than {max_body} bytes"
         return _error(request, err.status_code, message)
 
-    errors = {code: {"model": ErrorResponse} for code in (401, 413, 422, 504)}
+
+async def _scored(served: _Served, job: ScoreJob, pairs: int, request: Request) -> Scored:
+    """``job`` scored by the batching worker; each way it can fail is an :class:`ApiError`."""
+    timeout_s = served.config.request_timeout_s
+    try:
+        waiting = served.batcher.submit(job, pairs, timeout_s=timeout_s)
+        return await await_scored(
+            waiting,
+            timeout_s=timeout_s,
+            disconnected=until_disconnected(request.receive),
+            cancelled=job.cancelled,
+        )
+    except QueueFull as err:
+        served.metrics.shed.labels(reason="queue_full").inc()
+        retry = max(1, math.ceil(served.batcher.estimated_wait_s()))
+        raise ApiError(
+            503, f"the server is busy ({err}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
+        ) from None
+    except TimeoutError:
+        raise ApiError(504, f"the request was not scored within request_timeout_s={timeout_s:g} s") from None
+    except ClientGone:
+        raise ApiError(499, "the client disconnected before its request was scored") from None
+    except InputError as err:
+        raise ApiError(422, str(err)) from None
+    except Exception as err:
+        raise ApiError(
+            500, f"scoring request {request.state.request_id} failed: {type(err).__name__}: {err}", "scoring_failed"
+        ) from None
+
+
+def _add_rerank(app: FastAPI, served: _Served) -> None:
+    config = served.config
 
     async def rerank(body: RerankRequest, request: Request) -> Response:
         """Rank ``documents`` by relevance to ``query``, best first."""
@@ -242,73 +312,55 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
         request.state.documents = len(texts)
         check_limits(body, texts, config)
         check_texts(body, texts)
-        job = build_job(reranker, body, texts)
+        job = build_job(served.reranker, body, texts)
         job.deadline = time.monotonic() + config.request_timeout_s
-        try:
-            waiting = batcher.submit(job, len(texts), timeout_s=config.request_timeout_s)
-            scored = await await_scored(
-                waiting,
-                timeout_s=config.request_timeout_s,
-                disconnected=until_disconnected(request.receive),
-                cancelled=job.cancelled,
-            )
-        except QueueFull as err:
-            metrics.shed.labels(reason="queue_full").inc()
-            retry = max(1, math.ceil(batcher.estimated_wait_s()))
-            raise ApiError(
-                503, f"the server is busy ({err}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
-            ) from None
-        except TimeoutError:
-            raise ApiError(
-                504, f"the request was not scored within request_timeout_s={config.request_timeout_s:g} s"
-            ) from None
-        except ClientGone:
-            raise ApiError(499, "the client disconnected before its request was scored") from None
-        except InputError as err:
-            raise ApiError(422, str(err)) from None
-        except Exception as err:
-            raise ApiError(
-                500, f"scoring request {request.state.request_id} failed: {type(err).__name__}: {err}", "scoring_failed"
-            ) from None
-        metrics.documents.inc(len(texts))
-        return JSONResponse(build_response(request.state.request_id, name, body, scored))
+        scored = await _scored(served, job, len(texts), request)
+        served.metrics.documents.inc(len(texts))
+        return JSONResponse(build_response(request.state.request_id, served.name, body, scored))
 
+    errors = {code: {"model": ErrorResponse} for code in (401, 413, 422, 504)}
     for path in RERANK_PATHS:
         app.post(
             path,
             response_model=RerankResponse,
             responses=errors,
             include_in_schema=path == "/rerank",
-            max_body_size=max_body,
+            max_body_size=served.max_body,
         )(rerank)
 
+
+def health_body(served: _Served, ready: bool) -> dict[str, Any]:
+    """What ``GET /health`` answers: readiness, the model and its limits."""
+    reranker, config = served.reranker, served.config
+    return {
+        "status": "ok" if ready else "starting",
+        "ready": ready,
+        "model": served.name,
+        "model_type": reranker.metadata.model_type,
+        "backend": served.backend,
+        "num_labels": reranker.metadata.num_labels,
+        "relevance_score": relevance_kind(reranker),
+        "fusion": (reranker.metadata.fusion or {}).get("weights"),
+        "api_key_required": bool(served.api_key),
+        "limits": {
+            "max_documents": config.max_documents,
+            "max_document_chars": config.max_document_chars,
+            "max_query_chars": config.max_query_chars,
+            "request_timeout_s": config.request_timeout_s,
+            "max_queue_requests": config.max_queue_requests,
+            "max_body_bytes": served.max_body,
+        },
+    }
+
+
+def _add_health_and_metrics(app: FastAPI, served: _Served) -> None:
     @app.get("/health")
     async def health() -> JSONResponse:
         """Readiness and what is served; 503 until the model is warmed up."""
         ready = bool(app.state.ready)
-        body = {
-            "status": "ok" if ready else "starting",
-            "ready": ready,
-            "model": name,
-            "model_type": reranker.metadata.model_type,
-            "backend": backend,
-            "num_labels": reranker.metadata.num_labels,
-            "relevance_score": relevance_kind(reranker),
-            "fusion": (reranker.metadata.fusion or {}).get("weights"),
-            "api_key_required": bool(api_key),
-            "limits": {
-                "max_documents": config.max_documents,
-                "max_document_chars": config.max_document_chars,
-                "max_query_chars": config.max_query_chars,
-                "request_timeout_s": config.request_timeout_s,
-                "max_queue_requests": config.max_queue_requests,
-                "max_body_bytes": max_body,
-            },
-        }
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return JSONResponse(health_body(served, ready), status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
+        metrics = served.metrics
         return Response(metrics.render(), media_type=metrics.content_type)
-
-    return app

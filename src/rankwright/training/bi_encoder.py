@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,19 @@ def _save(model, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | 
     write_model_card(folder, metadata)
 
 
+@dataclass
+class _BiRun:
+    """A bi-encoder training run's pieces: the model, its Trainer and callbacks."""
+
+    model: Any
+    metadata: ModelMetadata
+    trainer: Any  # sentence-transformers' SentenceTransformerTrainer
+    validation: Any  # ValidationSet | None
+    saver: Any  # SaveBestCallback
+    stopper: Any  # EarlyStopCallback | None
+    out: Path
+
+
 def train_bi_encoder(
     config: TrainConfig,
     train_data: RelevanceData,
@@ -139,29 +153,41 @@ def train_bi_encoder(
 ):
     """Fine-tune ``config.model.name`` (a sentence-transformers model, or any encoder:
     sentence-transformers then adds mean pooling and says so) on ``train_data``."""
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
-
-    try:
-        from sentence_transformers.sentence_transformer.training_args import (
-            BatchSamplers,
-            SentenceTransformerTrainingArguments,
-        )
-    except ImportError:  # sentence-transformers < 6
-        from sentence_transformers.training_args import BatchSamplers, SentenceTransformerTrainingArguments
     from transformers import set_seed
 
-    from rankwright.inference.bi_encoder import BiEncoderReranker
-    from rankwright.retrieval.dense import DenseConfig, DenseEncoder
-    from rankwright.training.arguments import training_kwargs
-    from rankwright.training.run import TrainingSetupError, TrainResult, training_record
-    from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback, ValidationSet
+    from rankwright.training.run import TrainResult
 
     started = time.perf_counter()
     check_bi_encoder_config(config, scheme)
-    t = config.training
+    rows, skipped = _rows(config, train_data, scheme)
+    set_seed(config.training.seed)
+    run = _trainer(config, train_data, val_data, scheme, rows, callbacks)
+    train_start = time.perf_counter()
+    output = run.trainer.train()
+    train_seconds = time.perf_counter() - train_start
+    summary = _summary(config, run, output, train_seconds, rows, skipped, started)
+    final_dir = _files(run, summary)
+    log.info(
+        "bi-encoder trained in %.1f s (%d steps); final model: %s%s",
+        train_seconds,
+        output.global_step,
+        final_dir,
+        f", best: {run.out / 'best'}" if run.saver.best is not None else "",
+    )
+    best = str(run.out / "best") if run.saver.best is not None else None
+    return TrainResult(str(run.out), best, str(final_dir), summary)
+
+
+def _rows(config: TrainConfig, train_data: RelevanceData, scheme: LabelScheme) -> tuple[dict[str, list[str]], int]:
+    """The training rows (see :func:`training_rows`); none is a setup error."""
+    from rankwright.training.run import TrainingSetupError
+
     rows, skipped = training_rows(
-        train_data.pairs, scheme, config.sampling.negatives_per_group, config.sampling.positives_per_group, t.seed
+        train_data.pairs,
+        scheme,
+        config.sampling.negatives_per_group,
+        config.sampling.positives_per_group,
+        config.training.seed,
     )
     if not rows["anchor"]:
         raise TrainingSetupError("no training rows: no training query has a relevant document")
@@ -171,7 +197,26 @@ def train_bi_encoder(
         config.sampling.negatives_per_group,
         skipped,
     )
-    set_seed(t.seed)
+    return rows, skipped
+
+
+def _trainer(
+    config: TrainConfig,
+    train_data: RelevanceData,
+    val_data: RelevanceData | None,
+    scheme: LabelScheme,
+    rows: dict[str, list[str]],
+    callbacks: list | None,
+) -> _BiRun:
+    """The model, its metadata and sentence-transformers' Trainer with rankwright's
+    validation, best-checkpoint saving and early stopping."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
+    from rankwright.training.run import training_record
+    from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback
+
+    t = config.training
     model = SentenceTransformer(resolve_model_path(config.model.name))
     model.max_seq_length = config.model.max_length
     metadata = ModelMetadata(
@@ -184,16 +229,7 @@ def train_bi_encoder(
         base_model=config.model.name,
         training=training_record(config, train_data, train_rows=len(rows["anchor"])),
     )
-    validation = None
-    if val_data is not None and t.eval_strategy != "no":
-        gains = scheme.gains(val_data.pairs[LABEL])
-        validation = ValidationSet(val_data.pairs, gains, scheme.relevant_gain, config.metrics)
-    in_memory = BiEncoderReranker(DenseEncoder(DenseConfig(model=config.model.name), model=model), metadata)
-    evaluator = _RankingEvaluator(validation, in_memory, t.eval_batch_size) if validation is not None else None
-    eval_strategy = t.eval_strategy if validation is not None else "no"
-    args = SentenceTransformerTrainingArguments(
-        **training_kwargs(config, eval_strategy), batch_sampler=BatchSamplers.NO_DUPLICATES
-    )
+    validation, evaluator = _validation(config, val_data, scheme, model, metadata)
     out = Path(config.output_dir)
     saver = SaveBestCallback(
         lambda trained, step, metric: _save(model, metadata, out / "best", {"best": {"step": step, **metric}}),
@@ -204,22 +240,66 @@ def train_bi_encoder(
         stopper = EarlyStopCallback(t.metric_for_best_model, t.early_stopping_patience, t.early_stopping_threshold)
     trainer = SentenceTransformerTrainer(
         model=model,
-        args=args,
+        args=_arguments(config, validation is not None),
         train_dataset=Dataset.from_dict(rows),
         loss=_loss(config, model),
         evaluator=evaluator,
         callbacks=[saver, *([stopper] if stopper else []), *(callbacks or [])],
     )
-    train_start = time.perf_counter()
-    output = trainer.train()
-    train_seconds = time.perf_counter() - train_start
+    return _BiRun(model, metadata, trainer, validation, saver, stopper, out)
+
+
+def _validation(
+    config: TrainConfig, val_data: RelevanceData | None, scheme: LabelScheme, model: Any, metadata: ModelMetadata
+) -> tuple[Any, Any]:
+    """The validation set and its evaluator hook (``None, None`` without validation)."""
+    from rankwright.inference.bi_encoder import BiEncoderReranker
+    from rankwright.retrieval.dense import DenseConfig, DenseEncoder
+    from rankwright.training.trainer import ValidationSet
+
+    if val_data is None or config.training.eval_strategy == "no":
+        return None, None
+    gains = scheme.gains(val_data.pairs[LABEL])
+    validation = ValidationSet(val_data.pairs, gains, scheme.relevant_gain, config.metrics)
+    in_memory = BiEncoderReranker(DenseEncoder(DenseConfig(model=config.model.name), model=model), metadata)
+    return validation, _RankingEvaluator(validation, in_memory, config.training.eval_batch_size)
+
+
+def _arguments(config: TrainConfig, validates: bool):
+    try:
+        from sentence_transformers.sentence_transformer.training_args import (
+            BatchSamplers,
+            SentenceTransformerTrainingArguments,
+        )
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.training_args import BatchSamplers, SentenceTransformerTrainingArguments
+
+    from rankwright.training.arguments import training_kwargs
+
+    eval_strategy = config.training.eval_strategy if validates else "no"
+    return SentenceTransformerTrainingArguments(
+        **training_kwargs(config, eval_strategy), batch_sampler=BatchSamplers.NO_DUPLICATES
+    )
+
+
+def _summary(
+    config: TrainConfig,
+    run: _BiRun,
+    output: Any,
+    train_seconds: float,
+    rows: dict[str, list[str]],
+    skipped: int,
+    started: float,
+) -> dict[str, Any]:
+    """The run's numbers (a last evaluation first, if validation did not just run)."""
+    t, saver, stopper = config.training, run.saver, run.stopper
     last_eval = saver.history[-1]["step"] if saver.history else None
-    final_metrics = trainer.evaluate() if validation is not None and last_eval != output.global_step else {}
+    final_metrics = run.trainer.evaluate() if run.validation is not None and last_eval != output.global_step else {}
     if not final_metrics and saver.history:
         final_metrics = {saver.metric: saver.history[-1][saver.metric]}
     texts_per_row = 2 + config.sampling.negatives_per_group
     seen = min(output.global_step * t.batch_size * t.grad_accum, len(rows["anchor"]) * max(t.epochs, 1))
-    summary = {
+    return {
         "train_runtime_s": train_seconds,
         "global_steps": output.global_step,
         "train_rows": len(rows["anchor"]),
@@ -233,25 +313,22 @@ def train_bi_encoder(
         "validation_history": saver.history,
         "stopped_early": stopper is not None and stopper.stopped_step is not None,
         "early_stopping": stopper.summary() if stopper is not None else None,
-        "validation_per_evaluation": validation_per_evaluation(trainer.state.log_history),
+        "validation_per_evaluation": validation_per_evaluation(run.trainer.state.log_history),
         "total_runtime_s": time.perf_counter() - started,
     }
+
+
+def _files(run: _BiRun, summary: dict[str, Any]) -> Path:
+    """final/, the training report and ``train_summary.json``; final/'s path."""
+    out = run.out
     final_dir = out / "final"
-    _save(model, metadata, final_dir, {"result": summary})
+    _save(run.model, run.metadata, final_dir, {"result": summary})
     if (out / "eval").is_dir() and not any((out / "eval").iterdir()):
         (out / "eval").rmdir()  # sentence-transformers makes it for evaluator files; ours writes none
-    summary["log_history"] = list(trainer.state.log_history)
+    summary["log_history"] = list(run.trainer.state.log_history)
     summary["files"] = write_training_report(out, summary, summary["log_history"])
     write_json(summary, out / "train_summary.json")
-    log.info(
-        "bi-encoder trained in %.1f s (%d steps); final model: %s%s",
-        train_seconds,
-        output.global_step,
-        final_dir,
-        f", best: {out / 'best'}" if saver.best is not None else "",
-    )
-    best = str(out / "best") if saver.best is not None else None
-    return TrainResult(str(out), best, str(final_dir), summary)
+    return final_dir
 
 
 def _evaluator_base():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -17,9 +18,8 @@ from transformers import set_seed
 import rankwright
 from rankwright.data.labels import LabelScheme, build_scheme
 from rankwright.data.readers import DataConfig, read_relevance
-from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
+from rankwright.data.records import LABEL, RelevanceData
 from rankwright.data.split import split_data
-from rankwright.evaluation.calibration import METHODS as CALIBRATION_METHODS
 from rankwright.evaluation.report import write_json
 from rankwright.evaluation.training_report import validation_per_evaluation, write_training_report
 from rankwright.inference.calibrate import calibrate_model
@@ -27,22 +27,20 @@ from rankwright.inference.reranker import Reranker
 from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
 from rankwright.models.card import write_model_card
-from rankwright.models.cross_encoder import CrossEncoderHead
-from rankwright.models.generative import GenerativeHead
-from rankwright.models.loading import (
-    load_causal_lm,
-    load_sequence_classifier,
-    model_type_of,
-    prompt_metadata,
-    quantization_config,
-    resolve_model_path,
-)
+from rankwright.models.loading import model_type_of, prompt_metadata, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
-from rankwright.models.prompts import build_prompt
 from rankwright.models.st_config import write_cross_encoder_config
 from rankwright.training.arguments import training_arguments
+from rankwright.training.checks import (
+    TrainingSetupError,
+    check_calibration_setup,
+    check_early_stopping_setup,
+    check_loss_fits_data,
+    check_sampling_setup,
+)
 from rankwright.training.config import TrainConfig
-from rankwright.training.sampling import MODES, EpochExamples, LengthGroupedSampler, Pool, collate_examples
+from rankwright.training.model_setup import model_and_head
+from rankwright.training.sampling import EpochExamples, LengthGroupedSampler, Pool, collate_examples
 from rankwright.training.sharding import RankBatchSampler
 from rankwright.training.trainer import (
     EarlyStopCallback,
@@ -52,11 +50,20 @@ from rankwright.training.trainer import (
     ValidationSet,
 )
 
+__all__ = [
+    "TrainResult",
+    "TrainingSetupError",
+    "check_calibration_setup",
+    "check_early_stopping_setup",
+    "check_loss_fits_data",
+    "last_complete_checkpoint",
+    "restore_callbacks",
+    "save_model",
+    "train",
+    "training_record",
+]
+
 log = logging.getLogger(__name__)
-
-
-class TrainingSetupError(ValueError):
-    """The configuration cannot train on this data; the message says what to change."""
 
 
 @dataclass
@@ -70,49 +77,6 @@ class TrainResult:
     def model_dir(self) -> str:
         """The best checkpoint by validation, else the final model."""
         return self.best_dir or self.final_dir
-
-
-def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, train: RelevanceData) -> None:
-    """Fail before any model is loaded when the loss cannot learn from these labels."""
-    if loss.label_kind == "class" and scheme.kind != "classes":
-        raise TrainingSetupError(
-            f"loss {loss_name!r} predicts named classes but labels.scheme is {scheme.kind!r}; use loss bce/mse/"
-            "margin/listwise_ce, or set labels.scheme: classes with labels.classes"
-        )
-    if loss.label_kind == "target" and scheme.config.target_range is None:
-        raise TrainingSetupError(
-            f"loss {loss_name!r} regresses a label scaled to [0, 1]: set labels.target_range, "
-            "e.g. [1, 3] for 1..3 grades"
-        )
-    if loss.label_kind == "target" and scheme.kind == "classes":
-        raise TrainingSetupError(f"loss {loss_name!r} needs numeric labels; these are classes: use loss ce")
-    if loss.label_kind == "teacher":
-        scores = train.pairs.get(SCORE)
-        if scores is None or scores.isna().all():
-            raise TrainingSetupError(
-                f"loss {loss_name!r} learns from teacher scores, but {train.report.source or 'the data'} has none: "
-                "give a score column (FlagEmbedding JSONL: pos_scores/neg_scores)"
-            )
-        if scores.isna().any():
-            log.warning(
-                "%d of %d training pairs have no teacher score; %s leaves them out",
-                int(scores.isna().sum()),
-                len(scores),
-                loss_name,
-            )
-    if loss.needs_positive:
-        relevant = scheme.relevant(train.pairs[LABEL])
-        with_pos = train.pairs.loc[relevant, QUERY_ID].nunique()
-        if with_pos == 0:
-            raise TrainingSetupError(
-                f"loss {loss_name!r} needs at least one positive per group, but no training query has a relevant "
-                f"document (relevant = gain >= {scheme.relevant_gain}); lower labels.threshold or use a pointwise loss"
-            )
-        missing = train.n_queries - with_pos
-        if missing:
-            log.info(
-                "%d of %d training queries have no positive and are skipped by %s", missing, train.n_queries, loss_name
-            )
 
 
 def _datasets(
@@ -137,62 +101,6 @@ def _datasets(
     val = parts["val"] if parts["val"].n_queries else None
     test = parts["test"] if parts["test"].n_queries else None
     return parts["train"], val, test, scheme
-
-
-def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, scheme: LabelScheme) -> str | None:
-    """The ``training.calibration`` method (``None``: none), checked before any model is
-    loaded: it is fitted on the validation pairs, which must exist and hold both
-    relevant and non-relevant pairs."""
-    method = (config.training.calibration or "none").strip().lower()
-    if method == "none":
-        return None
-    if method not in CALIBRATION_METHODS:
-        raise TrainingSetupError(
-            f"training.calibration must be one of {CALIBRATION_METHODS} or none, got {config.training.calibration!r}"
-        )
-    if val is None:
-        raise TrainingSetupError(
-            f"training.calibration {method!r} is fitted on validation queries, but there are none "
-            f"(split.ratios {config.split.ratios} gives the validation split no query): give val_path or a "
-            "validation share in split.ratios (e.g. [0.7, 0.15, 0.15]), or set training.calibration none"
-        )
-    relevant = np.asarray(scheme.relevant(val.pairs[LABEL]), dtype=bool)
-    if relevant.all() or not relevant.any():
-        kind = "relevant" if relevant.all() else "non-relevant"
-        raise TrainingSetupError(
-            f"training.calibration needs relevant and non-relevant validation pairs, but all {len(relevant)} "
-            f"validation pairs are {kind}"
-        )
-    return method
-
-
-def check_early_stopping_setup(config: TrainConfig, val: RelevanceData | None) -> None:
-    """``training.early_stopping_*``, checked before any model is loaded: stopping
-    follows the validation metric, so validation must run."""
-    t = config.training
-    if t.early_stopping_patience is None:
-        return
-    if t.early_stopping_patience < 1:
-        raise TrainingSetupError(
-            f"training.early_stopping_patience must be at least 1 (evaluations without improvement), "
-            f"got {t.early_stopping_patience}; leave it unset to train to the end"
-        )
-    if t.early_stopping_threshold < 0:
-        raise TrainingSetupError(
-            f"training.early_stopping_threshold is a minimum improvement and cannot be negative, "
-            f"got {t.early_stopping_threshold}"
-        )
-    if t.eval_strategy == "no":
-        raise TrainingSetupError(
-            "training.early_stopping_patience follows the validation metric, but training.eval_strategy is 'no': "
-            "set eval_strategy epoch or steps (with eval_steps), or unset early_stopping_patience"
-        )
-    if val is None:
-        raise TrainingSetupError(
-            f"training.early_stopping_patience follows {t.metric_for_best_model} on validation queries, but there "
-            f"are none (split.ratios {config.split.ratios} gives the validation split no query): give val_path or "
-            "a validation share in split.ratios (e.g. [0.7, 0.15, 0.15]), or unset early_stopping_patience"
-        )
 
 
 def _calibration_entry(result: dict[str, Any]) -> dict[str, Any]:
@@ -245,71 +153,6 @@ def _calibrate_folders(
             summary["ece_after"],
         )
     return summary
-
-
-def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
-    ids = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
-    return np.array([len(x) for x in ids], dtype=np.int64)
-
-
-ATTENTION_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")
-
-
-def _lora_targets(model, config: TrainConfig, generative: bool) -> list[str] | None:
-    if config.lora.target_modules or not generative:
-        return config.lora.target_modules  # cross-encoders: peft's per-architecture defaults
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    found = [p for p in ATTENTION_PROJECTIONS if p in names]
-    return found or None
-
-
-def _apply_lora(model, config: TrainConfig, generative: bool):
-    from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
-
-    if config.lora.quantize:
-        # Casts norms to fp32 and enables input gradients, as 4-bit training needs.
-        model = prepare_model_for_kbit_training(
-            model, use_gradient_checkpointing=config.training.gradient_checkpointing
-        )
-    lora = LoraConfig(
-        task_type=TaskType.CAUSAL_LM if generative else TaskType.SEQ_CLS,
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
-        target_modules=_lora_targets(model, config, generative),
-    )
-    model = get_peft_model(model, lora)
-    trainable, total = model.get_nb_trainable_parameters()
-    log.info(
-        "LoRA on %s: %d of %d parameters trainable (%.2f%%)",
-        sorted(model.peft_config["default"].target_modules),
-        trainable,
-        total,
-        100 * trainable / total,
-    )
-    return model
-
-
-def _model_and_head(config: TrainConfig, model_type: str, scheme: LabelScheme, loss: RerankLoss):
-    """The model to train and the head that feeds it (cross-encoder or generative)."""
-    m = config.model
-    kwargs = {"attn_implementation": m.attn_implementation} if m.attn_implementation else {}
-    if config.lora.quantize and not config.lora.enabled:
-        raise TrainingSetupError("lora.quantize (QLoRA) trains adapters on a 4-bit base: set lora.enabled true")
-    num_labels = len(scheme.classes) if loss.multi_class else 1
-    if model_type == "generative":
-        model, tokenizer = load_causal_lm(m.name, dtype=m.dtype, quantize=config.lora.quantize, **kwargs)
-        classes = scheme.classes if loss.multi_class else None
-        head = GenerativeHead(tokenizer, build_prompt(m.prompt, tokenizer, classes), m.max_length, num_labels)
-    else:
-        quant = quantization_config(config.lora.quantize, m.dtype)
-        if quant is not None:
-            kwargs["quantization_config"] = quant
-        model, tokenizer = load_sequence_classifier(m.name, num_labels, **kwargs)
-        head = CrossEncoderHead(tokenizer, m.max_length, num_labels)
-    if config.lora.enabled:
-        model = _apply_lora(model, config, model_type == "generative")
-    return model, tokenizer, head
 
 
 def training_record(config: TrainConfig, train_data: RelevanceData, **extra: Any) -> dict[str, Any]:
@@ -365,39 +208,104 @@ def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: d
     write_model_card(folder, metadata)
 
 
+def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
+    ids = tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+    return np.array([len(x) for x in ids], dtype=np.int64)
+
+
+@dataclass
+class _Data:
+    train: RelevanceData
+    val: RelevanceData | None
+    test: RelevanceData | None
+    scheme: LabelScheme
+
+
+@dataclass
+class _Examples:
+    examples: EpochExamples
+    lengths: Callable[..., Any]
+    collator: Callable[..., Any]
+
+
+@dataclass
+class _Run:
+    """A training run's pieces as the steps build them: the Trainer and its callbacks."""
+
+    trainer: RerankTrainer
+    tokenizer: Any
+    head: Any
+    metadata: ModelMetadata
+    examples: EpochExamples
+    batches: RankBatchSampler
+    validation: ValidationSet | None
+    saver: SaveBestCallback
+    stopper: EarlyStopCallback | None
+    out: Path
+
+    @property
+    def best_dir(self) -> Path:
+        return self.out / "best"
+
+    @property
+    def final_dir(self) -> Path:
+        return self.out / "final"
+
+    @property
+    def best(self) -> Path | None:
+        """best/ when validation chose a checkpoint."""
+        return self.best_dir if self.saver.best is not None else None
+
+
+@dataclass
+class _Trained:
+    output: Any  # transformers' TrainOutput
+    seconds: float
+    pairs_before: int
+    final_metrics: dict[str, Any]
+    resumed_from: str | None
+
+
 def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     """Train as ``config`` says; ``callbacks`` (``transformers.TrainerCallback``) are
     added to the Trainer's, e.g. for custom logging or timing."""
     started = time.perf_counter()
-    train_data, val_data, test_data, scheme = _datasets(config)
+    data = _Data(*_datasets(config))
     model_type = model_type_of(resolve_model_path(config.model.name), config.model.type)
     if model_type == "bi-encoder":
         from rankwright.training.bi_encoder import train_bi_encoder
 
-        check_early_stopping_setup(config, val_data)
-        return train_bi_encoder(config, train_data, val_data, scheme, callbacks)
+        check_early_stopping_setup(config, data.val)
+        return train_bi_encoder(config, data.train, data.val, data.scheme, callbacks)
     loss = build_loss(config.loss.name, config.loss.params)
-    check_loss_fits_data(config.loss.name, loss, scheme, train_data)
-    calibration = check_calibration_setup(config, val_data, scheme)
-    check_early_stopping_setup(config, val_data)
-    if loss.label_kind == "teacher" and config.sampling.hard_ratio < 1:
-        raise TrainingSetupError(
-            f"loss {config.loss.name!r} learns from teacher scores, which random negatives do not have: "
-            "set sampling.hard_ratio 1 (the listed negatives only)"
-        )
-    if config.sampling.mode not in MODES:
-        raise TrainingSetupError(f"sampling.mode must be one of {MODES}, got {config.sampling.mode!r}")
-    grouped = loss.grouped if config.sampling.mode == "auto" else config.sampling.mode == "groups"
-    if loss.grouped and not grouped:
-        raise TrainingSetupError(f"loss {config.loss.name!r} compares documents of a group: use sampling.mode groups")
-    if model_type not in ("cross-encoder", "generative"):
-        raise TrainingSetupError(f"model.type must be cross-encoder, generative or bi-encoder, got {model_type!r}")
-
+    calibration, grouped = _checks(config, loss, data, model_type)
     set_seed(config.training.seed)
-    model, tokenizer, head = _model_and_head(config, model_type, scheme, loss)
-    num_labels = head.num_labels
+    model, tokenizer, head = model_and_head(config, model_type, data.scheme, loss)
+    examples = _examples_and_collator(config, data, loss, grouped, tokenizer, head)
+    metadata = _metadata(config, model_type, head, data)
+    run = _trainer_and_callbacks(config, model, tokenizer, head, loss, examples, metadata, data, callbacks)
+    resume_from = _resume(config, run)
+    trained = _run_training(run, resume_from)
+    summary = _summary(config, run, trained, started)
+    _files(config, run, summary, calibration, data, started)
+    _log_done(run, trained, summary)
+    return TrainResult(str(run.out), str(run.best) if run.best else None, str(run.final_dir), summary)
 
-    pool = Pool.build(train_data.pairs, scheme, loss.label_kind)
+
+def _checks(config: TrainConfig, loss: RerankLoss, data: _Data, model_type: str) -> tuple[str | None, bool]:
+    """The calibration method and whether examples are groups, once the configuration
+    is checked against the data (before any model is loaded)."""
+    check_loss_fits_data(config.loss.name, loss, data.scheme, data.train)
+    calibration = check_calibration_setup(config, data.val, data.scheme)
+    check_early_stopping_setup(config, data.val)
+    return calibration, check_sampling_setup(config, loss, model_type)
+
+
+def _examples_and_collator(
+    config: TrainConfig, data: _Data, loss: RerankLoss, grouped: bool, tokenizer: Any, head: Any
+) -> _Examples:
+    """Each epoch's examples, their token lengths (for length grouping) and the collator."""
+    pool = Pool.build(data.train.pairs, data.scheme, loss.label_kind)
     examples = EpochExamples(pool, config.sampling, grouped, loss.label_kind, config.training.seed)
     if len(examples) == 0:
         raise TrainingSetupError("no training examples: every query was skipped (see the log for why)")
@@ -409,32 +317,53 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     collator = partial(
         collate_examples, pool=pool, head=head, label_dtype=label_dtype, buckets=config.sampling.length_buckets
     )
+    return _Examples(examples, lengths_fn, collator)
 
+
+def _metadata(config: TrainConfig, model_type: str, head: Any, data: _Data) -> ModelMetadata:
+    """What the model folders' ``rankwright.json`` says of the model and its training."""
+    num_labels = head.num_labels
     generative = model_type == "generative"
-    metadata = ModelMetadata(
+    return ModelMetadata(
         model_type=model_type,
         num_labels=num_labels,
         max_length=config.model.max_length,
-        labels=scheme.to_dict(),
+        labels=data.scheme.to_dict(),
         activation="sigmoid" if num_labels == 1 else "softmax",
         score=("probability" if generative else "logit") if num_labels == 1 else "expected_gain",
         prompt=prompt_metadata(head) if generative else None,
         base_model=config.model.name,
         adapter=config.lora.enabled,
-        training=training_record(config, train_data),
+        training=training_record(config, data.train),
     )
-    validation = None
-    if val_data is not None and config.training.eval_strategy != "no":
-        gains = scheme.gains(val_data.pairs[LABEL])
-        validation = ValidationSet(val_data.pairs, gains, scheme.relevant_gain, config.metrics)
 
+
+def _validation_set(config: TrainConfig, data: _Data) -> ValidationSet | None:
+    if data.val is None or config.training.eval_strategy == "no":
+        return None
+    gains = data.scheme.gains(data.val.pairs[LABEL])
+    return ValidationSet(data.val.pairs, gains, data.scheme.relevant_gain, config.metrics)
+
+
+def _trainer_and_callbacks(
+    config: TrainConfig,
+    model: Any,
+    tokenizer: Any,
+    head: Any,
+    loss: RerankLoss,
+    examples: _Examples,
+    metadata: ModelMetadata,
+    data: _Data,
+    callbacks: list | None,
+) -> _Run:
+    """The Trainer with its batches (each rank's share), best-checkpoint saving and early stopping."""
+    validation = _validation_set(config, data)
     out = Path(config.output_dir)
     t = config.training
-    eval_strategy = t.eval_strategy if validation is not None else "no"
-    args = training_arguments(config, eval_strategy)  # joins the process group under torchrun
+    args = training_arguments(config, t.eval_strategy if validation is not None else "no")  # joins the process group
     # Every rank draws the same epoch order of global batches and trains on its share.
     sampler = LengthGroupedSampler(
-        examples, lengths_fn, t.batch_size * args.world_size, t.seed, config.sampling.length_grouping
+        examples.examples, examples.lengths, t.batch_size * args.world_size, t.seed, config.sampling.length_grouping
     )
     batches = RankBatchSampler(sampler, t.batch_size, args.process_index, args.world_size)
     if args.world_size > 1:
@@ -459,9 +388,9 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     trainer = RerankTrainer(
         model=model,
         args=args,
-        train_dataset=examples,
-        eval_dataset=examples if validation is not None else None,
-        data_collator=collator,
+        train_dataset=examples.examples,
+        eval_dataset=examples.examples if validation is not None else None,
+        data_collator=examples.collator,
         callbacks=[saver, *([stopper] if stopper is not None else []), *(callbacks or [])],
         head=head,
         rerank_loss=loss,
@@ -469,65 +398,100 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         metadata=metadata,
         train_batches=batches,
     )
-    resume_from = last_complete_checkpoint(out) if t.resume else None
-    if t.resume and resume_from is None:
-        log.warning("training.resume: no checkpoint in %s; starting from scratch", out)
-    elif resume_from:
+    return _Run(trainer, tokenizer, head, metadata, examples.examples, batches, validation, saver, stopper, out)
+
+
+def _resume(config: TrainConfig, run: _Run) -> str | None:
+    """The checkpoint to resume from (``training.resume``), with the callbacks' state put back."""
+    if not config.training.resume:
+        return None
+    resume_from = last_complete_checkpoint(run.out)
+    if resume_from is None:
+        log.warning("training.resume: no checkpoint in %s; starting from scratch", run.out)
+    else:
         log.info("resuming from %s", resume_from)
-        restore_callbacks(resume_from, [saver, stopper, trainer.progress])
+        restore_callbacks(resume_from, [run.saver, run.stopper, run.trainer.progress])
+    return resume_from
+
+
+def _run_training(run: _Run, resume_from: str | None) -> _Trained:
+    """Train, then evaluate the last step if validation did not just run there."""
+    trainer = run.trainer
     pairs_before = trainer.pairs_seen
     train_start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
-    train_seconds = time.perf_counter() - train_start
-    needs_final_eval = validation is not None and trainer.last_eval_step != output.global_step
+    seconds = time.perf_counter() - train_start
+    needs_final_eval = run.validation is not None and trainer.last_eval_step != output.global_step
     final_metrics = trainer.evaluate() if needs_final_eval else trainer.last_eval_metrics
-    summary = {
-        "train_runtime_s": train_seconds,
-        "resumed_from": resume_from,
-        "global_steps": output.global_step,
+    return _Trained(output, seconds, pairs_before, final_metrics, resume_from)
+
+
+def _summary(config: TrainConfig, run: _Run, trained: _Trained, started: float) -> dict[str, Any]:
+    """The run's numbers, as ``train_summary.json`` and the final model's metadata record them."""
+    trainer, saver, stopper, t = run.trainer, run.saver, run.stopper, config.training
+    steps, seconds = trained.output.global_step, trained.seconds
+    return {
+        "train_runtime_s": seconds,
+        "resumed_from": trained.resumed_from,
+        "global_steps": steps,
         "pairs_seen": trainer.pairs_seen,
-        "train_examples_per_epoch": len(examples),
-        "train_queries_skipped_no_usable_group": examples.skipped_queries,
+        "train_examples_per_epoch": len(run.examples),
+        "train_queries_skipped_no_usable_group": run.examples.skipped_queries,
         # this process's pairs: a resumed run's time covers only the steps after the checkpoint
-        "pairs_per_second": (trainer.pairs_seen - pairs_before) / train_seconds if train_seconds else None,
+        "pairs_per_second": (trainer.pairs_seen - trained.pairs_before) / seconds if seconds else None,
         # the mean per-step loss of the whole run, resumed or not
-        "train_loss": trainer.progress.loss_sum / output.global_step if output.global_step else None,
-        "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
+        "train_loss": trainer.progress.loss_sum / steps if steps else None,
+        "final_validation": {k: v for k, v in trained.final_metrics.items() if k.startswith("eval_")},
         "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
         "best_step": saver.best_step,
         "validation_history": saver.history,
         "stopped_early": stopper is not None and stopper.stopped_step is not None,
         "early_stopping": stopper.summary() if stopper is not None else None,
         "validation_per_evaluation": validation_per_evaluation(trainer.state.log_history),
-        "world_size": args.world_size,
+        "world_size": trainer.args.world_size,
         "per_device_batch_size": t.batch_size,
-        "global_batch_size": batches.global_batch_size * t.grad_accum,
+        "global_batch_size": run.batches.global_batch_size * t.grad_accum,
         "total_runtime_s": time.perf_counter() - started,
     }
-    final_dir = out / "final"
-    # Files are written once, by rank 0; the other ranks wait until they exist.
+
+
+def _files(
+    config: TrainConfig, run: _Run, summary: dict[str, Any], calibration: str | None, data: _Data, started: float
+) -> None:
+    """final/ (calibrated as asked, best/ too), the training report and ``train_summary.json``.
+    Files are written once, by rank 0; the other ranks wait until they exist."""
+    trainer = run.trainer
     if trainer.is_world_process_zero():
-        save_model(trainer.model, tokenizer, metadata, final_dir, {"result": summary})
+        save_model(trainer.model, run.tokenizer, run.metadata, run.final_dir, {"result": summary})
         if calibration is not None:
-            in_memory = Reranker(trainer.model, head, metadata, device=str(trainer.args.device))
-            best = best_dir if saver.best is not None else None
-            summary["calibration"] = _calibrate_folders(
-                config, calibration, in_memory, final_dir, best, val_data, test_data, scheme
-            )
-            summary["total_runtime_s"] = time.perf_counter() - started
-            final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
-            final_metadata.training["result"] = summary
-            final_metadata.save(final_dir)
+            _calibrate(config, run, summary, calibration, data, started)
         summary["log_history"] = list(trainer.state.log_history)
-        summary["files"] = write_training_report(out, summary, summary["log_history"])
-        write_json(summary, out / "train_summary.json")
+        summary["files"] = write_training_report(run.out, summary, summary["log_history"])
+        write_json(summary, run.out / "train_summary.json")
     trainer.accelerator.wait_for_everyone()
+
+
+def _calibrate(
+    config: TrainConfig, run: _Run, summary: dict[str, Any], method: str, data: _Data, started: float
+) -> None:
+    """Calibrate final/ and best/ and record it in the summary and final/'s metadata."""
+    assert data.val is not None  # check_calibration_setup made sure
+    in_memory = Reranker(run.trainer.model, run.head, run.metadata, device=str(run.trainer.args.device))
+    summary["calibration"] = _calibrate_folders(
+        config, method, in_memory, run.final_dir, run.best, data.val, data.test, data.scheme
+    )
+    summary["total_runtime_s"] = time.perf_counter() - started
+    final_metadata = ModelMetadata.load(run.final_dir)  # now with its calibration
+    final_metadata.training["result"] = summary
+    final_metadata.save(run.final_dir)
+
+
+def _log_done(run: _Run, trained: _Trained, summary: dict[str, Any]) -> None:
     log.info(
         "trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s",
-        train_seconds,
-        output.global_step,
+        trained.seconds,
+        trained.output.global_step,
         summary["pairs_per_second"] or 0,
-        final_dir,
-        f", best: {best_dir}" if saver.best is not None else "",
+        run.final_dir,
+        f", best: {run.best_dir}" if run.best is not None else "",
     )
-    return TrainResult(str(out), str(best_dir) if saver.best is not None else None, str(final_dir), summary)

@@ -1,0 +1,122 @@
+"""The systems of ``train_homedepot.py``: the shared settings, training with rankwright
+(``train``) or sentence-transformers' ``CrossEncoderTrainer`` on the same pairs, and
+scoring the test pairs with either's model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from common import SHARED_DATA
+
+from rankwright.data.labels import LabelConfig
+from rankwright.data.readers import ColumnMap
+
+HD = SHARED_DATA / "homedepot" / "train.csv.zip"
+COLUMNS = ColumnMap(query="search_term", docs=["product_title"], label="relevance", doc_id="product_uid")
+LABELS = LabelConfig(scheme="graded", gain_offset=1, gain_scale=12, threshold=2.33, target_range=[1, 3])
+N_PAIRS = 10_000
+HYPER = {
+    "batch_size": 32,
+    "learning_rate": 5e-5,
+    "warmup_ratio": 0.1,
+    "weight_decay": 0.01,
+    "epochs": 1,
+    "seed": 42,
+    "max_length": 128,
+}
+
+
+def run_rankwright(workdir: Path, system: str, seed: int) -> dict:
+    loss, grouped = system.split("_")[0], system.endswith("_grouped")
+    from rankwright.config import from_dict
+    from rankwright.training.config import TrainConfig
+    from rankwright.training.run import train
+
+    cfg = from_dict(
+        TrainConfig,
+        {
+            "data": {"path": str(workdir / "train_pairs.parquet")},
+            "labels": {k: v for k, v in LABELS.__dict__.items()},
+            "split": {"ratios": [1.0, 0.0, 0.0], "seed": 42},
+            "model": {"name": "all-MiniLM-L6-v2", "max_length": HYPER["max_length"]},
+            "loss": {"name": loss},
+            "sampling": {"mode": "pairs", "length_grouping": grouped},
+            "training": {
+                "epochs": HYPER["epochs"],
+                "batch_size": HYPER["batch_size"],
+                "learning_rate": HYPER["learning_rate"],
+                "warmup_ratio": HYPER["warmup_ratio"],
+                "weight_decay": HYPER["weight_decay"],
+                "seed": seed,
+                "eval_strategy": "no",
+                "save_steps": 10**9,
+                "logging_steps": 50,
+            },
+            "output_dir": str(workdir / f"rankwright_{system}_{seed}"),
+            "progress": False,
+        },
+    )
+    result = train(cfg)
+    return {
+        "model_dir": result.final_dir,
+        "train_seconds": result.metrics["train_runtime_s"],
+        "pairs": result.metrics["pairs_seen"],
+    }
+
+
+def run_sentence_transformers(workdir: Path, seed: int) -> dict:
+    import torch
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    from rankwright.models.loading import resolve_model_path
+
+    pairs = pd.read_parquet(workdir / "train_pairs.parquet")
+    labels = (pairs["label"].astype(float) >= 2.33).astype(float)
+    dataset = Dataset.from_dict(
+        {"query": pairs["query"].tolist(), "doc": pairs["doc"].tolist(), "label": labels.tolist()}
+    )
+    torch.manual_seed(seed)
+    model = CrossEncoder(resolve_model_path("all-MiniLM-L6-v2"), num_labels=1, max_length=HYPER["max_length"])
+    args = CrossEncoderTrainingArguments(
+        output_dir=str(workdir / "st_checkpoints"),
+        num_train_epochs=HYPER["epochs"],
+        per_device_train_batch_size=HYPER["batch_size"],
+        learning_rate=HYPER["learning_rate"],
+        warmup_steps=HYPER["warmup_ratio"],
+        weight_decay=HYPER["weight_decay"],
+        seed=seed,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_steps=50,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+    )
+    trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model))
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    out = workdir / f"st_model_{seed}"
+    model.save_pretrained(str(out))
+    return {"model_dir": str(out), "train_seconds": seconds, "pairs": len(pairs) * HYPER["epochs"]}
+
+
+def score_rankwright(model_dir: str, test) -> np.ndarray:
+    from rankwright.inference.reranker import Reranker
+
+    return Reranker.from_pretrained(model_dir).score(
+        test.pairs["query"].tolist(), test.pairs["doc"].tolist(), batch_size=128
+    )
+
+
+def score_st(model_dir: str, test) -> np.ndarray:
+    import torch
+    from sentence_transformers.cross_encoder import CrossEncoder
+
+    model = CrossEncoder(model_dir, activation_fn=torch.nn.Identity(), max_length=HYPER["max_length"])
+    return np.asarray(model.predict(list(zip(test.pairs["query"], test.pairs["doc"], strict=True)), batch_size=128))

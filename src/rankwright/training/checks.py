@@ -1,0 +1,138 @@
+"""What ``train`` checks before any model is loaded: that the loss, the sampling, the
+calibration and early stopping can work on this data; the message says what to change."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from rankwright.data.labels import LabelScheme
+from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
+from rankwright.evaluation.calibration import METHODS as CALIBRATION_METHODS
+from rankwright.losses.base import RerankLoss
+from rankwright.training.config import TrainConfig
+from rankwright.training.sampling import MODES
+
+log = logging.getLogger(__name__)
+
+
+class TrainingSetupError(ValueError):
+    """The configuration cannot train on this data; the message says what to change."""
+
+
+def check_loss_fits_data(loss_name: str, loss: RerankLoss, scheme: LabelScheme, train: RelevanceData) -> None:
+    """Fail before any model is loaded when the loss cannot learn from these labels."""
+    if loss.label_kind == "class" and scheme.kind != "classes":
+        raise TrainingSetupError(
+            f"loss {loss_name!r} predicts named classes but labels.scheme is {scheme.kind!r}; use loss bce/mse/"
+            "margin/listwise_ce, or set labels.scheme: classes with labels.classes"
+        )
+    if loss.label_kind == "target" and scheme.config.target_range is None:
+        raise TrainingSetupError(
+            f"loss {loss_name!r} regresses a label scaled to [0, 1]: set labels.target_range, "
+            "e.g. [1, 3] for 1..3 grades"
+        )
+    if loss.label_kind == "target" and scheme.kind == "classes":
+        raise TrainingSetupError(f"loss {loss_name!r} needs numeric labels; these are classes: use loss ce")
+    if loss.label_kind == "teacher":
+        scores = train.pairs.get(SCORE)
+        if scores is None or scores.isna().all():
+            raise TrainingSetupError(
+                f"loss {loss_name!r} learns from teacher scores, but {train.report.source or 'the data'} has none: "
+                "give a score column (FlagEmbedding JSONL: pos_scores/neg_scores)"
+            )
+        if scores.isna().any():
+            log.warning(
+                "%d of %d training pairs have no teacher score; %s leaves them out",
+                int(scores.isna().sum()),
+                len(scores),
+                loss_name,
+            )
+    if loss.needs_positive:
+        relevant = scheme.relevant(train.pairs[LABEL])
+        with_pos = train.pairs.loc[relevant, QUERY_ID].nunique()
+        if with_pos == 0:
+            raise TrainingSetupError(
+                f"loss {loss_name!r} needs at least one positive per group, but no training query has a relevant "
+                f"document (relevant = gain >= {scheme.relevant_gain}); lower labels.threshold or use a pointwise loss"
+            )
+        missing = train.n_queries - with_pos
+        if missing:
+            log.info(
+                "%d of %d training queries have no positive and are skipped by %s", missing, train.n_queries, loss_name
+            )
+
+
+def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, scheme: LabelScheme) -> str | None:
+    """The ``training.calibration`` method (``None``: none), checked before any model is
+    loaded: it is fitted on the validation pairs, which must exist and hold both
+    relevant and non-relevant pairs."""
+    method = (config.training.calibration or "none").strip().lower()
+    if method == "none":
+        return None
+    if method not in CALIBRATION_METHODS:
+        raise TrainingSetupError(
+            f"training.calibration must be one of {CALIBRATION_METHODS} or none, got {config.training.calibration!r}"
+        )
+    if val is None:
+        raise TrainingSetupError(
+            f"training.calibration {method!r} is fitted on validation queries, but there are none "
+            f"(split.ratios {config.split.ratios} gives the validation split no query): give val_path or a "
+            "validation share in split.ratios (e.g. [0.7, 0.15, 0.15]), or set training.calibration none"
+        )
+    relevant = np.asarray(scheme.relevant(val.pairs[LABEL]), dtype=bool)
+    if relevant.all() or not relevant.any():
+        kind = "relevant" if relevant.all() else "non-relevant"
+        raise TrainingSetupError(
+            f"training.calibration needs relevant and non-relevant validation pairs, but all {len(relevant)} "
+            f"validation pairs are {kind}"
+        )
+    return method
+
+
+def check_early_stopping_setup(config: TrainConfig, val: RelevanceData | None) -> None:
+    """``training.early_stopping_*``, checked before any model is loaded: stopping
+    follows the validation metric, so validation must run."""
+    t = config.training
+    if t.early_stopping_patience is None:
+        return
+    if t.early_stopping_patience < 1:
+        raise TrainingSetupError(
+            f"training.early_stopping_patience must be at least 1 (evaluations without improvement), "
+            f"got {t.early_stopping_patience}; leave it unset to train to the end"
+        )
+    if t.early_stopping_threshold < 0:
+        raise TrainingSetupError(
+            f"training.early_stopping_threshold is a minimum improvement and cannot be negative, "
+            f"got {t.early_stopping_threshold}"
+        )
+    if t.eval_strategy == "no":
+        raise TrainingSetupError(
+            "training.early_stopping_patience follows the validation metric, but training.eval_strategy is 'no': "
+            "set eval_strategy epoch or steps (with eval_steps), or unset early_stopping_patience"
+        )
+    if val is None:
+        raise TrainingSetupError(
+            f"training.early_stopping_patience follows {t.metric_for_best_model} on validation queries, but there "
+            f"are none (split.ratios {config.split.ratios} gives the validation split no query): give val_path or "
+            "a validation share in split.ratios (e.g. [0.7, 0.15, 0.15]), or unset early_stopping_patience"
+        )
+
+
+def check_sampling_setup(config: TrainConfig, loss: RerankLoss, model_type: str) -> bool:
+    """Whether examples are groups of a query's documents (``sampling.mode``, or the
+    loss's own choice under ``auto``), checked against the loss and the model type."""
+    if loss.label_kind == "teacher" and config.sampling.hard_ratio < 1:
+        raise TrainingSetupError(
+            f"loss {config.loss.name!r} learns from teacher scores, which random negatives do not have: "
+            "set sampling.hard_ratio 1 (the listed negatives only)"
+        )
+    if config.sampling.mode not in MODES:
+        raise TrainingSetupError(f"sampling.mode must be one of {MODES}, got {config.sampling.mode!r}")
+    grouped = loss.grouped if config.sampling.mode == "auto" else config.sampling.mode == "groups"
+    if loss.grouped and not grouped:
+        raise TrainingSetupError(f"loss {config.loss.name!r} compares documents of a group: use sampling.mode groups")
+    if model_type not in ("cross-encoder", "generative"):
+        raise TrainingSetupError(f"model.type must be cross-encoder, generative or bi-encoder, got {model_type!r}")
+    return grouped
