@@ -30,7 +30,7 @@ from rankwright.training.arguments import launch_args, training_kwargs
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import EpochExamples, LengthGroupedSampler, Pool, SamplingConfig, collate_examples
 from rankwright.training.sharding import RankBatchSampler, shard_bounds
-from rankwright.training.trainer import RerankTrainer
+from rankwright.training.trainer import RerankTrainer, TrainingProgress
 
 needs_gloo = pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="torch.distributed has no gloo backend here"
@@ -150,11 +150,12 @@ class _Trainer:
     """Only what compute_loss reads."""
 
     compute_loss = RerankTrainer.compute_loss
+    pairs_seen = RerankTrainer.pairs_seen
 
     def __init__(self, loss):
         self.head = _Head()
         self.rerank_loss = loss
-        self.pairs_seen = 0
+        self.progress = TrainingProgress()
 
 
 def _inputs(features: list[torch.Tensor], labels: list[list[float]]) -> dict:
