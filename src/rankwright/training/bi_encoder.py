@@ -44,7 +44,7 @@ LOSSES = ("mnrl", "cached_mnrl")
 
 def check_bi_encoder_config(config: TrainConfig, scheme: LabelScheme) -> None:
     """Fail before any model is loaded on what a bi-encoder cannot train."""
-    from rankwright.training.run import TrainingSetupError
+    from rankwright.training.checks import TrainingSetupError
 
     if scheme.kind == "classes" or config.loss.name == "ce":
         raise TrainingSetupError(
@@ -155,7 +155,7 @@ def train_bi_encoder(
     sentence-transformers then adds mean pooling and says so) on ``train_data``."""
     from transformers import set_seed
 
-    from rankwright.training.run import TrainResult
+    from rankwright.training.result import TrainResult
 
     started = time.perf_counter()
     check_bi_encoder_config(config, scheme)
@@ -180,7 +180,7 @@ def train_bi_encoder(
 
 def _rows(config: TrainConfig, train_data: RelevanceData, scheme: LabelScheme) -> tuple[dict[str, list[str]], int]:
     """The training rows (see :func:`training_rows`); none is a setup error."""
-    from rankwright.training.run import TrainingSetupError
+    from rankwright.training.checks import TrainingSetupError
 
     rows, skipped = training_rows(
         train_data.pairs,
@@ -213,7 +213,7 @@ def _trainer(
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
-    from rankwright.training.run import training_record
+    from rankwright.training.result import training_record
     from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback
 
     t = config.training

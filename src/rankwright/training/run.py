@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from transformers import set_seed
 
-import rankwright
 from rankwright.data.labels import LabelScheme, build_scheme
 from rankwright.data.readers import DataConfig, read_relevance
 from rankwright.data.records import LABEL, RelevanceData
@@ -40,6 +39,7 @@ from rankwright.training.checks import (
 )
 from rankwright.training.config import TrainConfig
 from rankwright.training.model_setup import model_and_head
+from rankwright.training.result import TrainResult, training_record
 from rankwright.training.sampling import EpochExamples, LengthGroupedSampler, Pool, collate_examples
 from rankwright.training.sharding import RankBatchSampler
 from rankwright.training.trainer import (
@@ -64,19 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainResult:
-    output_dir: str
-    best_dir: str | None
-    final_dir: str
-    metrics: dict[str, Any]
-
-    @property
-    def model_dir(self) -> str:
-        """The best checkpoint by validation, else the final model."""
-        return self.best_dir or self.final_dir
 
 
 def _datasets(
@@ -153,19 +140,6 @@ def _calibrate_folders(
             summary["ece_after"],
         )
     return summary
-
-
-def training_record(config: TrainConfig, train_data: RelevanceData, **extra: Any) -> dict[str, Any]:
-    """What a model folder's ``rankwright.json`` records of its training."""
-    return {
-        "rankwright_version": rankwright.__version__,
-        "loss": {"name": config.loss.name, **config.loss.params},
-        "data": config.data.path,
-        "train_queries": train_data.n_queries,
-        "train_pairs": len(train_data.pairs),
-        **extra,
-        "config": asdict(config),
-    }
 
 
 def last_complete_checkpoint(out: Path) -> str | None:
