@@ -106,7 +106,16 @@ class RetrieveRerankConfig(DataSelection):
 
 
 @dataclass
-class CalibrateConfig(DataSelection):
+class HeldOutSelection(DataSelection):
+    """A selection that fits something on held-out queries: ``subset`` all means val."""
+
+    def __post_init__(self) -> None:
+        if self.subset == "all":
+            self.subset = "val"  # fit on held-out queries, not on what the model trained on
+
+
+@dataclass
+class CalibrateConfig(HeldOutSelection):
     model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the calibration"})
     method: str = field(default="platt", metadata={"help": "platt|temperature|isotonic"})
     report_subset: str | None = field(
@@ -115,13 +124,9 @@ class CalibrateConfig(DataSelection):
     batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
-    def __post_init__(self) -> None:
-        if self.subset == "all":
-            self.subset = "val"  # fit on held-out queries, not on what the model trained on
-
 
 @dataclass
-class FuseConfig(DataSelection):
+class FuseConfig(HeldOutSelection):
     model: str = field(default="", metadata={"help": "trained model folder; its rankwright.json gets the fusion"})
     run: str = field(default="", metadata={"help": "first-stage TREC run whose scores are fused"})
     top_k: int | None = field(default=None, metadata={"help": "use only the run's top k per query"})
@@ -132,10 +137,6 @@ class FuseConfig(DataSelection):
     grid: int = field(default=10, metadata={"help": "weight steps (10: weights 0, 0.1, ..., 1)"})
     batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
-
-    def __post_init__(self) -> None:
-        if self.subset == "all":
-            self.subset = "val"  # fit on held-out queries, not on what the model trained on
 
 
 @dataclass

@@ -26,15 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def encoder_config(path: str | Path, metadata: ModelMetadata, device: str | None = None) -> DenseConfig:
-    """How a bi-encoder folder encodes: its stored prefixes and max_length."""
-    prompt = metadata.prompt or {}
-    return DenseConfig(
-        model=str(path),
-        max_length=metadata.max_length,
-        query_prefix=prompt.get("query_prefix", ""),
-        document_prefix=prompt.get("document_prefix", ""),
-        device=device,
-    )
+    """How a bi-encoder folder encodes: its own model at the max_length it was trained with."""
+    return DenseConfig(model=str(path), max_length=metadata.max_length, device=device)
 
 
 class BiEncoderReranker(Reranker):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rankwright.evaluation.evaluate import judged_qrels
+from rankwright.inference.fusion import required_components
 from rankwright.models.card import save_fusion
 from rankwright.recipe.candidates import fusion_components
 from rankwright.recipe.config import RecipeConfig
@@ -28,7 +29,7 @@ def _store_fusion(model_dir: str, selection: Selection, fitted_on: str, biencode
     """Write the selected fusion into the shipped model folder, so ``rerank`` and
     ``Reranker.rank`` apply it; a model selected alone needs none. Shipped as the model
     folder, the bi-encoder's own score is the fusion's ``reranker`` component."""
-    if not selection.uses_fine_tuned or selection.chosen in ("reranker alone", "biencoder alone"):
+    if not selection.uses_fine_tuned or len(required_components(selection.fusion)) == 1:
         return
     fusion = {**selection.fusion, "fitted_on": fitted_on}
     if selection.uses_biencoder and not selection.uses_reranker:

@@ -20,6 +20,7 @@ loads them) with ``rankwright.json``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,6 @@ from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID, RelevanceData
 from rankwright.evaluation.report import write_json
 from rankwright.evaluation.training_report import validation_per_evaluation, write_training_report
-from rankwright.models.card import write_model_card
 from rankwright.models.loading import resolve_model_path
 from rankwright.models.metadata import ModelMetadata
 from rankwright.training.config import TrainConfig
@@ -123,12 +123,11 @@ def _loss(config: TrainConfig, model):
 
 
 def _save(model, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | None = None) -> None:
+    from rankwright.training.result import finish_folder
+
     folder.mkdir(parents=True, exist_ok=True)
     model.save(str(folder))
-    if extra:
-        metadata.training = {**metadata.training, **extra}
-    metadata.save(folder)
-    write_model_card(folder, metadata)
+    finish_folder(folder, metadata, extra)
 
 
 @dataclass
@@ -298,7 +297,9 @@ def _summary(
     if not final_metrics and saver.history:
         final_metrics = {saver.metric: saver.history[-1][saver.metric]}
     texts_per_row = 2 + config.sampling.negatives_per_group
-    seen = min(output.global_step * t.batch_size * t.grad_accum, len(rows["anchor"]) * max(t.epochs, 1))
+    seen = output.global_step * t.batch_size * t.grad_accum
+    if t.max_steps < 0:  # epochs decide: the last batch of an epoch can be short
+        seen = min(seen, math.ceil(len(rows["anchor"]) * t.epochs))
     return {
         "train_runtime_s": train_seconds,
         "global_steps": output.global_step,

@@ -4,10 +4,14 @@ cross-encoder/generative trainer and the bi-encoder trainer)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import rankwright
 from rankwright.data.records import RelevanceData
+from rankwright.models.card import write_model_card
+from rankwright.models.metadata import ModelMetadata
+from rankwright.models.st_config import write_cross_encoder_config
 from rankwright.training.config import TrainConfig
 
 
@@ -35,3 +39,14 @@ def training_record(config: TrainConfig, train_data: RelevanceData, **extra: Any
         **extra,
         "config": asdict(config),
     }
+
+
+def finish_folder(folder: Path, metadata: ModelMetadata, extra: dict[str, Any] | None = None) -> None:
+    """What every saved model folder gets besides its weights: ``rankwright.json`` (with
+    ``extra`` merged into its training record), sentence-transformers' cross-encoder
+    config where it applies, and the model card."""
+    if extra:
+        metadata.training = {**metadata.training, **extra}
+    metadata.save(folder)
+    write_cross_encoder_config(folder, metadata)
+    write_model_card(folder, metadata)

@@ -25,10 +25,8 @@ from rankwright.inference.calibrate import calibrate_model
 from rankwright.inference.reranker import Reranker
 from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
-from rankwright.models.card import write_model_card
 from rankwright.models.loading import model_type_of, prompt_metadata, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
-from rankwright.models.st_config import write_cross_encoder_config
 from rankwright.training.arguments import training_arguments
 from rankwright.training.checks import (
     TrainingSetupError,
@@ -39,7 +37,7 @@ from rankwright.training.checks import (
 )
 from rankwright.training.config import TrainConfig
 from rankwright.training.model_setup import model_and_head
-from rankwright.training.result import TrainResult, training_record
+from rankwright.training.result import TrainResult, finish_folder, training_record
 from rankwright.training.sampling import EpochExamples, LengthGroupedSampler, Pool, collate_examples
 from rankwright.training.sharding import RankBatchSampler
 from rankwright.training.trainer import (
@@ -175,11 +173,7 @@ def save_model(model, tokenizer, metadata: ModelMetadata, folder: Path, extra: d
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    if extra:
-        metadata.training = {**metadata.training, **extra}
-    metadata.save(folder)
-    write_cross_encoder_config(folder, metadata)
-    write_model_card(folder, metadata)
+    finish_folder(folder, metadata, extra)
 
 
 def _token_lengths(tokenizer, texts: list[str]) -> np.ndarray:
