@@ -148,6 +148,15 @@ def _report_pairs(out, result) -> None:
     out.write(format_summary(result.summary))
     if result.table:
         out.write(f"\n{result.table}\n")
+    if result.selection:
+        from rankwright.evaluation.significance import format_comparison
+
+        s = result.selection
+        out.write("\nselection on the validation users (nDCG@10): ")
+        out.write(", ".join(f"{name} {value:.4f}" for name, value in s["validation"].items()) + "\n")
+        out.write("\n".join(s["messages"]) + "\npaired tests on the test users:\n")
+        for name, c in s["paired_tests"].items():
+            out.write(format_comparison(*name.split(" vs "), c) + "\n")
     out.write("\n" + "\n".join(f"{k}: {v}" for k, v in result.paths.items()) + "\n")
 
 

@@ -127,6 +127,12 @@ def test_evaluate_a_model_and_scored_pairs_without_rebuilding(built, tiny_cross_
     model = evaluation[f"model {tiny_cross_encoder}"]
     assert model["n_pairs"] == len(test) and 0.0 <= model["roc_auc"] <= 1.0
     assert "(not rebuilt;" in printed and f"model {tiny_cross_encoder}" in printed
+    # the model scored the validation users too: model, popularity and fusions chosen there
+    selection = json.loads((out / "evaluation.json").read_text())["selection"]
+    assert set(selection["validation"]) == {"reranker", "popularity", "selected"}
+    assert set(selection["paired_tests"]) == {"selected vs popularity", "reranker vs popularity"}
+    assert f"selected: {selection['chosen']}" in evaluation
+    assert "selection on the validation users" in printed and "paired tests on the test users" in printed
 
 
 def test_bad_input_exits_with_a_message_naming_the_file(built, tmp_path, caplog):

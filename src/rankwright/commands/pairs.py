@@ -22,6 +22,7 @@ from rankwright.interactions.evaluation import (
 )
 from rankwright.interactions.output import read_pairs
 from rankwright.interactions.pipeline import POPULARITY_FILE, SUMMARY_FILE, build_pairs
+from rankwright.interactions.selection import select_with_popularity
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,13 @@ class PairsResult:
     evaluation: dict[str, dict[str, Any]]
     table: str
     paths: dict[str, str] = field(default_factory=dict)
+    selection: dict[str, Any] | None = None  # the model/popularity selection on validation (see select_split)
 
 
-def evaluate_split(config: PairsConfig) -> dict[str, dict[str, Any]]:
+def evaluate_split(config: PairsConfig) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """Metrics of the evaluated split for each system: the model, the scored pairs,
-    and (with baselines) popularity and random."""
+    (with baselines) popularity and random, and the system selected on validation
+    (:func:`select_split`)."""
     ev = config.evaluation
     out_dir = Path(config.output.dir)
     try:
@@ -47,21 +50,53 @@ def evaluate_split(config: PairsConfig) -> dict[str, dict[str, Any]]:
         if ev.model or ev.scores:
             raise
         log.warning("no %s pairs in %s: nothing to evaluate", ev.split, out_dir)
-        return {}
+        return {}, None
     kwargs = {"unit": ev.unit, "ranking": ev.metrics}
     results: dict[str, dict[str, Any]] = {}
+    scores = None
     if ev.model:
-        scores = model_scores(
-            pairs, ev.model, batch_size=ev.batch_size, max_length=ev.max_length, progress=config.progress
-        )
+        scores = _model_scores(config, pairs)
         results[f"model {ev.model}"] = evaluate_scores(pairs, scores, **kwargs)
     if ev.scores:
         results[f"scores {ev.scores}"] = evaluate_scores(pairs, read_scores(ev.scores, pairs), **kwargs)
+    selection = None
     if ev.baselines:
         popularity = read_popularity(out_dir / POPULARITY_FILE)
         results["popularity"] = evaluate_scores(pairs, popularity_scores(pairs, popularity), **kwargs)
         results["random"] = random_result(pairs, repeats=ev.random_repeats, seed=config.seed, **kwargs)
-    return results
+        if scores is not None and ev.select:
+            selection = select_split(config, pairs, scores, popularity)
+        if selection is not None:
+            results[selection["label"]] = selection["test"]
+    return results, selection
+
+
+def _model_scores(config: PairsConfig, pairs) -> Any:
+    ev = config.evaluation
+    return model_scores(pairs, ev.model, batch_size=ev.batch_size, max_length=ev.max_length, progress=config.progress)
+
+
+def select_split(config: PairsConfig, pairs, scores, popularity) -> dict[str, Any] | None:
+    """The model, popularity and their fusions chosen on the validation split (which
+    the model scores too), applied to the evaluated test split; None (with a log line)
+    when the evaluated split is not test or there is no validation split."""
+    ev = config.evaluation
+    if ev.split != "test":
+        log.info("no model/popularity selection: it is chosen on val and reported on test (evaluated: %s)", ev.split)
+        return None
+    try:
+        val = read_pairs(Path(config.output.dir), "val")
+    except FileNotFoundError:
+        log.warning("no val pairs in %s: no model/popularity selection", config.output.dir)
+        return None
+    log.info("scoring the %d validation pairs to choose among the model, popularity and their fusions", len(val))
+    return select_with_popularity(
+        (val, _model_scores(config, val), popularity_scores(val, popularity)),
+        (pairs, scores, popularity_scores(pairs, popularity)),
+        unit=ev.unit,
+        ranking=ev.metrics,
+        seed=config.seed,
+    )
 
 
 def main(config: PairsConfig) -> PairsResult:
@@ -74,11 +109,14 @@ def main(config: PairsConfig) -> PairsResult:
         summary = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"output_dir": str(out_dir)}
         summary["rebuilt"] = False
     evaluation: dict[str, dict[str, Any]] = {}
+    selection = None
     paths = {"summary": str(out_dir / SUMMARY_FILE)}
     if config.evaluation.model or config.evaluation.scores or config.evaluation.baselines:
-        evaluation = evaluate_split(config)
+        evaluation, selection = evaluate_split(config)
         report = {"split": config.evaluation.split, "unit": config.evaluation.unit, "systems": evaluation}
+        if selection is not None:
+            report["selection"] = {k: v for k, v in selection.items() if k not in ("label", "test")}
         (out_dir / EVALUATION_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         paths["evaluation"] = str(out_dir / EVALUATION_FILE)
     table = format_results(evaluation, config.evaluation.metrics.ndcg_at) if evaluation else ""
-    return PairsResult(summary, evaluation, table, paths)
+    return PairsResult(summary, evaluation, table, paths, selection)

@@ -6,8 +6,9 @@ A fused score is a weighted sum of per-query normalised component scores::
 
 Components are ``reranker`` (the model's own ranking score), ``biencoder`` (the
 cosine of a fine-tuned bi-encoder, the folder ``biencoder_model``), ``first_stage``
-(the score of the run the candidates came from, e.g. BM25) and ``dense`` (the cosine
-of a sentence-embedding model, ``dense_model``). Methods:
+(the score of the run the candidates came from, e.g. BM25), ``dense`` (the cosine
+of a sentence-embedding model, ``dense_model``) and ``popularity`` (interactions data:
+log(1 + an item's training interactions), see :mod:`rankwright.interactions.selection`). Methods:
 
 - ``minmax``: ``(s - min) / (max - min)`` per query; a query whose scores are all
   equal gets 0.
@@ -44,7 +45,7 @@ from rankwright.inference.config import METHODS
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("reranker", "biencoder", "first_stage", "dense")
+COMPONENTS = ("reranker", "biencoder", "first_stage", "dense", "popularity")
 NORMALISATIONS = ("minmax", "zscore", "rank")
 RRF_K = 60
 METRIC = "ndcg@10"
@@ -57,6 +58,10 @@ HOW_TO_PASS = {
     ),
     "dense": "the fusion must name a sentence-embedding model in dense_model, which computes it",
     "biencoder": "the fusion must name a fine-tuned bi-encoder folder in biencoder_model, which computes it",
+    "popularity": (
+        "it is log(1 + the item's training interactions), chosen by `rankwright pairs` on validation users; "
+        "combine it with the model's score (fused=False) as that command does"
+    ),
 }
 
 #: The fusion key that names the model computing a component (components without one

@@ -61,6 +61,13 @@ class PairsEvaluationConfig:
     max_length: int | None = field(
         default=None, metadata={"help": "tokens per (context, item) pair when a model scores (default: as trained)"}
     )
+    select: bool = field(
+        default=True,
+        metadata={
+            "help": "with a model and baselines on the test split: choose among the model, popularity and their "
+            "fusions on the validation split (the model scores it too) and report the selected system on test"
+        },
+    )
     metrics: RankingConfig = field(default_factory=_ranking_default)
 
     def check(self) -> None:

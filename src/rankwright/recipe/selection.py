@@ -26,6 +26,7 @@ NAMES = {
     "biencoder": "fine-tuned bi-encoder",
     "first_stage": "first stage",
     "dense": "zero-shot dense rerank",
+    "popularity": "popularity",
 }
 FINE_TUNED = ("reranker", "biencoder")
 
@@ -63,7 +64,7 @@ def guard_rail(alone: dict[str, float], chosen: str, chosen_value: float, uses: 
     messages = []
     for model in FINE_TUNED:
         value = alone.get(model)
-        for other in ("first_stage", "dense"):
+        for other in ("first_stage", "dense", "popularity"):
             if value is not None and other in alone and value < alone[other]:
                 messages.append(
                     f"WARNING: the {names[model]}'s validation {METRIC} ({value:.4f}) is below the "
