@@ -18,6 +18,7 @@ from rankwright.data.split import split_data
 from rankwright.models.metadata import ModelMetadata
 from rankwright.recipe import RecipeConfig, main
 from rankwright.recipe.prepare import sample_queries
+from rankwright.recipe.heldout import ZERO_SHOT_ROW
 
 WORDS = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan", "rug", "bulb", "saw", "mop"]
 N_QUERIES = 30
@@ -69,6 +70,9 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     assert m["mining"]["queries_written"] == counts["train"]
     assert m["warmup"] is not None and m["supervised"]["model"].startswith(str(out / "reranker"))
     systems = list(m["test"]["ranking"])
+    # the zero-shot fusion row is there when a first stage + dense fusion beat both alone on validation
+    assert (ZERO_SHOT_ROW in systems) == (result.selection.zero_shot is not None)
+    systems = [s for s in systems if s != ZERO_SHOT_ROW]
     assert systems[:4] == ["bm25", "dense rerank (zero-shot)", "fine-tuned reranker", "fine-tuned bi-encoder"]
     assert systems[-1] == f"selected: {result.selection.chosen}"
     # warmup.choose: both supervised runs and the warm-up model compete, the best validation

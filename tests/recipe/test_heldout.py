@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.readers import read_run
-from rankwright.recipe.heldout import DENSE_ROW, RERANKER_ROW, system_runs, write_runs
+from rankwright.recipe.heldout import DENSE_ROW, RERANKER_ROW, ZERO_SHOT_ROW, system_runs, write_runs
 from rankwright.recipe.selection import Selection
 
 TEST = pd.DataFrame(
@@ -57,3 +57,45 @@ def test_runs_are_written_as_trec_files_in_order(tmp_path):
         "3_selected.trec",
     ]
     assert set(read_run(triples[2][1])["doc_id"]) == set(TEST["doc_id"])
+
+
+def _table(rows: list[tuple[str, str | None, dict[str, float], float]]) -> pd.DataFrame:
+    """fit_fusion's candidate table from (candidate, method, weights, validation nDCG@10)."""
+    names = ["reranker", "first_stage", "dense"]
+    return pd.DataFrame(
+        [{"candidate": c, "method": m, **{n: w.get(n, 0.0) for n in names}, "ndcg@10": v} for c, m, w, v in rows]
+    )
+
+
+def test_the_best_zero_shot_fusion_is_a_row_and_a_baseline():
+    table = _table(
+        [
+            ("reranker alone", None, {"reranker": 1.0}, 0.30),
+            ("first_stage alone", None, {"first_stage": 1.0}, 0.20),
+            ("dense alone", None, {"dense": 1.0}, 0.25),
+            ("minmax: 0.3 first_stage + 0.7 dense", "minmax", {"first_stage": 0.3, "dense": 0.7}, 0.28),
+            ("zscore: 0.5 first_stage + 0.5 dense", "zscore", {"first_stage": 0.5, "dense": 0.5}, 0.27),
+            ("minmax: 0.5 reranker + 0.5 dense", "minmax", {"reranker": 0.5, "dense": 0.5}, 0.40),
+        ]
+    )
+    selection = Selection({"method": "minmax", "weights": {"reranker": 0.5, "dense": 0.5}}, table, "minmax: x", [])
+    zero_shot = selection.zero_shot
+    assert zero_shot["weights"] == {"first_stage": 0.3, "dense": 0.7} and zero_shot["method"] == "minmax"
+    runs = system_runs(TEST, RERANKER, selection, "bm25")
+    assert list(runs) == ["bm25", DENSE_ROW, ZERO_SHOT_ROW, RERANKER_ROW, "selected: minmax: x"]
+    # q1: first stage minmax [1, .5, 0], dense minmax [0, 1, .5] -> .3, .85, .35
+    assert np.allclose(runs[ZERO_SHOT_ROW]["score"].to_numpy()[:3], [0.3, 0.85, 0.35])
+
+
+def test_no_zero_shot_row_when_a_component_alone_is_as_good():
+    table = _table(
+        [
+            ("reranker alone", None, {"reranker": 1.0}, 0.30),
+            ("first_stage alone", None, {"first_stage": 1.0}, 0.20),
+            ("dense alone", None, {"dense": 1.0}, 0.28),
+            ("minmax: 0.3 first_stage + 0.7 dense", "minmax", {"first_stage": 0.3, "dense": 0.7}, 0.28),
+        ]
+    )
+    selection = Selection({"method": "minmax", "weights": {"reranker": 1.0}}, table, "reranker alone", [])
+    assert selection.zero_shot is None
+    assert ZERO_SHOT_ROW not in system_runs(TEST, RERANKER, selection, "bm25")

@@ -1,11 +1,13 @@
 """The recipe's last step: every system on the test queries, side by side.
 
 The runs (first stage, zero-shot dense rerank, fine-tuned reranker, fine-tuned
-bi-encoder, the cross-encoders not kept, and the system selected on validation) are
+bi-encoder, the best zero-shot fusion of the first stage and the dense rerank, the
+cross-encoders not kept, and the system selected on validation) are
 written as TREC files and evaluated as ``rankwright compare`` evaluates runs
 (:mod:`rankwright.evaluation.comparison`: one table, ``compare.json``,
 ``per_query.csv``, ``compare.html``); the selected system and the fine-tuned models are
-then tested per query against the first stage and the dense rerank."""
+then tested per query against the first stage, the dense rerank and their zero-shot
+fusion."""
 
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ from rankwright.recipe.selection import Selection
 DENSE_ROW = "dense rerank (zero-shot)"
 RERANKER_ROW = "fine-tuned reranker"
 BIENCODER_ROW = "fine-tuned bi-encoder"
+#: the best fusion of the first stage and the dense rerank alone (no fine-tuned model),
+#: chosen on validation like every candidate: the strictest zero-shot baseline
+ZERO_SHOT_ROW = "zero-shot fusion (first stage + dense)"
 
 
 NOT_KEPT = "(not kept)"
@@ -56,6 +61,9 @@ def system_runs(
     named = {first_name: parts["first_stage"]}
     if "dense" in parts:
         named[DENSE_ROW] = parts["dense"]
+    zero_shot = selection.zero_shot
+    if zero_shot is not None and all(c in parts for c in zero_shot["weights"]):
+        named[ZERO_SHOT_ROW] = fuse(parts, test[QUERY_ID].astype(str).tolist(), zero_shot)
     named[RERANKER_ROW] = parts["reranker"]
     if "biencoder" in parts:
         named[BIENCODER_ROW] = parts["biencoder"]
@@ -77,12 +85,12 @@ def write_runs(runs: dict[str, pd.DataFrame], folder: Path) -> list[tuple[str, s
 
 
 def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list[dict[str, Any]]:
-    """The selected system, the reranker and the bi-encoder against the first stage and
-    the dense rerank (nDCG@10 and MAP); ``best_baseline`` marks the better of those two
-    on test nDCG@10. The kept reranker is also tested against the ones the reranker
-    choice did not keep."""
+    """The selected system, the reranker and the bi-encoder against the first stage, the
+    dense rerank and the zero-shot fusion of both (nDCG@10 and MAP); ``best_baseline``
+    marks the best of those on test nDCG@10. The kept reranker is also tested against
+    the ones the reranker choice did not keep."""
     per_query = {r.name: r.result.per_query for r in comparison.runs}
-    baselines = [n for n in (first_name, DENSE_ROW) if n in per_query]
+    baselines = [n for n in (first_name, DENSE_ROW, ZERO_SHOT_ROW) if n in per_query]
     best = max(baselines, key=lambda n: per_query[n]["ndcg@10"].mean())
     out = []
     for system in (n for n in (selected, RERANKER_ROW, BIENCODER_ROW) if n in per_query):

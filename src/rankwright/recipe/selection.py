@@ -51,9 +51,36 @@ class Selection:
         return self.uses_reranker or self.uses_biencoder
 
     @property
+    def zero_shot(self) -> dict[str, Any] | None:
+        """The best validation candidate that is a fusion of components without a
+        fine-tuned model (first stage + dense), as a fusion dict with its ``label``; None
+        when there is none or a single component alone is at least as good (that
+        component is already a row of its own)."""
+        return best_zero_shot_fusion(self.table)
+
+    @property
     def validation(self) -> dict[str, float]:
         """Validation nDCG@10 of each component alone and of the chosen candidate."""
         return {**self.fusion["validation"]["alone"], "selected": self.fusion["validation"]["chosen"]}
+
+
+def best_zero_shot_fusion(table: pd.DataFrame) -> dict[str, Any] | None:
+    """See :attr:`Selection.zero_shot`; ``table`` is :func:`fit_fusion`'s candidate table."""
+    if table.empty or METRIC not in table:
+        return None
+    components = [c for c in table.columns if c in NAMES]
+    free = pd.Series(True, index=table.index)
+    for name in FINE_TUNED:
+        if name in table:
+            free &= table[name].fillna(0) == 0
+    candidates = table[free]
+    if candidates.empty:
+        return None
+    best = candidates.loc[candidates[METRIC].idxmax()]  # the first maximum: the simplest
+    weights = {c: float(best[c]) for c in components if float(best.get(c) or 0) > 0}
+    if len(weights) < 2:
+        return None
+    return {"method": best["method"], "weights": weights, "label": best["candidate"], "validation": best[METRIC]}
 
 
 def guard_rail(alone: dict[str, float], chosen: str, chosen_value: float, uses: bool, first_stage: str) -> list[str]:
