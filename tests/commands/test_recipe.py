@@ -17,8 +17,8 @@ from rankwright.data.readers import DataConfig, read_relevance, read_run
 from rankwright.data.split import split_data
 from rankwright.models.metadata import ModelMetadata
 from rankwright.recipe import RecipeConfig, main
-from rankwright.recipe.prepare import sample_queries
 from rankwright.recipe.heldout import ZERO_SHOT_ROW
+from rankwright.recipe.prepare import sample_queries
 
 WORDS = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan", "rug", "bulb", "saw", "mop"]
 N_QUERIES = 30
