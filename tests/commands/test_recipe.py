@@ -73,6 +73,14 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     # the zero-shot fusion row is there when a first stage + dense fusion beat both alone on validation
     assert (ZERO_SHOT_ROW in systems) == (result.selection.zero_shot is not None)
     systems = [s for s in systems if s != ZERO_SHOT_ROW]
+    # over a corpus, the fine-tuned bi-encoder also retrieves the top k itself: a row and a candidate
+    retrieval = m["bi_encoder_retrieval"]["row"]
+    assert retrieval == "fine-tuned bi-encoder retrieval (top 10 of the corpus)" and retrieval in systems
+    assert "biencoder_retrieval" in m["selection"]["validation"]
+    assert any(retrieval in message for message in m["selection"]["messages"])
+    if m["selection"]["retrieval"]:
+        assert m["selection"]["model"] == m["bi_encoder"]["model"] and systems[-1] == f"selected: {retrieval}"
+    systems = [s for s in systems if s != retrieval]
     assert systems[:4] == ["bm25", "dense rerank (zero-shot)", "fine-tuned reranker", "fine-tuned bi-encoder"]
     assert systems[-1] == f"selected: {result.selection.chosen}"
     # warmup.choose: both supervised runs and the warm-up model compete, the best validation

@@ -99,3 +99,19 @@ def test_no_zero_shot_row_when_a_component_alone_is_as_good():
     selection = Selection({"method": "minmax", "weights": {"reranker": 1.0}}, table, "reranker alone", [])
     assert selection.zero_shot is None
     assert ZERO_SHOT_ROW not in system_runs(TEST, RERANKER, selection, "bm25")
+
+
+def test_a_selected_retrieval_is_the_selected_run():
+    own = pd.DataFrame({"query_id": ["q1", "q2"], "doc_id": ["z", "y"], "score": [0.9, 0.8]})
+    selection = Selection({"method": "minmax", "weights": {"biencoder": 1.0}}, pd.DataFrame(), "retrieval", [])
+    selection.retrieval = "/m/bi"
+    runs = system_runs(TEST, RERANKER, selection, "bm25", biencoder_scores=RERANKER, retrieval=("retrieval row", own))
+    assert list(runs) == [
+        "bm25",
+        DENSE_ROW,
+        RERANKER_ROW,
+        "fine-tuned bi-encoder",
+        "retrieval row",
+        "selected: retrieval",
+    ]
+    assert runs["selected: retrieval"] is own

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rankwright.recipe.selection import guard_rail, select
+from rankwright.recipe.selection import Selection, guard_rail, select, with_retrieval
 
 # 6 queries x 4 candidates; d0 and d1 are relevant (gain 2 and 1)
 QIDS = [f"q{q}" for q in range(6) for _ in range(4)]
@@ -47,3 +47,28 @@ def test_guard_rail_names_the_dense_rerank_too():
     assert len(messages) == 2
     assert "below the zero-shot dense rerank's (0.4100)" in messages[0]
     assert messages[1].startswith("selected instead: dense rerank alone (validation ndcg@10 0.4100")
+
+
+def _chosen(value: float) -> Selection:
+    fusion = {
+        "method": "minmax",
+        "weights": {"reranker": 0.5, "dense": 0.5},
+        "validation": {"metric": "ndcg@10", "chosen": value, "alone": {"reranker": 0.3, "dense": 0.35}},
+    }
+    return Selection(fusion, pd.DataFrame(), "minmax: 0.5 reranker + 0.5 dense", ["selected: the fusion"])
+
+
+def test_a_better_retrieval_replaces_the_first_stage():
+    s = with_retrieval(_chosen(0.40), "biencoder_retrieval", "bi-encoder retrieval", 0.45, "/m/bi", "use it so")
+    assert s.retrieval == "/m/bi" and s.chosen == "bi-encoder retrieval"
+    assert s.uses_biencoder and not s.uses_reranker
+    assert s.validation == {"reranker": 0.3, "dense": 0.35, "biencoder_retrieval": 0.45, "selected": 0.45}
+    assert s.messages[-1].startswith("selected instead: bi-encoder retrieval") and "use it so" in s.messages[-1]
+    assert not any(m == "selected: the fusion" for m in s.messages)
+
+
+def test_a_retrieval_that_is_not_better_is_reported_and_not_used():
+    s = with_retrieval(_chosen(0.40), "biencoder_retrieval", "bi-encoder retrieval", 0.40, "/m/bi", "use it so")
+    assert s.retrieval is None and s.chosen == "minmax: 0.5 reranker + 0.5 dense" and s.uses_reranker
+    assert s.validation["biencoder_retrieval"] == 0.40 and s.validation["selected"] == 0.40
+    assert s.messages[0] == "selected: the fusion" and "not used" in s.messages[-1]

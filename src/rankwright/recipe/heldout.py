@@ -26,6 +26,7 @@ from rankwright.evaluation.significance import paired_comparison
 from rankwright.inference.fusion import fuse
 from rankwright.recipe.candidates import fusion_components
 from rankwright.recipe.phases import ROW_NAMES
+from rankwright.recipe.retrieval_stage import ROW as RETRIEVAL_ROW
 from rankwright.recipe.selection import Selection
 
 DENSE_ROW = "dense rerank (zero-shot)"
@@ -52,24 +53,37 @@ def system_runs(
     first_name: str,
     others: dict[str, np.ndarray] | None = None,
     biencoder_scores: np.ndarray | None = None,
+    retrieval: tuple[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """name -> run (query_id, doc_id, score) of every system on the test candidates;
     the selected system last. ``others`` (row name -> scores) are the cross-encoders
-    that the reranker choice did not keep, reported as ablations."""
+    that the reranker choice did not keep, reported as ablations. ``retrieval`` (row
+    name, run) is the fine-tuned bi-encoder's own top k of the corpus: other candidates,
+    and the selected system's run when the selection chose it."""
     parts = fusion_components(test, reranker_scores, biencoder_scores)
-    selected = fuse(parts, test[QUERY_ID].astype(str).tolist(), selection.fusion)
+    query_ids = test[QUERY_ID].astype(str).tolist()
     named = {first_name: parts["first_stage"]}
     if "dense" in parts:
         named[DENSE_ROW] = parts["dense"]
     zero_shot = selection.zero_shot
     if zero_shot is not None and all(c in parts for c in zero_shot["weights"]):
-        named[ZERO_SHOT_ROW] = fuse(parts, test[QUERY_ID].astype(str).tolist(), zero_shot)
+        named[ZERO_SHOT_ROW] = fuse(parts, query_ids, zero_shot)
     named[RERANKER_ROW] = parts["reranker"]
     if "biencoder" in parts:
         named[BIENCODER_ROW] = parts["biencoder"]
-    named.update(others or {})
-    named[f"selected: {selection.chosen}"] = selected
-    return {name: test[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores}) for name, scores in named.items()}
+    runs = {name: _run(test, scores) for name, scores in named.items()}
+    if retrieval is not None:
+        runs[retrieval[0]] = retrieval[1]
+    runs |= {name: _run(test, scores) for name, scores in (others or {}).items()}
+    if selection.retrieval is not None and retrieval is not None:
+        runs[f"selected: {selection.chosen}"] = retrieval[1]
+    else:
+        runs[f"selected: {selection.chosen}"] = _run(test, fuse(parts, query_ids, selection.fusion))
+    return runs
+
+
+def _run(test: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
+    return test[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores})
 
 
 def write_runs(runs: dict[str, pd.DataFrame], folder: Path) -> list[tuple[str, str, pd.DataFrame]]:
@@ -93,7 +107,8 @@ def paired_tests(comparison: Comparison, first_name: str, selected: str) -> list
     baselines = [n for n in (first_name, DENSE_ROW, ZERO_SHOT_ROW) if n in per_query]
     best = max(baselines, key=lambda n: per_query[n]["ndcg@10"].mean())
     out = []
-    for system in (n for n in (selected, RERANKER_ROW, BIENCODER_ROW) if n in per_query):
+    retrieval = [n for n in per_query if n.startswith(RETRIEVAL_ROW)]
+    for system in (n for n in (selected, RERANKER_ROW, BIENCODER_ROW, *retrieval) if n in per_query):
         for base in baselines:
             for metric in ("ndcg@10", "map"):
                 c = paired_comparison(per_query[system], per_query[base], metric)

@@ -13,7 +13,9 @@ supports out, measured on held-out test queries (``rankwright recipe`` runs it).
 6. the dense model fine-tuned as a bi-encoder on the same pairs (in-batch negatives);
 7. selection on the validation queries only: the fine-tuned reranker, the fine-tuned
    bi-encoder, the first stage, the dense rerank, or a fusion of them, whichever
-   scores best; a plain warning when a fine-tuned model is below the first stage;
+   scores best, and with a corpus the fine-tuned bi-encoder's own top k of the corpus
+   (it then replaces the first stage); a plain warning when a fine-tuned model is
+   below the first stage;
 8. every system and the selected one on the test queries: one table, paired tests,
    TREC runs, ``compare.html``, ``recipe.json``.
 """
@@ -41,6 +43,7 @@ from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
 from rankwright.recipe.phases import PhaseInputs, RerankerChoice
 from rankwright.recipe.prepare import Prepared, prepare, training_pairs
+from rankwright.recipe.retrieval_stage import RetrievalStage, bi_encoder_retrieval
 from rankwright.recipe.selection import Selection
 from rankwright.recipe.shipping import select_system
 from rankwright.recipe.training import Trained, train_bi_encoder, train_reranker
@@ -79,10 +82,12 @@ def main(config: RecipeConfig) -> RecipeResult:
     trained = train_reranker(config, inputs, prep.encoder is not None, clock, biencoder)
 
     scores, others = _score_systems(config, prep, trained)
-    selection, model_dir = select_system(config, prep, {k: v["val"] for k, v in scores.items()}, trained)
+    retrieval = bi_encoder_retrieval(config, prep, trained.biencoder.model_dir if trained.biencoder else None)
+    val_scores = {k: v["val"] for k, v in scores.items()}
+    selection, model_dir = select_system(config, prep, val_scores, trained, retrieval)
     clock.lap("selection")
 
-    comparison, tests = _test(config, prep, metrics, scores, others, selection)
+    comparison, tests = _test(config, prep, metrics, scores, others, selection, retrieval)
     clock.lap("test")
 
     columns = ["ndcg@10", "map", "mrr", *(f"recall@{k}" for k in metrics.recall_at)]
@@ -96,6 +101,7 @@ def main(config: RecipeConfig) -> RecipeResult:
         "training_pairs": len(pairs),
         **_training_summary(trained),
         "selection": _selection_summary(selection, model_dir),
+        "bi_encoder_retrieval": None if retrieval is None else {"top_k": retrieval.top_k, "row": retrieval.row},
         "test": {"ranking": comparison.summaries, "paired_tests": tests},
         "config": asdict(config),
         "baselines": baselines,
@@ -171,6 +177,7 @@ def _test(
     scores: Scores,
     others: dict[str, np.ndarray],
     selection: Selection,
+    retrieval: RetrievalStage | None,
 ) -> tuple[Comparison, list[dict[str, Any]]]:
     """Every system on the test queries: the comparison's files and the paired tests."""
     compare_config = CompareConfig(
@@ -185,7 +192,8 @@ def _test(
     test_data = LoadedData(prep.loaded.full, prep.parts["test"], prep.loaded.scheme, counts)
     biencoder_test = scores["biencoder"]["test"] if "biencoder" in scores else None
     test = prep.ranked["test"]
-    runs = system_runs(test, scores["reranker"]["test"], selection, prep.first.name, others, biencoder_test)
+    own = (retrieval.row, retrieval.runs["test"]) if retrieval is not None else None
+    runs = system_runs(test, scores["reranker"]["test"], selection, prep.first.name, others, biencoder_test, own)
     return evaluate_heldout(runs, test_data, compare_config, prep.first.name)
 
 
@@ -206,6 +214,7 @@ def _selection_summary(selection: Selection, model_dir: str) -> dict[str, Any]:
         "model": model_dir,
         "uses_reranker": selection.uses_reranker,
         "uses_biencoder": selection.uses_biencoder,
+        "retrieval": selection.retrieval,
         "validation": selection.validation,
         "fusion": selection.fusion,
         "messages": selection.messages,

@@ -37,6 +37,7 @@ class Selection:
     table: pd.DataFrame  # one row per candidate with its validation nDCG@10
     chosen: str  # the chosen candidate's label, e.g. "minmax: 0.6 reranker + 0.4 first_stage"
     messages: list[str]  # the guard rail: what was selected and why, in words
+    retrieval: str | None = None  # the bi-encoder folder, when it is selected as the first stage itself
 
     @property
     def uses_reranker(self) -> bool:
@@ -62,6 +63,31 @@ class Selection:
     def validation(self) -> dict[str, float]:
         """Validation nDCG@10 of each component alone and of the chosen candidate."""
         return {**self.fusion["validation"]["alone"], "selected": self.fusion["validation"]["chosen"]}
+
+
+def with_retrieval(selection: Selection, key: str, row: str, value: float, model_dir: str, how: str) -> Selection:
+    """``selection`` with a retrieval candidate's validation value (``key``) among the
+    values alone; the candidate is selected instead when it is strictly better than the
+    chosen reranking system (the last message, what was selected, is then replaced)."""
+    validation = selection.fusion["validation"]
+    chosen_value = float(validation["chosen"])
+    validation = {**validation, "alone": {**validation["alone"], key: value}}
+    if value <= chosen_value + 1e-9:
+        message = (
+            f"the {row}'s validation {METRIC} ({value:.4f}) is not above the selected system's "
+            f"({chosen_value:.4f}), so it is not used"
+        )
+        log.info("%s", message)
+        fusion = {**selection.fusion, "validation": validation}
+        return Selection(fusion, selection.table, selection.chosen, [*selection.messages, message])
+    message = (
+        f"selected instead: {row} (validation {METRIC} {value:.4f}, above the best system over the first "
+        f"stage's candidates, {selection.chosen} at {chosen_value:.4f}); it replaces the first stage: {how}"
+    )
+    log.info("%s", message)
+    fusion = {"method": selection.fusion["method"], "weights": {"biencoder": 1.0}}
+    fusion["validation"] = {**validation, "chosen": value}
+    return Selection(fusion, selection.table, row, [*selection.messages[:-1], message], retrieval=model_dir)
 
 
 def best_zero_shot_fusion(table: pd.DataFrame) -> dict[str, Any] | None:

@@ -13,7 +13,8 @@ from rankwright.models.card import save_fusion
 from rankwright.recipe.candidates import fusion_components
 from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.prepare import Prepared
-from rankwright.recipe.selection import Selection, select
+from rankwright.recipe.retrieval_stage import KEY, RetrievalStage
+from rankwright.recipe.selection import Selection, select, with_retrieval
 from rankwright.recipe.training import Trained
 
 
@@ -43,10 +44,15 @@ def _store_fusion(model_dir: str, selection: Selection, fitted_on: str, biencode
 
 
 def select_system(
-    config: RecipeConfig, prep: Prepared, val_scores: dict[str, np.ndarray], trained: Trained
+    config: RecipeConfig,
+    prep: Prepared,
+    val_scores: dict[str, np.ndarray],
+    trained: Trained,
+    retrieval: RetrievalStage | None = None,
 ) -> tuple[Selection, str]:
-    """Choose on the validation queries; a chosen fusion goes into the shipped model
-    folder, whose path is returned with the selection."""
+    """Choose on the validation queries (the bi-encoder's own retrieval from the corpus
+    too, when there is one); a chosen fusion goes into the shipped model folder, whose
+    path is returned with the selection."""
     scheme = prep.loaded.scheme
     biencoder_dir = trained.biencoder.model_dir if trained.biencoder is not None else None
     selection = select(
@@ -60,6 +66,9 @@ def select_system(
         dense_model=config.dense.model if prep.encoder is not None else None,
         biencoder_model=str(Path(biencoder_dir).resolve()) if biencoder_dir else None,
     )
+    if retrieval is not None:
+        how = retrieval.how_to_use()
+        selection = with_retrieval(selection, KEY, retrieval.row, retrieval.validation, retrieval.model_dir, how)
     source = config.data.path or config.data.corpus
     model_dir = shipped_model(selection, trained.kept.model_dir, biencoder_dir)
     fitted_on = f"{source} (val, {prep.counts['val']} queries), first stage {prep.first.name}"
