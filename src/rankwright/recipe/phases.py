@@ -14,7 +14,9 @@
    trained on the same pairs with in-batch negatives (``model.type: bi-encoder``), a
    candidate of its own and a fusion component.
 
-Both read the recipe's parquet files, whose label is the judged gain: the label
+Each phase runs through :func:`~rankwright.recipe.resume.run_phase`: a phase that
+finished in an earlier run of the same recipe is reused, an interrupted one resumes.
+All read the recipe's parquet files, whose label is the judged gain: the label
 scheme is graded with the data's relevance cut-off, and MSE targets are gain / max gain.
 """
 
@@ -29,6 +31,7 @@ from rankwright.data.readers.tables import ColumnMap
 from rankwright.data.records import SCORE
 from rankwright.evaluation.ranking import RankingConfig
 from rankwright.recipe.config import BiEncoderConfig, WarmupConfig
+from rankwright.recipe.resume import run_phase
 from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, TrainConfig, TrainingConfig
 from rankwright.training.run import TrainResult, train
 from rankwright.training.sampling import SamplingConfig
@@ -93,7 +96,7 @@ def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> Trai
         early_stopping_patience=None,
         calibration=None,
     )
-    return train(phase)
+    return run_phase(phase, train)
 
 
 def supervised(
@@ -101,7 +104,8 @@ def supervised(
 ) -> TrainResult:
     """Phase 2: the judged labels, from ``model_name`` (the warm-up's model, the base, or
     with ``model_type`` cross-encoder the fine-tuned bi-encoder's encoder)."""
-    return train(phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir, model_type=model_type))
+    config = phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir, model_type=model_type)
+    return run_phase(config, train)
 
 
 def fine_tune_bi_encoder(inputs: PhaseInputs, config: BiEncoderConfig, base: str, output_dir: Path) -> TrainResult:
@@ -122,7 +126,7 @@ def fine_tune_bi_encoder(inputs: PhaseInputs, config: BiEncoderConfig, base: str
         early_stopping_patience=1,
         calibration=None,
     )
-    return train(phase)
+    return run_phase(phase, train)
 
 
 VALIDATION_KEY = "eval_ndcg@10"

@@ -43,6 +43,7 @@ from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
 from rankwright.recipe.phases import PhaseInputs, RerankerChoice
 from rankwright.recipe.prepare import Prepared, prepare, training_pairs
+from rankwright.recipe.resume import check_or_record
 from rankwright.recipe.retrieval_stage import RetrievalStage, bi_encoder_retrieval
 from rankwright.recipe.selection import Selection
 from rankwright.recipe.shipping import select_system
@@ -69,6 +70,7 @@ def main(config: RecipeConfig) -> RecipeResult:
     config.check()
     clock = Clock()
     out = Path(config.output_dir)
+    check_or_record(config, out, overwrite=bool(getattr(config, "overwrite", False)))
     prep = prepare(config)
     over_corpus = prep.first.over_corpus
     metrics = config.metrics if over_corpus else replace(config.metrics, recall_at=[])

@@ -36,6 +36,7 @@ from rankwright.evaluation.training_report import validation_per_evaluation, wri
 from rankwright.models.loading import resolve_model_path
 from rankwright.models.metadata import ModelMetadata
 from rankwright.training.config import TrainConfig
+from rankwright.training.console import quiet_console
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +246,7 @@ def _trainer(
         evaluator=evaluator,
         callbacks=[saver, *([stopper] if stopper else []), *(callbacks or [])],
     )
+    quiet_console(trainer)
     return _BiRun(model, metadata, trainer, validation, saver, stopper, out)
 
 

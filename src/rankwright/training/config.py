@@ -66,6 +66,13 @@ class TrainingConfig:
     eval_steps: int | None = field(default=None, metadata={"help": "validate every N steps (eval_strategy=steps)"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
     save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept"})
+    keep_checkpoints: bool = field(
+        default=False,
+        metadata={
+            "help": "keep checkpoint-* (with optimizer states) after a finished run; by default they are removed "
+            "(final/ and best/ hold the models) and best/'s files identical to final/'s become hard links"
+        },
+    )
     metric_for_best_model: str = field(default="ndcg@10", metadata={"help": "validation metric that picks best/"})
     early_stopping_patience: int | None = field(
         default=None,

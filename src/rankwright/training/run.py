@@ -36,6 +36,7 @@ from rankwright.training.checks import (
     check_sampling_setup,
 )
 from rankwright.training.config import TrainConfig
+from rankwright.training.lean import slim_output
 from rankwright.training.model_setup import model_and_head
 from rankwright.training.result import TrainResult, finish_folder, training_record
 from rankwright.training.sampling import EpochExamples, LengthGroupedSampler, Pool, collate_examples
@@ -244,7 +245,9 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         from rankwright.training.bi_encoder import train_bi_encoder
 
         check_early_stopping_setup(config, data.val)
-        return train_bi_encoder(config, data.train, data.val, data.scheme, callbacks)
+        result = train_bi_encoder(config, data.train, data.val, data.scheme, callbacks)
+        result.metrics["output_folder"] = slim_output(Path(result.output_dir), config.training.keep_checkpoints)
+        return result
     loss = build_loss(config.loss.name, config.loss.params)
     calibration, grouped = _checks(config, loss, data, model_type)
     set_seed(config.training.seed)
@@ -256,6 +259,9 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     trained = _run_training(run, resume_from)
     summary = _summary(config, run, trained, started)
     _files(config, run, summary, calibration, data, started)
+    if run.trainer.is_world_process_zero():
+        summary["output_folder"] = slim_output(run.out, config.training.keep_checkpoints)
+    run.trainer.accelerator.wait_for_everyone()
     _log_done(run, trained, summary)
     return TrainResult(str(run.out), str(run.best) if run.best else None, str(run.final_dir), summary)
 

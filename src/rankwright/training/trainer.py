@@ -31,6 +31,7 @@ from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run
 from rankwright.inference.reranker import Reranker
 from rankwright.losses.base import RerankLoss
 from rankwright.training import distributed
+from rankwright.training.console import quiet_console
 from rankwright.training.sharding import RankBatchSampler, shard_bounds
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class RerankTrainer(Trainer):
         self.model_accepts_loss_kwargs = False
         self.progress = TrainingProgress()
         self.add_callback(self.progress)  # saved in every checkpoint, restored by a resume
+        quiet_console(self)  # progress bars and one line per evaluation, no raw metric dicts
         self.last_eval_step: int | None = None
         self.last_eval_metrics: dict[str, float] = {}
 
