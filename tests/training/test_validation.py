@@ -90,3 +90,17 @@ def test_throughput_counts_training_steps_alone(tmp_path, tiny_bert, write_point
     stepping = m["train_runtime_s"] - m["validation_runtime_s"]
     assert m["pairs_per_second"] == pytest.approx(m["pairs_seen"] / stepping)
     assert m["pairs_per_second"] >= m["pairs_seen"] / (m["train_runtime_s"] - 1.0)  # the sleep is not in it
+
+
+def test_train_prints_the_training_steps_pairs_per_second():
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from rankwright.cli import _report_train
+
+    metrics = {"train_runtime_s": 10.0, "validation_runtime_s": 4.0, "pairs_per_second": 50.0}
+    out = StringIO()
+    _report_train(out, SimpleNamespace(final_dir="runs/x/final", best_dir=None, metrics=metrics))
+    assert "training: 10.0 s (4.0 s of it validating), 50.0 pairs/s (training steps only, validation excluded)" in (
+        out.getvalue()
+    )
