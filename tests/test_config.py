@@ -122,3 +122,121 @@ def test_help_shows_the_parents_defaults():
     add_arguments(parser, Tuned)
     text = parser.format_help()
     assert "(default: 0.7)" in text and "(default: 9.0)" in text and "(default: 5)" in text
+
+
+# -- one file for several commands ----------------------------------------------------------------
+
+
+@dataclass
+class Model:
+    name: str = "base"
+    max_length: int = 256
+
+
+@dataclass
+class TrainLike:
+    inner: Inner = field(default_factory=Inner)
+    model: Model = field(default_factory=Model)
+    output_dir: str = "runs/train"
+
+
+@dataclass
+class EvaluateLike:
+    inner: Inner = field(default_factory=Inner)
+    model: str | None = None
+    scorer: str = "auto"
+    output_dir: str = "runs/evaluate"
+
+
+@dataclass
+class RerankLike:
+    inner: Inner = field(default_factory=Inner)
+    model: str = ""
+    output: str = "runs/reranked.trec"
+
+
+COMMANDS = {"train": TrainLike, "evaluate": EvaluateLike, "rerank": RerankLike}
+
+SHARED = """\
+inner: {k1: 2.0, words: [a]}
+scorer: bm25
+model: {max_length: 64}
+output_dir: runs/shared
+train:
+  inner: {name: trained}
+  model: {name: tiny}
+evaluate:
+  model: runs/shared/best
+  scorer: model
+rerank:
+  output: runs/x.trec
+"""
+
+
+def _build(cls, command, argv, tmp_path, text):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config")
+    add_arguments(parser, cls)
+    path = tmp_path / "shared.yaml"
+    path.write_text(text)
+    args = parser.parse_args(["--config", str(path), *argv])
+    args.command = command
+    return build_config(cls, args, COMMANDS)
+
+
+def test_one_file_serves_every_command_with_its_own_section_over_the_shared_keys(tmp_path):
+    train = _build(TrainLike, "train", [], tmp_path, SHARED)
+    # shared keys, the section merged over them key by key, other commands' keys skipped (scorer)
+    assert train.inner == Inner(k1=2.0, words=["a"], name="trained")
+    assert train.model == Model(name="tiny", max_length=64) and train.output_dir == "runs/shared"
+    evaluate = _build(EvaluateLike, "evaluate", ["--output_dir", "runs/e"], tmp_path, SHARED)
+    # the top-level model section is train's (a mapping), the section's model folder evaluate's
+    assert evaluate.model == "runs/shared/best" and evaluate.scorer == "model"
+    assert evaluate.inner.k1 == 2.0 and evaluate.output_dir == "runs/e"  # a flag still wins
+    rerank = _build(RerankLike, "rerank", [], tmp_path, SHARED)
+    # scorer and output_dir are other commands' keys: rerank has neither, and says nothing
+    assert rerank.output == "runs/x.trec" and rerank.model == "" and rerank.inner.words == ["a"]
+
+
+def test_an_unknown_key_in_the_commands_own_section_is_an_error_naming_it_and_the_file(tmp_path):
+    text = SHARED + "  k1: 3\n"  # under rerank:
+    with pytest.raises(ConfigError, match=r"shared\.yaml: unknown config key rerank\.k1; valid keys here: inner,"):
+        _build(RerankLike, "rerank", [], tmp_path, text)
+    with pytest.raises(ConfigError, match=r"unknown config key train\.model\.nam;"):
+        _build(TrainLike, "train", [], tmp_path, SHARED.replace("{name: tiny}", "{nam: tiny}"))
+    # ...but another command's section is its own business
+    assert _build(TrainLike, "train", [], tmp_path, text).model.name == "tiny"
+
+
+def test_a_key_no_command_knows_is_an_error_and_another_commands_key_is_skipped(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown config key scorr; valid keys here: .*a section per command"):
+        _build(TrainLike, "train", [], tmp_path, "scorr: bm25\n")
+    with pytest.raises(ConfigError, match=r"unknown config key inner\.k2"):
+        _build(TrainLike, "train", [], tmp_path, "inner: {k2: 1}\n")
+    assert _build(TrainLike, "train", [], tmp_path, "scorer: bm25\noutput: x\n") == TrainLike()
+    # a value of the wrong kind that no other command takes is still the command's error
+    with pytest.raises(ConfigError, match="inner must be a mapping"):
+        _build(TrainLike, "train", [], tmp_path, "inner: 3\n")
+
+
+def test_the_shipped_bm25_config_serves_rerank_and_compare():
+    """``rerank``, ``compare`` and ``evaluate`` read configs/homedepot_bm25.yaml (shared data,
+    labels, split and subset; a section each) and keep what is theirs."""
+    from pathlib import Path
+
+    from rankwright.commands.registry import COMMANDS as REAL
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "homedepot_bm25.yaml"
+    parser = build_parser()
+    every = {name: c.config_class() for name, c in REAL.items()}
+    configs = {}
+    for argv in (["rerank"], ["evaluate"], ["compare", "a.trec", "b.trec"]):
+        args = parser.parse_args([*argv, "--config", str(path)])
+        configs[args.command] = config = build_config(REAL[args.command].config_class(), args, every)
+        assert config.data.path.endswith("homedepot/train.csv.zip")
+    assert configs["rerank"].output == "runs/homedepot_reranked.trec"
+    assert configs["evaluate"].scorer == "bm25" and configs["evaluate"].output_dir == "runs/homedepot_bm25"
+    assert config.labels.threshold == 2.33 and config.subset == "test"  # compare shares them
+    assert config.output_dir == "runs/homedepot_compare"  # its own section

@@ -2,6 +2,7 @@
 training configs pass the loss/data checks that run before a model is loaded."""
 
 import contextlib
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from rankwright.commands.registry import COMMANDS
-from rankwright.config import ConfigError, from_dict
+from rankwright.config import ConfigError, config_values, from_dict
 from rankwright.training.config import TrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -17,12 +18,17 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_config_parses(path):
+    """Each file fits some command, and each command it has a section for."""
     data = yaml.safe_load(path.read_text())
+    every = {name: command.config_class() for name, command in COMMANDS.items()}
     parsed = []
-    for cls in {command.config_class() for command in COMMANDS.values()}:
+    for name, cls in every.items():
         with contextlib.suppress(ConfigError):
-            parsed.append(from_dict(cls, data))
+            parsed.append(from_dict(cls, config_values(data, cls, name, every)))
     assert parsed, f"{path.name} fits no command's config"
+    for name in set(data) & set(every):
+        if name not in {f.name for f in dataclasses.fields(every[name])}:  # a section, not a setting
+            from_dict(every[name], config_values(data, every[name], name, every))
 
 
 def test_there_is_a_config_per_seed_scenario():

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any, TextIO
 
 from rankwright import __version__
@@ -26,9 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, command in COMMANDS.items():
         cmd = sub.add_parser(name, help=command.help, description=command.help, allow_abbrev=False)
-        cmd.add_argument("--config", help="YAML file with defaults for the flags below")
-        add_arguments(cmd, command.config_class())
+        config_class = command.config_class()
+        cmd.add_argument("--config", help=_config_help(name, config_class))
+        add_arguments(cmd, config_class)
     return parser
+
+
+def _config_help(name: str, config_class: type) -> str:
+    text = "YAML file with defaults for the flags below: keys at the top level are shared with other commands"
+    if name in {f.name for f in fields(config_class)}:  # split, bm25: the name is a setting, not a section
+        return f"{text} (their sections and keys are skipped)"
+    return f"{text}, a section {name}: holds this command's own (other sections and commands' keys are skipped)"
 
 
 def _report(command: str, result: Any) -> None:
@@ -81,9 +89,11 @@ def _report_train(out: TextIO, result: Any) -> None:
     out.write(f"final model: {result.final_dir}\n")
     if result.best_dir:
         out.write(f"best model:  {result.best_dir} ({result.metrics['best_validation']})\n")
-    out.write(
-        f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
-    )
+    m = result.metrics
+    validating = m.get("validation_runtime_s") or 0.0
+    out.write(f"training: {m['train_runtime_s']:.1f} s")
+    out.write(f" ({validating:.1f} s of it validating)" if validating else "")
+    out.write(f", {m['pairs_per_second'] or 0:.1f} pairs/s (training steps only, validation excluded)\n")
     for name, path in (result.metrics.get("files") or {}).items():
         out.write(f"{name.replace('_', ' ')}: {path}\n")
     calibration = result.metrics.get("calibration")
@@ -215,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     command = COMMANDS[args.command]
     try:
-        config = build_config(command.config_class(), args)
+        every = {name: c.config_class() for name, c in COMMANDS.items()}  # one file can serve them all
+        config = build_config(command.config_class(), args, every)
         log.debug("config: %s", asdict(config))
         result = command.runner()(config)  # the command's module (torch, pandas, ...) loads here
     except (ConfigError, ValueError, FileNotFoundError) as err:  # ValueError includes DataError

@@ -3,6 +3,12 @@
 Every dataclass field becomes a ``--dotted.name`` flag whose help comes from the
 field's ``metadata["help"]``. A YAML file gives values below the flags; a key that is
 not a field, in the file or on the command line, is an error naming the key.
+
+One file can serve several commands (:func:`config_values`): keys at its top level are
+shared (data, labels, split, ...), and a section named after a command (``train:``,
+``evaluate:``, ...) holds that command's own values, over the shared ones. Each command
+leaves the other commands' sections and keys alone; a key no command knows, or an
+unknown key in the command's own section, is still an error.
 """
 
 from __future__ import annotations
@@ -10,13 +16,16 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import logging
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 POSITIONAL_DEST = "pos:"  # argparse dest prefix of positional values (``cfg:`` for flags)
 
@@ -116,9 +125,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", base: Any = 
     ``base`` is such a default instance for ``cls`` (its values fill what ``data`` leaves out)."""
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s}; valid keys here: {', '.join(sorted(fields))}")
+    _refuse_unknown(data, fields, prefix)
     kwargs = {}
     for name, f in fields.items():
         if not f.init:
@@ -136,6 +143,90 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "", base: Any = 
         else:
             kwargs[name] = _coerce(value, hints[name], prefix + name)
     return cls(**kwargs)
+
+
+def _refuse_unknown(data: dict[str, Any], fields: Any, prefix: str, more: str = "") -> None:
+    unknown = sorted(set(data) - set(fields), key=str)
+    if unknown:
+        valid = ", ".join(sorted(fields))
+        raise ConfigError(f"unknown config key {prefix}{unknown[0]!s}; valid keys here: {valid}{more}")
+
+
+def _check_keys(cls: type, data: dict[str, Any], prefix: str) -> None:
+    """Raise on the first key of ``data`` (nested sections included) that ``cls`` lacks."""
+    hints = _hints(cls)
+    _refuse_unknown(data, hints, prefix)
+    for key, value in data.items():
+        inner = _strip_optional(hints[key])[0]
+        if isinstance(value, dict) and _is_dataclass_type(inner):
+            _check_keys(inner, value, f"{prefix}{key}.")
+
+
+def _fits(tp: Any, value: Any) -> bool:
+    """Whether a field of type ``tp`` takes ``value``: a mapping where it takes one (a
+    section, a dict), else a plain value that converts to ``tp``."""
+    inner, _ = _strip_optional(tp)
+    if isinstance(value, dict):
+        arms = typing.get_args(inner) if typing.get_origin(inner) in (typing.Union, types.UnionType) else (inner,)
+        return any(a is Any or _is_dataclass_type(a) or (typing.get_origin(a) or a) is dict for a in arms)
+    if _is_dataclass_type(inner):
+        return value is None
+    try:
+        _coerce(value, tp, "value")
+    except (ConfigError, TypeError, ValueError, yaml.YAMLError):
+        return False
+    return True
+
+
+def _merge(cls: type, shared: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
+    """``own`` over ``shared``; sections (dataclass fields) merged key by key."""
+    out = dict(shared)
+    hints = _hints(cls)
+    for key, value in own.items():
+        inner = _strip_optional(hints[key])[0]
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and _is_dataclass_type(inner):
+            out[key] = _merge(inner, out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_values(
+    loaded: dict[str, Any], cls: type, command: str | None = None, commands: Mapping[str, type] | None = None
+) -> dict[str, Any]:
+    """The values of a config file (``loaded``) that are ``command``'s (config class ``cls``).
+
+    ``commands`` names every command's config class. A top-level key that is a field of
+    ``cls`` is shared and used, unless its kind (a mapping or a plain value) fits only
+    another command's field of that name (``model: {name: ...}`` is ``train``'s model
+    section, ``model: runs/x/best`` ``evaluate``'s model folder). The section named
+    ``command`` (when that is not a field of ``cls``: ``split:`` and ``bm25:`` are
+    settings) goes over the shared keys; its unknown keys are errors naming them.
+    Other commands' sections and keys are skipped; a key no command has is an error."""
+    commands = dict(commands or {})
+    hints = _hints(cls)
+    others = {name: _hints(c) for name, c in commands.items() if name != command}
+    data: dict[str, Any] = {}
+    skipped = []
+    for key, value in loaded.items():
+        theirs = any(key in h and _fits(h[key], value) for h in others.values())
+        if key in hints and (_fits(hints[key], value) or not theirs):
+            data[key] = value
+        elif key == command or key in commands or key in hints or any(key in h for h in others.values()):
+            skipped.append(str(key))
+        else:
+            sections = ", ".join(f"{name}:" for name in commands)
+            _refuse_unknown({key: value}, hints, "", f"; or a section per command ({sections})" if sections else "")
+    section = loaded.get(command) if command is not None and command not in hints else None
+    if section is not None:
+        if not isinstance(section, dict):
+            raise ConfigError(f"{command}: the section of the {command} command must be a mapping, got {section!r}")
+        _check_keys(cls, section, f"{command}.")
+        data = _merge(cls, data, section)
+    skipped = [key for key in skipped if key != command]
+    if skipped:
+        log.debug("config keys left to other commands than %s: %s", command, ", ".join(skipped))
+    return data
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -196,15 +287,20 @@ def _yaml_value(text: str) -> Any:
         return text
 
 
-def build_config(cls: type[T], args: argparse.Namespace) -> T:
-    """YAML (``args.config``) below, flags above; returns the checked dataclass."""
+def build_config(cls: type[T], args: argparse.Namespace, commands: Mapping[str, type] | None = None) -> T:
+    """YAML (``args.config``) below, flags above; returns the checked dataclass. The
+    file's values are those of the command ``args.command`` (see :func:`config_values`;
+    ``commands``: every command's config class by name)."""
     data: dict[str, Any] = {}
     path = getattr(args, "config", None)
     if path:
         loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-        data = loaded
+        try:
+            data = config_values(loaded, cls, getattr(args, "command", None), commands)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
     hints_cache: dict[str, Any] = {}
     for dest, raw in vars(args).items():
         if not dest.startswith(("cfg:", POSITIONAL_DEST)):

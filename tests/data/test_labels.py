@@ -155,3 +155,67 @@ def test_numeric_labels_binned_into_classes():
         LabelScheme(LabelConfig(scheme="classes", classes=["E", "I"], gains={"E": 1}, bins={"E": 3.0}))
     with pytest.raises(ValueError, match="have gain 0"):
         LabelScheme(LabelConfig(scheme="classes", classes=["a", "b"]))
+
+
+# -- a known layout brings its label scheme -------------------------------------------------------
+
+HOME_DEPOT_ROWS = [
+    ("1", "100001", "angle bracket steel", "angle bracket", "3.0"),
+    ("2", "100002", "shelf bracket", "angle bracket", "2.33"),
+    ("3", "100003", "garden hose", "angle bracket", "1.0"),
+    ("4", "100004", "deck stain", "deck stain", "2.67"),
+    ("5", "100005", "paint roller", "deck stain", "1.67"),
+]
+
+
+def _home_depot(tmp_path):
+    """A Home-Depot-shaped CSV: recognised from its header, no column mapping given."""
+    path = tmp_path / "train.csv"
+    header = "id,product_uid,product_title,search_term,relevance\n"
+    path.write_text(header + "".join(",".join(row) + "\n" for row in HOME_DEPOT_ROWS), encoding="utf-8")
+    from rankwright.data.readers import read_relevance
+
+    return read_relevance(path)
+
+
+def test_home_depot_layout_brings_its_labels_said_once(tmp_path, caplog):
+    data = _home_depot(tmp_path)
+    assert data.layout == "Home Depot"
+    with caplog.at_level("INFO", logger="rankwright.data.labels"):
+        scheme = build_scheme(LabelConfig(), data)
+    said = [r.getMessage() for r in caplog.records if "layout recognised" in r.getMessage()]
+    assert said == [
+        "data: Home Depot layout recognised; labels: graded 1..3, gain = round((label - 1) * 12), relevant when "
+        "label >= 2.33 (override with --labels.*)"
+    ]
+    # as configs/homedepot_*.yaml give them: gain = round((r - 1) * 12), relevant from 2.33 (gain 16)
+    assert scheme.kind == "graded" and scheme.relevant_gain == 16
+    assert scheme.gains(data.pairs["label"]).tolist() == [24, 16, 0, 20, 8]
+    assert scheme.target(np.array([1.0, 3.0])).tolist() == [0.0, 1.0]  # MSE works without labels.target_range
+
+
+def test_label_keys_given_win_over_the_layouts(tmp_path, caplog):
+    data = _home_depot(tmp_path)
+    with caplog.at_level("INFO", logger="rankwright.data.labels"):
+        stricter = build_scheme(LabelConfig(threshold=3.0), data)
+    assert stricter.relevant_gain == 24 and stricter.config.gain_scale == 12
+    assert "relevant when label >= 3 (override with --labels.*); as given: labels.threshold" in caplog.text
+    # a value equal to LabelConfig's own default still counts as given
+    assert build_scheme(LabelConfig(gain_offset=0), data).gains(np.array([1.0, 3.0])).tolist() == [12, 36]
+    # another scheme is the user's alone: nothing filled, nothing said
+    caplog.clear()
+    with caplog.at_level("INFO", logger="rankwright.data.labels"):
+        binary = build_scheme(LabelConfig(scheme="binary", threshold=2.5), data)
+    assert binary.kind == "binary" and binary.config.gain_scale == 1.0 and binary.config.target_range is None
+    assert "layout recognised" not in caplog.text
+    with pytest.raises(ValueError, match=r"labels\.scheme=binary needs labels\.threshold"):
+        build_scheme(LabelConfig(scheme="binary"), data)
+
+
+def test_another_label_column_gets_no_layout_labels(tmp_path):
+    from rankwright.data.config import ColumnMap
+
+    _home_depot(tmp_path)
+    data = read_table(tmp_path / "train.csv", ColumnMap(label="id"))  # grades 1..5 in the id column, say
+    assert data.labels is None and data.layout is None
+    assert build_scheme(LabelConfig(), data).kind == "graded"  # inferred from the integers, as before

@@ -478,3 +478,18 @@ def test_beir_retrieval_mode(tmp_path):
     assert pq.loc["q2", "ndcg@10"] == pytest.approx(1.0, abs=1e-9)
     assert pq.loc["q2", "map"] == pytest.approx(1.0, abs=1e-9)
     assert sys["all"]["mrr"] == pytest.approx((1 / 2 + 1) / 2, abs=1e-9)
+
+
+def test_home_depot_layout_needs_no_label_flags(home_depot, tmp_path, caplog):
+    """The header says Home Depot, which brings the four label flags of configs/homedepot_*.yaml:
+    the same labels and metrics as with the flags, said once in the log."""
+    data = write_home_depot(tmp_path)
+    run_path = write_trec_run(tmp_path / "sys.trec", RUN_ROWS)
+    with caplog.at_level("INFO"):
+        rc = evaluate_cli(data, run_path, tmp_path / "out", "--eval.random_repeats", "3", "--eval.seed", "5")
+    assert rc == 0
+    said = [r.getMessage() for r in caplog.records if "layout recognised" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("data: Home Depot layout recognised; labels: graded 1..3")
+    flags, layout = load_metrics(home_depot), load_metrics(tmp_path / "out")
+    assert layout["labels"]["relevant_gain"] == flags["labels"]["relevant_gain"] == 16
+    assert layout["ranking"] == flags["ranking"]

@@ -66,3 +66,37 @@ def test_model_dir_is_the_best_checkpoint_else_the_final_model():
 def test_a_run_without_validation_cannot_be_chosen():
     with pytest.raises(ValueError, match="/runs/a recorded no validation eval_ndcg@10"):
         best_validation(run("a", None))
+
+
+def test_every_phase_validates_as_the_recipes_training_section_says(tmp_path):
+    """``training.validation_queries`` and ``validation_depth`` reach each phase's ``train``
+    config, and the validation file they cut is in first-stage order."""
+    import pandas as pd
+
+    from rankwright.data.records import QUERY_ID
+    from rankwright.recipe.config import RecipeConfig
+    from rankwright.recipe.phases import PhaseInputs, phase_config
+    from rankwright.recipe.training_data import validation_pairs
+
+    recipe = RecipeConfig()
+    recipe.training.validation_queries, recipe.training.validation_depth = 50, 5
+    inputs = PhaseInputs(
+        tmp_path / "t.parquet", tmp_path / "v.parquet", 1, 3, recipe.model, recipe.sampling, recipe.training,
+        recipe.lora, recipe.metrics, False,
+    )  # fmt: skip
+    for learning_rate in (None, 1e-4):  # the supervised phase, and a phase that overrides its settings
+        extra = {} if learning_rate is None else {"learning_rate": learning_rate}
+        phase = phase_config(inputs, model_name="m", loss=recipe.loss, output_dir=tmp_path, **extra)
+        assert (phase.training.validation_queries, phase.training.validation_depth) == (50, 5)
+    candidates = pd.DataFrame(
+        {
+            QUERY_ID: ["a", "a", "a"],
+            "query": "q",
+            "doc_id": ["d1", "d2", "d3"],
+            "doc": "x",
+            "gain": [0, 1, 0],
+            "dense_score": [0.3, 0.2, 0.1],
+            "first_stage_score": [1.0, 3.0, 2.0],
+        }
+    )
+    assert list(validation_pairs(candidates)["doc_id"]) == ["d2", "d3", "d1"]

@@ -91,7 +91,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, tiny_bert, wri
     assert diff <= 1e-6, f"max abs weight difference {diff}"
 
 
-VALIDATED = {"eval_strategy": "steps", "eval_steps": 5, "early_stopping_patience": 4}
+# 5 of the 8 validation queries: the sample is drawn again on resume, the same
+VALIDATED = {"eval_strategy": "steps", "eval_steps": 5, "early_stopping_patience": 4, "validation_queries": 5}
 
 
 def test_resume_keeps_the_best_checkpoint_and_the_summary_of_the_whole_run(tmp_path, tiny_bert, write_pointwise):
@@ -120,8 +121,9 @@ def test_resume_keeps_the_best_checkpoint_and_the_summary_of_the_whole_run(tmp_p
     ref = json.loads((tmp_path / "reference" / "train_summary.json").read_text())
     res = json.loads((out / "train_summary.json").read_text())
     assert int(res["resumed_from"].rsplit("-", 1)[1]) >= 20
-    for key in ("global_steps", "pairs_seen", "best_step", "stopped_early"):
+    for key in ("global_steps", "pairs_seen", "best_step", "stopped_early", "validation"):
         assert res[key] == ref[key], key
+    assert res["validation"]["queries"] == 5
     assert res["best_validation"] == pytest.approx(ref["best_validation"], abs=1e-6)
     assert [h["step"] for h in res["validation_history"]] == [h["step"] for h in ref["validation_history"]]
     assert res["train_loss"] == pytest.approx(ref["train_loss"], rel=1e-5)

@@ -80,7 +80,10 @@ class DataConfig:
 
 @dataclass
 class LabelConfig:
-    """How raw labels become gains, relevance and classes."""
+    """How raw labels become gains, relevance and classes.
+
+    A key left unset (``auto``, none, empty) is taken from the known layout the data was
+    recognised as (Home Depot, ESCI), when its scheme is ``auto`` or the layout's."""
 
     scheme: str = field(default="auto", metadata={"help": "auto|binary|graded|classes"})
     threshold: float | None = field(
@@ -89,8 +92,12 @@ class LabelConfig:
     gains: dict[str, float] = field(
         default_factory=dict, metadata={"help": "raw label or class -> gain, e.g. {E: 3, S: 2, C: 1, I: 0}"}
     )
-    gain_offset: float = field(default=0.0, metadata={"help": "graded: gain = round((raw - offset) * scale)"})
-    gain_scale: float = field(default=1.0, metadata={"help": "graded: gain = round((raw - offset) * scale)"})
+    gain_offset: float | None = field(
+        default=None, metadata={"help": "graded: gain = round((raw - offset) * scale); unset: 0"}
+    )
+    gain_scale: float | None = field(
+        default=None, metadata={"help": "graded: gain = round((raw - offset) * scale); unset: 1"}
+    )
     relevant_gain: int | None = field(default=None, metadata={"help": "integer gain at or above which relevant"})
     classes: list[str] = field(default_factory=list, metadata={"help": "class names in model-output order"})
     relevant_classes: list[str] = field(default_factory=list, metadata={"help": "classes counted as relevant"})

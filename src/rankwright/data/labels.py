@@ -19,8 +19,9 @@ Three schemes:
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,8 @@ import pandas as pd
 
 from rankwright.data.config import LabelConfig
 from rankwright.data.records import LABEL, DataError, RelevanceData
+
+log = logging.getLogger(__name__)
 
 SCHEMES = ("auto", "binary", "graded", "classes")
 ESCI_GAINS = {"E": 3.0, "S": 2.0, "C": 1.0, "I": 0.0}
@@ -63,6 +66,11 @@ class LabelScheme:
     def __init__(self, config: LabelConfig):
         if config.scheme not in SCHEMES or config.scheme == "auto":
             raise ValueError(f"labels.scheme must be one of binary, graded, classes; got {config.scheme!r}")
+        config = replace(
+            config,
+            gain_offset=0.0 if config.gain_offset is None else config.gain_offset,
+            gain_scale=1.0 if config.gain_scale is None else config.gain_scale,
+        )
         self.config = config
         self.kind = config.scheme
         self.gain_factor = 1
@@ -242,7 +250,57 @@ def infer_scheme(data: RelevanceData) -> LabelConfig:
     )
 
 
+def _unset(value: Any) -> bool:
+    return value is None or value == "auto" or (isinstance(value, list | dict) and not value)
+
+
+def with_layout_labels(config: LabelConfig, layout: LabelConfig) -> tuple[LabelConfig, list[str], list[str]]:
+    """``config`` with the keys it leaves unset taken from a known layout's ``layout``
+    (when ``config.scheme`` is auto or the layout's; another scheme is described by the
+    user alone); the keys so filled and the keys the user gave."""
+    if config.scheme not in ("auto", layout.scheme):
+        return config, [], []
+    names = [f.name for f in fields(LabelConfig)]
+    given = [k for k in names if not _unset(getattr(config, k))]
+    filled = {k: getattr(layout, k) for k in names if k not in given and not _unset(getattr(layout, k))}
+    return replace(config, **filled), [k for k in filled if k != "scheme"], given
+
+
+def describe_labels(config: LabelConfig, label: str = "label") -> str:
+    """One line on what a label scheme does (``label``: the raw label's name)."""
+    if config.scheme == "classes":
+        gains = ", ".join(f"{c} {config.gains.get(c, 0):g}" for c in config.classes or config.gains)
+        return f"classes with gains {gains}, relevant: {', '.join(config.relevant_classes) or 'the top class'}"
+    if config.scheme == "binary":
+        return f"binary, relevant when {label} >= {config.threshold:g}"
+    text = "graded"
+    if config.target_range:
+        text += " {:g}..{:g}".format(*config.target_range)
+    if config.gains:
+        text += ", gains " + ", ".join(f"{k} -> {v:g}" for k, v in config.gains.items())
+    else:
+        offset, scale = config.gain_offset or 0.0, 1.0 if config.gain_scale is None else config.gain_scale
+        text += f", gain = round(({label} - {offset:g}) * {scale:g})"
+    if config.relevant_gain is not None:
+        return text + f", relevant when gain >= {config.relevant_gain}"
+    if config.threshold is not None:
+        return text + f", relevant when {label} >= {config.threshold:g}"
+    return text + ", relevant when gain >= 1"
+
+
 def build_scheme(config: LabelConfig, data: RelevanceData | None = None) -> LabelScheme:
+    """The scheme of ``config``, completed from the known layout ``data`` was recognised
+    as (said once, in the log), else inferred from the labels for ``scheme: auto``."""
+    if data is not None and data.labels is not None:
+        config, filled, given = with_layout_labels(config, data.labels)
+        if filled:
+            own = f"; as given: {', '.join('labels.' + k for k in given)}" if given else ""
+            log.info(
+                "data: %s layout recognised; labels: %s (override with --labels.*)%s",
+                data.layout or "a known",
+                describe_labels(config),
+                own,
+            )
     if config.scheme == "auto":
         if data is None:
             raise ValueError("labels.scheme=auto needs the data to infer from")

@@ -125,7 +125,8 @@ class RelevanceData:
     recall and nDCG denominators, as trec_eval counts it) but not in ``pairs`` or the
     corpus, so nothing trains on or scores them.
     ``labels`` is the label scheme the source itself defines (the published ESCI release:
-    the KDD Cup gains), used by ``labels.scheme: auto``.
+    the KDD Cup gains; Home Depot: graded 1..3), which fills the label keys a user leaves
+    unset; ``layout`` names the known layout it comes from.
     """
 
     pairs: pd.DataFrame
@@ -135,6 +136,7 @@ class RelevanceData:
     format: str = ""
     eval_only: pd.DataFrame | None = None
     labels: LabelConfig | None = None
+    layout: str | None = None
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -165,9 +167,8 @@ class RelevanceData:
     def subset(self, query_ids: set[str]) -> RelevanceData:
         pairs = self.pairs[self.pairs[QUERY_ID].isin(query_ids)].reset_index(drop=True)
         queries = None if self.queries is None else {q: t for q, t in self.queries.items() if q in query_ids}
-        return RelevanceData(
-            pairs, self.report, self.corpus, queries, self.format, self.eval_only_of(query_ids), self.labels
-        )
+        eval_only = self.eval_only_of(query_ids)
+        return RelevanceData(pairs, self.report, self.corpus, queries, self.format, eval_only, self.labels, self.layout)
 
     def eval_only_of(self, query_ids: set[str]) -> pd.DataFrame | None:
         """The evaluation-only judgments of ``query_ids``."""

@@ -136,7 +136,9 @@ def split_data(data: RelevanceData, config: SplitConfig) -> dict[str, RelevanceD
             wanted = set(frame[QUERY_ID])
             queries = {q: t for q, t in data.queries.items() if q in wanted}
         eval_only = data.eval_only_of(set(frame[QUERY_ID]))
-        out[name] = RelevanceData(frame, data.report, data.corpus, queries, data.format, eval_only, data.labels)
+        out[name] = RelevanceData(
+            frame, data.report, data.corpus, queries, data.format, eval_only, data.labels, data.layout
+        )
     return out
 
 

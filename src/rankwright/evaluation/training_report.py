@@ -88,9 +88,10 @@ def _summary(summary: dict[str, Any]) -> str:
     rows = [
         ("optimizer steps", summary.get("global_steps")),
         ("training time (s)", _one_decimal(summary.get("train_runtime_s"))),
+        ("of which validating (s)", _one_decimal(summary.get("validation_runtime_s"))),
         ("total time (s)", _one_decimal(summary.get("total_runtime_s"))),
         ("pairs seen", summary.get("pairs_seen")),
-        ("pairs per second", _one_decimal(summary.get("pairs_per_second"))),
+        ("pairs per second (training steps only)", _one_decimal(summary.get("pairs_per_second"))),
         ("training examples per epoch", summary.get("train_examples_per_epoch")),
         ("training queries skipped (no usable group)", summary.get("train_queries_skipped_no_usable_group")),
         ("mean training loss", summary.get("train_loss")),

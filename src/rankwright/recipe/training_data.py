@@ -59,13 +59,15 @@ def given_pairs(part: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
 
 
 def validation_pairs(candidates: pd.DataFrame, depth: int | None = None) -> pd.DataFrame:
-    """First-stage candidates (with ``gain`` and ``dense_score``) as a training-file frame;
-    ``depth`` keeps each query's top ``depth`` by first-stage score (trec_eval's order)."""
+    """First-stage candidates (with ``gain`` and ``dense_score``) as a training-file frame,
+    each query's in first-stage order (trec_eval's: score, then doc_id descending), so that
+    ``training.validation_depth`` takes a first stage's top; ``depth`` keeps each query's
+    top ``depth``."""
+    candidates = candidates.sort_values(
+        [QUERY_ID, FIRST_STAGE_SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort"
+    )
     if depth is not None:
-        ordered = candidates.sort_values(
-            [QUERY_ID, FIRST_STAGE_SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort"
-        )
-        candidates = ordered.groupby(QUERY_ID, sort=False).head(depth)
+        candidates = candidates.groupby(QUERY_ID, sort=False).head(depth)
     frame = candidates[[QUERY_ID, QUERY, DOC_ID, DOC, GAIN, DENSE_SCORE]]
     return frame.rename(columns={GAIN: LABEL, DENSE_SCORE: SCORE})
 

@@ -141,6 +141,7 @@ class _BiRun:
     validation: Any  # ValidationSet | None
     saver: Any  # SaveBestCallback
     stopper: Any  # EarlyStopCallback | None
+    clock: Any  # ValidationClock
     out: Path
 
 
@@ -214,7 +215,7 @@ def _trainer(
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
     from rankwright.training.result import training_record
-    from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback
+    from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback, ValidationClock
 
     t = config.training
     model = SentenceTransformer(resolve_model_path(config.model.name))
@@ -247,7 +248,9 @@ def _trainer(
         callbacks=[saver, *([stopper] if stopper else []), *(callbacks or [])],
     )
     quiet_console(trainer)
-    return _BiRun(model, metadata, trainer, validation, saver, stopper, out)
+    clock = ValidationClock()
+    trainer.add_callback(clock)  # last: its on_evaluate ends after best/ is saved
+    return _BiRun(model, metadata, trainer, validation, saver, stopper, clock, out)
 
 
 def _validation(
@@ -257,9 +260,12 @@ def _validation(
     from rankwright.inference.bi_encoder import BiEncoderReranker
     from rankwright.retrieval.dense import DenseConfig, DenseEncoder
     from rankwright.training.trainer import ValidationSet
+    from rankwright.training.validation import affordable_validation
 
     if val_data is None or config.training.eval_strategy == "no":
         return None, None
+    t = config.training
+    val_data = affordable_validation(val_data, t.validation_queries, t.validation_depth, t.seed)
     gains = scheme.gains(val_data.pairs[LABEL])
     validation = ValidationSet(val_data.pairs, gains, scheme.relevant_gain, config.metrics)
     in_memory = BiEncoderReranker(DenseEncoder(DenseConfig(model=config.model.name), model=model), metadata)
@@ -302,13 +308,15 @@ def _summary(
     seen = output.global_step * t.batch_size * t.grad_accum
     if t.max_steps < 0:  # epochs decide: the last batch of an epoch can be short
         seen = min(seen, math.ceil(len(rows["anchor"]) * t.epochs))
+    stepping = train_seconds - run.clock.seconds
     return {
         "train_runtime_s": train_seconds,
+        "validation_runtime_s": run.clock.seconds,
         "global_steps": output.global_step,
         "train_rows": len(rows["anchor"]),
         "train_queries_skipped_no_positive": skipped,
         "pairs_seen": int(seen * (texts_per_row - 1)),
-        "pairs_per_second": seen * (texts_per_row - 1) / train_seconds if train_seconds else None,
+        "pairs_per_second": seen * (texts_per_row - 1) / stepping if stepping > 0 else None,  # validation excluded
         "train_loss": output.training_loss,
         "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
         "best_validation": {saver.metric: saver.best} if saver.best is not None else None,

@@ -64,6 +64,22 @@ class TrainingConfig:
     fp16: bool = field(default=False, metadata={"help": "fp16 mixed precision (CUDA)"})
     eval_strategy: str = field(default="epoch", metadata={"help": "epoch|steps|no"})
     eval_steps: int | None = field(default=None, metadata={"help": "validate every N steps (eval_strategy=steps)"})
+    validation_queries: int | None = field(
+        default=None,
+        metadata={
+            "help": "validate on a sample of this many validation queries (drawn once with training.seed, the same "
+            "for the whole run and its resumes; none: all of them); calibration still uses them all"
+        },
+    )
+    validation_depth: int | None = field(
+        default=None,
+        metadata={
+            "help": "validate on each validation query's top K candidates only: by first_stage_score where the "
+            "validation data has that column (keep it with data.columns.keep; the recipe's validation file is "
+            "already in first-stage order), else in the order the file lists them (grouped files list positives "
+            "first); none: all"
+        },
+    )
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps"})
     save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept"})
     keep_checkpoints: bool = field(

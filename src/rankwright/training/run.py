@@ -48,6 +48,7 @@ from rankwright.training.trainer import (
     SaveBestCallback,
     ValidationSet,
 )
+from rankwright.training.validation import affordable_validation
 
 __all__ = [
     "TrainResult",
@@ -229,7 +230,8 @@ class _Run:
 @dataclass
 class _Trained:
     output: Any  # transformers' TrainOutput
-    seconds: float
+    seconds: float  # the whole of train(), validation included
+    validation_seconds: float  # of which validating (and saving best/)
     pairs_before: int
     final_metrics: dict[str, Any]
     resumed_from: str | None
@@ -315,8 +317,10 @@ def _metadata(config: TrainConfig, model_type: str, head: Any, data: _Data) -> M
 def _validation_set(config: TrainConfig, data: _Data) -> ValidationSet | None:
     if data.val is None or config.training.eval_strategy == "no":
         return None
-    gains = data.scheme.gains(data.val.pairs[LABEL])
-    return ValidationSet(data.val.pairs, gains, data.scheme.relevant_gain, config.metrics)
+    t = config.training
+    val = affordable_validation(data.val, t.validation_queries, t.validation_depth, t.seed)
+    gains = data.scheme.gains(val.pairs[LABEL])
+    return ValidationSet(val.pairs, gains, data.scheme.relevant_gain, config.metrics)
 
 
 def _trainer_and_callbacks(
@@ -395,24 +399,30 @@ def _run_training(run: _Run, resume_from: str | None) -> _Trained:
     train_start = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - train_start
+    validating = trainer.validation_clock.seconds
     needs_final_eval = run.validation is not None and trainer.last_eval_step != output.global_step
     final_metrics = trainer.evaluate() if needs_final_eval else trainer.last_eval_metrics
-    return _Trained(output, seconds, pairs_before, final_metrics, resume_from)
+    return _Trained(output, seconds, validating, pairs_before, final_metrics, resume_from)
 
 
 def _summary(config: TrainConfig, run: _Run, trained: _Trained, started: float) -> dict[str, Any]:
     """The run's numbers, as ``train_summary.json`` and the final model's metadata record them."""
     trainer, saver, stopper, t = run.trainer, run.saver, run.stopper, config.training
     steps, seconds = trained.output.global_step, trained.seconds
+    stepping = seconds - trained.validation_seconds
     return {
         "train_runtime_s": seconds,
+        "validation_runtime_s": trained.validation_seconds,
+        "validation": {"queries": run.validation.n_queries, "pairs": len(run.validation.pairs)}
+        if run.validation is not None
+        else None,
         "resumed_from": trained.resumed_from,
         "global_steps": steps,
         "pairs_seen": trainer.pairs_seen,
         "train_examples_per_epoch": len(run.examples),
         "train_queries_skipped_no_usable_group": run.examples.skipped_queries,
-        # this process's pairs: a resumed run's time covers only the steps after the checkpoint
-        "pairs_per_second": (trainer.pairs_seen - trained.pairs_before) / seconds if seconds else None,
+        # training steps only (validation excluded); a resumed run's time covers only the steps after the checkpoint
+        "pairs_per_second": (trainer.pairs_seen - trained.pairs_before) / stepping if stepping > 0 else None,
         # the mean per-step loss of the whole run, resumed or not
         "train_loss": trainer.progress.loss_sum / steps if steps else None,
         "final_validation": {k: v for k, v in trained.final_metrics.items() if k.startswith("eval_")},
@@ -462,8 +472,9 @@ def _calibrate(
 
 def _log_done(run: _Run, trained: _Trained, summary: dict[str, Any]) -> None:
     log.info(
-        "trained in %.1f s (%d steps, %.1f pairs/s); final model: %s%s",
+        "trained in %.1f s, %.1f s of it validating (%d steps, %.1f pairs/s in the training steps); final model: %s%s",
         trained.seconds,
+        trained.validation_seconds,
         trained.output.global_step,
         summary["pairs_per_second"] or 0,
         run.final_dir,

@@ -46,6 +46,10 @@ class ValidationSet:
         self.relevant_gain = relevant_gain
         self.metrics = metrics
 
+    @property
+    def n_queries(self) -> int:
+        return int(self.pairs[QUERY_ID].nunique())
+
     def evaluate(self, reranker: Reranker, batch_size: int, progress: bool = False) -> dict[str, float]:
         """The metrics on all validation pairs. In a data-parallel run each rank scores
         its share of the pairs; rank 0 computes the metrics on the gathered scores and
@@ -91,6 +95,8 @@ class RerankTrainer(Trainer):
         self.progress = TrainingProgress()
         self.add_callback(self.progress)  # saved in every checkpoint, restored by a resume
         quiet_console(self)  # progress bars and one line per evaluation, no raw metric dicts
+        self.validation_clock = ValidationClock()
+        self.add_callback(self.validation_clock)  # last: its on_evaluate ends after best/ is saved
         self.last_eval_step: int | None = None
         self.last_eval_metrics: dict[str, float] = {}
 
@@ -193,6 +199,33 @@ class TrainingProgress(TrainerCallback, RestorableState):
     def __init__(self) -> None:
         self.pairs_seen = 0
         self.loss_sum = 0.0
+
+
+class ValidationClock(TrainerCallback):
+    """The seconds ``train()`` spends validating, so that throughput counts the training
+    steps alone. The Trainer validates right after a step's (or an epoch's) end; the clock
+    runs from there to its own ``on_evaluate``, which, added after the other callbacks,
+    comes after theirs (best/ saved). Evaluations outside ``train()`` are not counted;
+    checkpoint saves come after ``on_evaluate`` and are not validation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._since: float | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._since = None
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._since = time.perf_counter()
+
+    on_epoch_end = on_step_end
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        if self._since is not None:
+            self.seconds += time.perf_counter() - self._since
+            self._since = None
+
+    on_train_end = on_train_begin
 
 
 class SaveBestCallback(TrainerCallback, RestorableState):

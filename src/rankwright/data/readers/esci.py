@@ -159,4 +159,4 @@ def read_esci(
     note = _shared_products_note(frame)
     if note:
         report.notes.append(note)
-    return RelevanceData(pairs=pairs, report=report, format="table", labels=kdd_cup_labels())
+    return RelevanceData(pairs=pairs, report=report, format="table", labels=kdd_cup_labels(), layout="ESCI")

@@ -55,7 +55,7 @@ def qrels_labels(config: LabelConfig, data: RelevanceData) -> LabelConfig:
     Without a gain mapping every grade must then be an integer (trec_eval's)."""
     if config.scheme != "auto":
         return config
-    plain = not config.gains and config.gain_offset == 0 and config.gain_scale == 1
+    plain = not config.gains and config.gain_offset in (None, 0) and config.gain_scale in (None, 1)
     if plain:
         grades = pd.to_numeric(data.pairs[LABEL]).to_numpy(dtype=float)
         fractional = np.flatnonzero(grades != np.round(grades))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rankwright.data.config import ColumnMap
+from rankwright.data.config import ColumnMap, LabelConfig
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs, truncate_words
 from rankwright.data.readers.esci import is_published_esci, read_esci
 from rankwright.data.readers.jsonl import iter_jsonl
@@ -24,12 +24,22 @@ class Layout:
     label: str
     query_id: str | None = None
     doc_id: str | None = None
+    name: str | None = None  # a known data set's, said in the log
+    labels: LabelConfig | None = None  # its label scheme: the label keys a user leaves unset
 
+
+#: Home Depot's relevance, the mean of three raters' 1 (irrelevant) .. 3 (exact match):
+#: gain = round((relevance - 1) * 12) (0..24), relevant at relevance >= 2.33 (gain 16).
+HOME_DEPOT_LABELS = LabelConfig(scheme="graded", gain_offset=1, gain_scale=12, threshold=2.33, target_range=[1, 3])
 
 #: Known layouts, recognised by their column names when no mapping is given.
 LAYOUTS: dict[str, Layout] = {
+    # E/S/C/I labels are recognised from their values (labels.scheme auto: gains 3/2/1/0); the
+    # published ESCI tables' own KDD Cup gains come with their reader (readers/esci.py)
     "esci": Layout("query", ("item_text",), "esci_label", "query_id", "product_id"),
-    "homedepot": Layout("search_term", ("product_title",), "relevance", None, "product_uid"),
+    "homedepot": Layout(
+        "search_term", ("product_title",), "relevance", None, "product_uid", "Home Depot", HOME_DEPOT_LABELS
+    ),
     "canonical": Layout("query", ("doc",), "label", "query_id", "doc_id"),
 }
 
@@ -133,6 +143,9 @@ def read_table(
             f"product_id, product_locale, esci_label, small_version); this table has {list(frame.columns)}",
         )
     columns = resolve_columns(columns, list(frame.columns), source)
+    layout = detect_layout(list(frame.columns))
+    if layout is not None and layout.label != columns.label:
+        layout = None  # another label column: the layout's label scheme is not its
     report = DropReport(source=source, rows_in=len(frame), notes=notes)
     out = pd.DataFrame(
         {
@@ -150,7 +163,9 @@ def read_table(
         out[col] = frame[col]
     out[LABEL] = _coerce_numeric(out[LABEL])
     pairs = finalize_pairs(out, report, on_duplicate=on_duplicate)
-    return RelevanceData(pairs=pairs, report=report, format="table")
+    if layout is None:
+        return RelevanceData(pairs=pairs, report=report, format="table")
+    return RelevanceData(pairs=pairs, report=report, format="table", labels=layout.labels, layout=layout.name)
 
 
 _MISSING_WORDS = {"", "nan", "na", "n/a", "null", "none"}
