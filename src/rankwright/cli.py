@@ -229,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         config = build_config(command.config_class(), args, every)
         log.debug("config: %s", asdict(config))
         result = command.runner()(config)  # the command's module (torch, pandas, ...) loads here
-    except (ConfigError, ValueError, FileNotFoundError) as err:  # ValueError includes DataError
-        log.error("%s", err)
+    except (ConfigError, ValueError, OSError, ImportError) as err:  # DataError; a model or file not found; extras
+        log.error("%s", err, exc_info=args.verbose)  # -v: with the traceback
         return 2
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report (rank 0's)
         _report(args.command, result)

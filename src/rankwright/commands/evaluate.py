@@ -37,7 +37,7 @@ def load_scores(path: str) -> pd.DataFrame:
     (and optionally pred_class)."""
     suffixes = {s.lower() for s in Path(path).suffixes}
     if suffixes & {".parquet", ".csv", ".tsv", ".jsonl"}:
-        frame, _ = read_table_file(path)
+        frame, _ = read_table_file(path, sep_flag=None)
         missing = [c for c in (QUERY_ID, DOC_ID, SCORE) if c not in frame]
         if missing:
             raise DataError(path, f"missing column(s) {missing}; columns present: {list(frame.columns)}")

@@ -76,6 +76,10 @@ class DataConfig:
     locale: str | None = field(
         default=None, metadata={"help": "published ESCI examples table: keep one product_locale (us, es, jp)"}
     )
+    sep: str | None = field(
+        default=None,
+        metadata={"help": "CSV field separator: a character or comma, tab, semicolon, pipe (default: by suffix)"},
+    )
 
 
 @dataclass

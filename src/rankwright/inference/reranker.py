@@ -24,9 +24,11 @@ from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead, causal_lm_of
 from rankwright.models.loading import (
     build_head,
+    from_pretrained_quietly,
     load_adapter_model,
     load_causal_lm,
     load_tokenizer,
+    log_loading,
     model_type_of,
     prompt_metadata,
     resolve_model_path,
@@ -432,8 +434,14 @@ def _sequence_classifier(path: str, **kwargs):
     config) gets a fresh one-output head, with a warning: its scores mean nothing yet."""
     config = AutoConfig.from_pretrained(path)
     if any(a.endswith("ForSequenceClassification") for a in config.architectures or []):
-        return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+        model, info = from_pretrained_quietly(AutoModelForSequenceClassification, path, **kwargs)
+        new_head = log_loading(path, model, info)
+        if new_head:
+            log.warning("%s: the checkpoint lacks its score head's weights (%s): they are random", path, new_head)
+        return model
     log.warning(
         "%s has no trained score head (architectures %s): a new, random one is used", path, config.architectures
     )
-    return AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, **kwargs)
+    model, info = from_pretrained_quietly(AutoModelForSequenceClassification, path, num_labels=1, **kwargs)
+    log_loading(path, model, info)
+    return model

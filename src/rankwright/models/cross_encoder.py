@@ -5,16 +5,13 @@ when it alone leaves no room, and then to at most half of it when the document i
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rankwright.models.truncation import pair_budget, precut, was_precut
-
-log = logging.getLogger(__name__)
+from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
 Features = dict[str, list[int]]
 
@@ -54,13 +51,12 @@ class CrossEncoderHead:
             for i, row in zip(again, redone, strict=True):
                 encoded[i] = row
         long_queries = sum(q_tokens >= room for _, q_tokens, _ in encoded)
-        if long_queries:
-            log.warning(
-                "%d queries leave no room for a document in max_length=%d; they are cut (to half the room at most "
-                "when the document is long)",
-                long_queries,
-                self.max_length,
-            )
+        warn_cut(
+            "%d queries leave no room for a document in max_length=%d; they are cut (to half the room at most "
+            "when the document is long)",
+            long_queries,
+            self.max_length,
+        )
         return [features for features, _, _ in encoded]
 
     def _encode(self, queries: list[str], docs: list[str], room: int) -> list[tuple[Features, int, int]]:

@@ -33,7 +33,7 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rankwright.models.prompts import Prompt, PromptError
-from rankwright.models.truncation import pair_budget, precut, was_precut
+from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
 log = logging.getLogger(__name__)
 
@@ -231,17 +231,15 @@ class GenerativeHead:
             ids = _cut(ids, [(query.first + keep_query, query.end), (doc.first + keep_doc, doc.end)])
             full = self.prefix_ids + ids + self.suffix_ids
             features.append({"input_ids": full, "attention_mask": [1] * len(full)})
-        if long_queries:
-            log.warning(
-                "%d queries leave no room for a document in max_length=%d; they are cut", long_queries, self.max_length
-            )
-        if overlong:
-            log.warning(
-                "%d pairs exceed max_length=%d without their query and document (the prompt is never cut); "
-                "they are scored on the prompt alone and longer than max_length",
-                overlong,
-                self.max_length,
-            )
+        warn_cut(
+            "%d queries leave no room for a document in max_length=%d; they are cut", long_queries, self.max_length
+        )
+        warn_cut(
+            "%d pairs exceed max_length=%d without their query and document (the prompt is never cut); "
+            "they are scored on the prompt alone and longer than max_length",
+            overlong,
+            self.max_length,
+        )
         return features
 
     def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:

@@ -7,8 +7,10 @@ import importlib.resources
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
+import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -19,6 +21,7 @@ from transformers import (
 
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead
+from rankwright.models.locate import locate_model
 from rankwright.models.metadata import ModelMetadata
 from rankwright.models.prompts import Prompt
 
@@ -32,8 +35,9 @@ PACKAGED = {
 
 
 def resolve_model_path(name: str) -> str:
-    """A local folder for ``name`` when a package ships it, else ``name`` unchanged
-    (a local path, or a hub id that transformers downloads)."""
+    """A local folder for ``name`` when a package ships it, else ``name`` once it is
+    found (a local path, or a hub id that transformers downloads): a
+    :class:`~rankwright.models.locate.ModelNotFoundError` says why when it is not."""
     if name in PACKAGED and not Path(name).exists():
         package, sub = PACKAGED[name]
         try:
@@ -45,7 +49,7 @@ def resolve_model_path(name: str) -> str:
                 name,
                 package.replace("_", "-"),
             )
-    return name
+    return locate_model(name)
 
 
 def split_gguf(name_or_path: str) -> tuple[str, dict[str, str]]:
@@ -99,17 +103,54 @@ def model_type_of(name_or_path: str, explicit: str | None = None) -> str:
     return "cross-encoder"
 
 
-def load_sequence_classifier(name_or_path: str, num_labels: int, **kwargs) -> tuple[PreTrainedModel, object]:
+def load_sequence_classifier(
+    name_or_path: str, num_labels: int, *, new_head_note: bool = True, **kwargs
+) -> tuple[PreTrainedModel, object]:
     """An encoder with a ``num_labels``-output head (a new head when the checkpoint has
-    none or a different size) and its tokenizer."""
+    none or a different size, said in one line unless ``new_head_note`` is false) and its
+    tokenizer."""
     path = resolve_model_path(name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=num_labels, ignore_mismatched_sizes=True, **kwargs
+    model, info = from_pretrained_quietly(
+        AutoModelForSequenceClassification, path, num_labels=num_labels, ignore_mismatched_sizes=True, **kwargs
     )
+    new_head = log_loading(path, model, info)
+    if new_head and new_head_note:
+        log.info(
+            "%s: the score head (%s) is newly initialised with %d output(s); training learns it",
+            path,
+            ", ".join(new_head),
+            num_labels,
+        )
     if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
+
+
+def from_pretrained_quietly(auto_class: Any, path: str, **kwargs) -> tuple[PreTrainedModel, dict[str, Any]]:
+    """``auto_class.from_pretrained`` without transformers' load report (a table on every
+    load of an encoder without its score head) and the loading info (missing, unexpected
+    and mismatched weights) that :func:`log_loading` says in a line instead."""
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    try:
+        return auto_class.from_pretrained(path, output_loading_info=True, **kwargs)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+
+
+def log_loading(path: str, model: PreTrainedModel, info: dict[str, Any]) -> list[str]:
+    """The score head weights that are new (missing from the checkpoint or of another
+    size: what turning an encoder into a cross-encoder expects), for the caller to say in
+    a line; a warning for other missing weights (they are random)."""
+    inside = f"{model.base_model_prefix}."
+    missing = sorted(info.get("missing_keys") or ())
+    body = [k for k in missing if k.startswith(inside)]
+    if body:
+        shown = ", ".join(body[:5]) + (", ..." if len(body) > 5 else "")
+        log.warning("%s: %d weights are missing from the checkpoint and random: %s", path, len(body), shown)
+    new_head = [k for k in missing if not k.startswith(inside)]
+    return new_head + sorted(key for key, *_ in info.get("mismatched_keys") or ())
 
 
 DTYPES = {"auto": None, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -179,7 +220,7 @@ def load_base(metadata: ModelMetadata, **kwargs) -> PreTrainedModel:
     """The model named by ``metadata.base_model``, shaped as the metadata says."""
     if metadata.model_type == "generative":
         return load_causal_lm(metadata.base_model, **kwargs)[0]
-    return load_sequence_classifier(metadata.base_model, metadata.num_labels, **kwargs)[0]
+    return load_sequence_classifier(metadata.base_model, metadata.num_labels, new_head_note=False, **kwargs)[0]
 
 
 def load_adapter_model(path: str, metadata: ModelMetadata, **kwargs) -> PreTrainedModel:

@@ -22,6 +22,13 @@ those of the whole text.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+log = logging.getLogger(__name__)
+
 #: texts longer than max_length * this many characters are cut (at a whitespace) before tokenizing
 PRECUT_CHARS_PER_TOKEN = 16
 _SPACES = (" ", "\n", "\t", "\r")
@@ -55,3 +62,32 @@ def pair_budget(query_tokens: int, doc_tokens: int, room: int) -> tuple[int, int
         return query_tokens, room - query_tokens
     keep_query = max(room - doc_tokens, room // 2)
     return keep_query, min(doc_tokens, room - keep_query)
+
+
+_runs: list[Counter] = []
+
+
+@contextmanager
+def cut_warnings_once() -> Iterator[Counter]:
+    """Inside (a training run: the heads encode every batch apart), :func:`warn_cut`
+    counts, and each of its warnings is logged once at the end with the run's total;
+    outside, each call warns for itself. Usable as a decorator."""
+    counts: Counter = Counter()
+    _runs.append(counts)
+    try:
+        yield counts
+    finally:
+        _runs.remove(counts)
+        for (message, max_length), count in counts.items():
+            log.warning("in all batches of this run, " + message, count, max_length)
+
+
+def warn_cut(message: str, count: int, max_length: int) -> None:
+    """Warn that ``count`` pairs were cut: ``message`` takes the count and ``max_length``
+    (``%d``); counted for one warning at the end inside :func:`cut_warnings_once`."""
+    if not count:
+        return
+    if _runs:
+        _runs[-1][message, max_length] += count
+    else:
+        log.warning(message, count, max_length)

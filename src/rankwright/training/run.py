@@ -27,6 +27,7 @@ from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
 from rankwright.models.loading import model_type_of, prompt_metadata, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.truncation import cut_warnings_once
 from rankwright.training.arguments import training_arguments
 from rankwright.training.checks import (
     TrainingSetupError,
@@ -237,6 +238,7 @@ class _Trained:
     resumed_from: str | None
 
 
+@cut_warnings_once()
 def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     """Train as ``config`` says; ``callbacks`` (``transformers.TrainerCallback``) are
     added to the Trainer's, e.g. for custom logging or timing."""

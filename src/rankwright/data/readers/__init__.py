@@ -81,6 +81,7 @@ def read_relevance(config: DataConfig | str | Path) -> RelevanceData:
             on_duplicate=config.on_duplicate,
             locale=config.locale,
             esci_small=config.esci_small,
+            sep=config.sep,
         )
     if config.locale or config.esci_small:
         raise ValueError(f"data.locale and data.esci_small filter the published ESCI table, not {fmt} data")

@@ -20,7 +20,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataError(source, f"malformed JSON ({err.msg} at column {err.colno})", line=lineno) from None
+                problem = err.msg.removesuffix(" at")  # "Unterminated string starting at", "Invalid ... at"
+                raise DataError(source, f"malformed JSON at column {err.colno}: {problem}", line=lineno) from None
             if not isinstance(obj, dict):
                 raise DataError(source, f"expected a JSON object, got {type(obj).__name__}", line=lineno)
             yield lineno, obj

@@ -10,6 +10,7 @@ import pandas as pd
 
 from rankwright.data.config import ColumnMap, LabelConfig
 from rankwright.data.readers.common import SOURCE_ROW, finalize_pairs, truncate_words
+from rankwright.data.readers.delimited import SEP_FLAG, read_delimited
 from rankwright.data.readers.esci import is_published_esci, read_esci
 from rankwright.data.readers.jsonl import iter_jsonl
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport, RelevanceData
@@ -44,24 +45,21 @@ LAYOUTS: dict[str, Layout] = {
 }
 
 
-def read_table_file(path: str | Path, *, encoding: str | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Load a parquet/CSV/TSV/JSONL table (compressed CSV too); returns (frame, notes)."""
+def read_table_file(
+    path: str | Path, *, encoding: str | None = None, sep: str | None = None, sep_flag: str | None = SEP_FLAG
+) -> tuple[pd.DataFrame, list[str]]:
+    """Load a parquet/CSV/TSV/JSONL table (compressed CSV too); returns (frame, notes).
+    ``sep``: the CSV field separator (default: tab for .tsv, else comma); a file that
+    seems to use another is an error naming it and ``sep_flag``."""
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes]
-    notes: list[str] = []
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError(str(path), "is empty (0 bytes)")
     if ".parquet" in suffixes:
-        return pd.read_parquet(path), notes
+        return pd.read_parquet(path), []
     if ".jsonl" in suffixes or ".ndjson" in suffixes:
-        return pd.DataFrame([obj for _, obj in iter_jsonl(path)]), notes
-    sep = "\t" if ".tsv" in suffixes else ","
-    try:
-        frame = pd.read_csv(path, sep=sep, encoding=encoding or "utf-8", dtype=str, keep_default_na=False)
-    except UnicodeDecodeError:
-        if encoding:
-            raise DataError(str(path), f"cannot be decoded as {encoding}") from None
-        notes.append(f"{path.name} is not UTF-8; read as latin-1")
-        log.warning("%s is not UTF-8; reading it as latin-1", path)
-        frame = pd.read_csv(path, sep=sep, encoding="latin-1", dtype=str, keep_default_na=False)
+        return pd.DataFrame([obj for _, obj in iter_jsonl(path)]), []
+    frame, notes = read_delimited(path, sep=sep, encoding=encoding, sep_flag=sep_flag)
     return frame.replace({"": None}), notes
 
 
@@ -79,7 +77,7 @@ def resolve_columns(columns: ColumnMap | None, present: list[str], source: str) 
     columns = columns or ColumnMap()
     layout = detect_layout(present) or LAYOUTS["canonical"]
     if not columns.is_set() and detect_layout(present) is None:
-        raise DataError(source, f"columns {present} match no known layout; give a column mapping (query, docs, label)")
+        raise DataError(source, _no_layout(present))
     resolved = ColumnMap(
         query=columns.query or layout.query,
         docs=list(columns.docs or layout.docs),
@@ -94,8 +92,37 @@ def resolve_columns(columns: ColumnMap | None, present: list[str], source: str) 
     wanted += [c for c in (resolved.query_id, resolved.doc_id) if c]
     missing = [c for c in wanted if c not in present]
     if missing:
-        raise DataError(source, f"missing column(s) {missing}; columns present: {present}")
+        flags = [f"--data.columns.{f}" for f, c in _fields(resolved) if c in missing]
+        raise DataError(
+            source, f"missing column(s) {missing}; columns present: {present}; name them with {', '.join(flags)}"
+        )
     return resolved
+
+
+def _fields(columns: ColumnMap) -> list[tuple[str, str | None]]:
+    """(setting, column) of each column a mapping names."""
+    named = [("query", columns.query), ("label", columns.label), ("query_id", columns.query_id)]
+    named.append(("doc_id", columns.doc_id))
+    return named + [("docs", c) for c in columns.docs or []] + [("keep", c) for c in columns.keep]
+
+
+def _no_layout(present: list[str]) -> str:
+    """Why columns without a mapping cannot be read: a known layout's label column
+    missing, or no layout at all; and the settings that name the columns."""
+    for layout in LAYOUTS.values():
+        if {layout.query, *layout.docs} <= set(present) and layout.label not in present:
+            return (
+                f"no label column: the columns {present} hold a query ({layout.query!r}) and documents "
+                f"({', '.join(repr(d) for d in layout.docs)}) but no {layout.label!r}; name the label column "
+                "with --data.columns.label"
+            )
+    known = "; ".join(
+        f"{name}: {layout.query}, {', '.join(layout.docs)}, {layout.label}" for name, layout in LAYOUTS.items()
+    )
+    return (
+        f"columns {present} match no known layout ({known}); name the query, document and label columns with "
+        "--data.columns.query, --data.columns.docs and --data.columns.label"
+    )
 
 
 def _join_docs(frame: pd.DataFrame, columns: ColumnMap) -> pd.Series:
@@ -120,6 +147,7 @@ def read_table(
     on_duplicate: str = "drop",
     locale: str | None = None,
     esci_small: bool = False,
+    sep: str | None = None,
 ) -> RelevanceData:
     """Read a pointwise table into :class:`RelevanceData`.
 
@@ -129,10 +157,13 @@ def read_table(
     examples table (``query_id, product_id, product_locale, esci_label, small_version,
     split``, with or without the products table joined) is read by
     :func:`~rankwright.data.readers.esci.read_esci`, where ``locale`` and ``esci_small``
-    filter rows.
+    filter rows. ``sep``: the CSV field separator (default: tab for .tsv, else comma).
     """
     source = str(path)
-    frame, notes = read_table_file(path, encoding=encoding)
+    frame, notes = read_table_file(path, encoding=encoding, sep=sep)
+    if frame.empty:
+        header = f" (only a header: {list(frame.columns)})" if len(frame.columns) else ""
+        raise DataError(source, f"has no rows{header}")
     if is_published_esci(list(frame.columns)):
         filters = {"locale": locale, "small": esci_small}
         return read_esci(frame, source, columns, notes=notes, on_duplicate=on_duplicate, **filters)
