@@ -1,7 +1,8 @@
 """``rankwright serve MODEL``: a reranking HTTP server (see rankwright.serving).
 
 Loads the model once, warms it up, and serves ``POST /rerank`` (Cohere / Jina shape),
-``GET /health`` and ``GET /metrics`` with uvicorn until interrupted (Ctrl-C).
+``GET /health``, ``GET /ready`` and ``GET /metrics`` with uvicorn until SIGTERM or
+Ctrl-C, which drain the requests in flight (``--grace_period``) before it exits 0.
 Every serving setting is a flag: ``--max_documents``, ``--max_wait_ms``,
 ``--request_timeout_s``, ``--api_key`` (or $RANKWRIGHT_API_KEY) ...
 
@@ -20,6 +21,9 @@ from rankwright.serving.config import model_name
 
 log = logging.getLogger(__name__)
 
+#: seconds uvicorn waits, after a drain, for answers still being written (then closes them)
+SHUTDOWN_S = 5
+
 
 def load_reranker(config: ServeConfig) -> Reranker:
     """``Reranker.from_pretrained`` with the configured backend (torch, onnx, onnx-int8)."""
@@ -34,6 +38,7 @@ def main(config: ServeConfig) -> None:
 
     from rankwright.serving import create_app
     from rankwright.serving.logs import install_json_access_log
+    from rankwright.serving.server import DrainingServer
 
     if not config.model:
         raise ValueError("serve needs a model: rankwright serve MODEL (a folder, a hub id, or all-MiniLM-L6-v2)")
@@ -52,10 +57,18 @@ def main(config: ServeConfig) -> None:
     else:
         logging.getLogger("rankwright.serving.access").disabled = True
     log.info("rankwright serve: %s on http://%s:%d", config.model, config.host, config.port)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level=config.log_level, access_log=False)
+    server = DrainingServer(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            access_log=False,
+            timeout_graceful_shutdown=SHUTDOWN_S,
+        )
     )
-    try:
-        server.run()
-    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised the Ctrl-C it caught
-        log.info("rankwright serve: stopped")
+    server.run()
+    if server.failed is not None:  # logged with its traceback when it happened
+        log.error("rankwright serve: %s could not be served: its warm-up failed: %s", config.model, server.failed)
+        raise SystemExit(1)
+    log.info("rankwright serve: stopped")
