@@ -4,7 +4,9 @@ Routes:
 
 - ``POST /rerank`` (also ``/v1/rerank`` and ``/v2/rerank``, the paths Cohere and Jina
   clients call): rank documents for a query, see :mod:`rankwright.serving.schema` for
-  the body and :mod:`rankwright.serving.scoring` for what ``relevance_score`` is.
+  the body (Cohere / Jina or TEI shape, answered in the same shape:
+  :mod:`rankwright.serving.shapes`) and :mod:`rankwright.serving.scoring` for what
+  ``relevance_score`` is.
   Concurrent requests are scored together (:mod:`rankwright.serving.batcher`).
 - ``GET /health``: model name, type, backend, state (``ok``, ``starting``, ``draining``,
   ``failed``; 503 unless ``ok``); never needs the API key.
@@ -53,6 +55,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rankwright.inference.reranker import Reranker
 from rankwright.serving.batcher import Batcher, QueueFull, ShuttingDown
 from rankwright.serving.config import ServingConfig, model_name
+from rankwright.serving.cutting import TooLong
 from rankwright.serving.errors import ERROR_KINDS, ApiError, InputError
 from rankwright.serving.lifecycle import LIFECYCLE_STATE_KEY, Lifecycle
 from rankwright.serving.logs import log_request
@@ -61,10 +64,12 @@ from rankwright.serving.schema import (
     ErrorResponse,
     RerankRequest,
     RerankResponse,
+    TeiResult,
     describe_validation_errors,
     jsonable_errors,
 )
 from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
+from rankwright.serving.shapes import answer_headers, document_texts, tei_results
 from rankwright.serving.validation import accepted_request_id, check_limits, check_texts, max_body_bytes
 from rankwright.serving.waiting import ClientGone, await_scored, until_disconnected
 
@@ -127,7 +132,12 @@ def build_job(reranker: Reranker, body: RerankRequest, texts: list[str]) -> Scor
                 f'{err}. In a request: send "first_stage_scores": [one per document], '
                 'or "fused": false for the model\'s own order',
             ) from None
-    return ScoreJob(body.query, texts, first if use_fusion else None, use_fusion)
+    job = ScoreJob(body.query, texts, first if use_fusion else None, use_fusion)
+    job.max_doc_tokens = body.max_tokens_per_doc
+    job.cut_left = body.tei and body.truncation_direction == "left"
+    job.refuse_overlong = body.truncate is False
+    job.field = "texts" if body.tei else "documents"
+    return job
 
 
 def build_response(request_id: str, name: str, body: RerankRequest, scored: Scored) -> dict[str, Any]:
@@ -138,8 +148,8 @@ def build_response(request_id: str, name: str, body: RerankRequest, scored: Scor
         if scored.fused is not None:
             result["fused_score"] = float(scored.fused[i])
         if body.return_documents:
-            doc = body.documents[i]
-            result["document"] = {"text": doc} if isinstance(doc, str) else doc.model_dump(exclude_none=True)
+            doc = body.items[i]
+            result["document"] = {"text": doc} if isinstance(doc, str) else doc.fields()
         results.append(result)
     usage: dict[str, Any] = {"documents": len(scored.order)}
     if scored.tokens is not None:
@@ -334,6 +344,8 @@ async def _scored(served: _Served, job: ScoreJob, pairs: int, request: Request) 
         raise ApiError(504, f"the request was not scored within request_timeout_s={timeout_s:g} s") from None
     except ClientGone:
         raise ApiError(499, "the client disconnected before its request was scored") from None
+    except TooLong as err:
+        raise ApiError(413, str(err)) from None
     except InputError as err:
         raise ApiError(422, str(err)) from None
     except Exception as err:
@@ -346,22 +358,25 @@ def _add_rerank(app: FastAPI, served: _Served) -> None:
     config = served.config
 
     async def rerank(body: RerankRequest, request: Request) -> Response:
-        """Rank ``documents`` by relevance to ``query``, best first."""
-        texts = body.texts()
-        request.state.documents = len(texts)
+        """Rank ``documents`` (or TEI's ``texts``) by relevance to ``query``, best first."""
+        request.state.documents = len(body.items)
+        texts = document_texts(body)
         check_limits(body, texts, config)
         check_texts(body, texts)
         job = build_job(served.reranker, body, texts)
         job.deadline = time.monotonic() + config.request_timeout_s
         scored = await _scored(served, job, len(texts), request)
         served.metrics.documents.inc(len(texts))
-        return JSONResponse(build_response(request.state.request_id, served.name, body, scored))
+        headers = answer_headers(served.name, body, len(texts))
+        if body.tei:
+            return JSONResponse(tei_results(body, scored), headers=headers)
+        return JSONResponse(build_response(request.state.request_id, served.name, body, scored), headers=headers)
 
     errors = {code: {"model": ErrorResponse} for code in (401, 413, 422, 504)}
     for path in RERANK_PATHS:
         app.post(
             path,
-            response_model=RerankResponse,
+            response_model=RerankResponse | list[TeiResult],
             responses=errors,
             include_in_schema=path == "/rerank",
             max_body_size=served.max_body,
