@@ -18,6 +18,7 @@ import time
 import httpx
 import numpy as np
 import pytest
+import torch
 
 from rankwright.cli import build_parser
 from rankwright.cli import main as cli
@@ -55,9 +56,14 @@ def test_load_reranker_serves_the_onnx_export_with_the_torch_scores(tiny_cross_e
     folder = tmp_path / "model"
     shutil.copytree(tiny_cross_encoder, folder)
     export_onnx(str(folder), folder, int8=False)
-    onnx = load_reranker(ServeConfig(model=str(folder), backend="onnx", max_length=24))
+    threads = torch.get_num_threads()
+    try:
+        onnx = load_reranker(ServeConfig(model=str(folder), backend="onnx", max_length=24, threads=1))
+    finally:
+        torch.set_num_threads(threads)
     torch_model = load_reranker(ServeConfig(model=str(folder), max_length=24))
     assert type(onnx.model).__name__ == "OnnxSequenceClassifier" and onnx.metadata.max_length == 24
+    assert onnx.model.threads == 1  # --threads reaches ONNX Runtime's intra-op threads
     docs = ["cordless drill kit", "garden hose", "a much longer text about a white ceiling fan with a light kit"]
     np.testing.assert_allclose(onnx.logits("drill", docs), torch_model.logits("drill", docs), atol=1e-5)
     with pytest.raises(FileNotFoundError, match="rankwright export --onnx true --int8 true"):
