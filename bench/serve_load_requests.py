@@ -49,9 +49,30 @@ def add_first_stage_scores(bodies: list[dict]) -> None:
 
 
 def bad_requests(good: dict) -> list[tuple[str, bytes, int]]:
-    """(kind, body bytes, expected status) of requests the server must refuse."""
+    """(kind, body bytes, expected status) of requests the server must refuse: malformed
+    or mistyped bodies, limits, text no tokenizer takes (lone surrogates, sent as JSON
+    escapes), blank texts, TEI and Cohere shape errors, and a TEI request with
+    ``truncate: false`` whose text is too long for the model, refused on the model
+    thread after it joined a batch."""
     dump = lambda body: json.dumps(body).encode()  # noqa: E731
+    query, docs = good["query"], good["documents"]
+    extra = {k: good[k] for k in ("fused",) if k in good}
+    long_text = {**extra, "query": query, "texts": [docs[0], "a " * 999], "truncate": False}
+    if "first_stage_scores" in good:
+        long_text["first_stage_scores"] = good["first_stage_scores"][:2]
     return [
+        ("whitespace_document", dump({**good, "documents": [*docs[:-1], " \n\t "]}), 422),
+        ("surrogate_document", dump({**good, "documents": [*docs[:-1], "\ud800 broken"]}), 422),
+        ("surrogate_query", dump({**good, "query": "\udfff " + query}), 422),
+        ("tei_unknown_truncate", dump({"query": query, "texts": docs, "truncate": "yes"}), 422),
+        ("tei_and_documents", dump({"query": query, "texts": docs, "documents": docs}), 422),
+        (
+            "rank_fields_nested",
+            dump({"query": query, "documents": [{"title": {"a": 1}}], "rank_fields": ["title"]}),
+            422,
+        ),
+        ("object_without_text", dump({"query": query, "documents": [{"title": docs[0]}]}), 422),
+        ("tei_too_long_untruncated", dump(long_text), 413),
         ("malformed_json", dump(good)[:-7], 422),
         ("wrong_types", dump({"query": good["query"], "documents": [1, 2, 3]}), 422),
         ("empty_query", dump({"query": "  ", "documents": good["documents"]}), 422),

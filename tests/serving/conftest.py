@@ -26,13 +26,18 @@ CLASS_GAINS = {"irrelevant": 0, "partial": 1, "exact": 3}
 
 
 @contextmanager
-def running(app) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
+def running(app, server: uvicorn.Server | None = None, wait_ready: bool = True) -> Iterator[str]:
+    """Serve ``app`` with uvicorn (or ``server``, made for ``app``) on 127.0.0.1 (a free
+    port) in a thread, once its warm-up is done (unless not ``wait_ready``); yields the
+    base URL."""
+    server = server or uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
-    while not server.started:
+    lifecycle = getattr(app.state, "lifecycle", None)
+    while not server.started or (wait_ready and lifecycle is not None and lifecycle.state == "starting"):
         if not thread.is_alive():
             raise RuntimeError("the test server did not start")
         if time.monotonic() > deadline:
@@ -56,6 +61,11 @@ def serving(reranker: Reranker, **settings) -> Iterator[str]:
 @pytest.fixture(name="serving", scope="session")
 def _serving_fixture() -> Callable:
     return serving
+
+
+@pytest.fixture(name="running", scope="session")
+def _running_fixture() -> Callable:
+    return running
 
 
 def _with_metadata(source: str, folder: Path, **fields) -> str:

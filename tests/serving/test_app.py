@@ -120,7 +120,11 @@ def test_request_id_header_is_echoed(client):
         ({"query": QUERY, "documents": "a"}, 422, "documents: Input should be a valid list"),
         ({"query": QUERY, "documents": ["a", 7]}, 422, 'documents[1]: must be a string or an object {"text"'),
         ({"query": QUERY, "documents": [{"id": "x"}]}, 422, "documents[0].text: Field required"),
-        ({"query": QUERY, "documents": [{"text": "a", "title": "b"}]}, 422, "documents[0].title: unknown field"),
+        (
+            {"query": QUERY, "documents": [{"text": "a", "title": "b"}], "rank_fields": ["name"]},
+            422,
+            "documents[0]: has none of rank_fields ['name']",
+        ),
         ({"query": QUERY, "documents": ["a"], "top_n": 0}, 422, "top_n: Input should be greater than or equal to 1"),
         ({"query": QUERY, "documents": ["a"], "top_n": "2"}, 422, "top_n: Input should be a valid integer"),
         ({"query": QUERY, "documents": ["a"], "top_k": 2}, 422, "top_k: unknown field"),

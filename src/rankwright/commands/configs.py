@@ -174,3 +174,27 @@ class ServeConfig(ServingConfig):
     max_length: int | None = field(default=None, metadata={"help": "tokens per pair (default: as trained)"})
     log_level: str = field(default="info", metadata={"help": "uvicorn log level (debug|info|warning|error)"})
     access_log: bool = field(default=True, metadata={"help": "one JSON line per request on stderr"})
+    workers: int = field(
+        default=1, metadata={"help": "worker processes on the port, each loading its own model (>1: about 1 per core)"}
+    )
+    threads: int = field(
+        default=0,
+        metadata={"help": "torch / ONNX Runtime intra-op threads per worker; 0: the cores divided among the workers"},
+    )
+    timeout_keep_alive: int = field(default=5, metadata={"help": "seconds an idle keep-alive connection stays open"})
+    read_timeout_s: float = field(
+        default=30.0,
+        metadata={"help": "seconds a connection may take to send a whole request (headers and body); 0: no limit"},
+    )
+    limit_concurrency: int = field(
+        default=1000, metadata={"help": "most connections and requests at once (more: 503 from uvicorn); 0: no limit"}
+    )
+
+    def check(self) -> None:
+        super().check()
+        for name in ("workers", "timeout_keep_alive"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("threads", "read_timeout_s", "limit_concurrency"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -4,9 +4,14 @@ Routes:
 
 - ``POST /rerank`` (also ``/v1/rerank`` and ``/v2/rerank``, the paths Cohere and Jina
   clients call): rank documents for a query, see :mod:`rankwright.serving.schema` for
-  the body and :mod:`rankwright.serving.scoring` for what ``relevance_score`` is.
+  the body (Cohere / Jina or TEI shape, answered in the same shape:
+  :mod:`rankwright.serving.shapes`) and :mod:`rankwright.serving.scoring` for what
+  ``relevance_score`` is.
   Concurrent requests are scored together (:mod:`rankwright.serving.batcher`).
-- ``GET /health``: model name, type, backend, readiness; never needs the API key.
+- ``GET /health``: model name, type, backend, state (``ok``, ``starting``, ``draining``,
+  ``failed``; 503 unless ``ok``); never needs the API key.
+- ``GET /ready``: the readiness probe: 200 only once the model is loaded and warmed up
+  (one scoring pass), and no longer once the server drains (503).
 - ``GET /metrics``: Prometheus text (:mod:`rankwright.serving.metrics`); no key either.
 
 Errors are JSON ``{"error": kind, "message": sentence, "request_id": id}``: 401 without
@@ -20,10 +25,17 @@ scored, 500 naming the request id if scoring fails. Every request is
 checked in full before it joins a batch (:mod:`rankwright.serving.validation`), and a
 batch that fails anyway is scored again one request at a time, so a request's bad
 input fails that request only. None of them stops the server.
+
+Shutdown (:mod:`rankwright.serving.lifecycle`): on SIGTERM new rerank requests get 503
+``shutting_down`` with ``Retry-After`` at once, the ones in flight get up to
+``grace_period`` seconds, then those left get that 503; answers while draining carry
+``Connection: close``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hmac
 import logging
@@ -41,25 +53,31 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rankwright.inference.reranker import Reranker
-from rankwright.serving.batcher import Batcher, QueueFull
+from rankwright.serving.batcher import Batcher, QueueFull, ShuttingDown
 from rankwright.serving.config import ServingConfig, model_name
+from rankwright.serving.cutting import TooLong
 from rankwright.serving.errors import ERROR_KINDS, ApiError, InputError
+from rankwright.serving.lifecycle import LIFECYCLE_STATE_KEY, Lifecycle
 from rankwright.serving.logs import log_request
 from rankwright.serving.metrics import ServerMetrics
 from rankwright.serving.schema import (
     ErrorResponse,
     RerankRequest,
     RerankResponse,
+    TeiResult,
     describe_validation_errors,
     jsonable_errors,
 )
 from rankwright.serving.scoring import Scored, ScoreJob, score_jobs, warm_up
+from rankwright.serving.shapes import answer_headers, document_texts, tei_results
 from rankwright.serving.validation import accepted_request_id, check_limits, check_texts, max_body_bytes
 from rankwright.serving.waiting import ClientGone, await_scored, until_disconnected
 
 log = logging.getLogger(__name__)
 
 RERANK_PATHS = ("/rerank", "/v1/rerank", "/v2/rerank")
+PROBES = ("/health", "/ready", "/metrics")
+DRAINING = "the server is shutting down: send the request to another replica, or retry later"
 
 
 def _error(
@@ -114,7 +132,12 @@ def build_job(reranker: Reranker, body: RerankRequest, texts: list[str]) -> Scor
                 f'{err}. In a request: send "first_stage_scores": [one per document], '
                 'or "fused": false for the model\'s own order',
             ) from None
-    return ScoreJob(body.query, texts, first if use_fusion else None, use_fusion)
+    job = ScoreJob(body.query, texts, first if use_fusion else None, use_fusion)
+    job.max_doc_tokens = body.max_tokens_per_doc
+    job.cut_left = body.tei and body.truncation_direction == "left"
+    job.refuse_overlong = body.truncate is False
+    job.field = "texts" if body.tei else "documents"
+    return job
 
 
 def build_response(request_id: str, name: str, body: RerankRequest, scored: Scored) -> dict[str, Any]:
@@ -125,8 +148,8 @@ def build_response(request_id: str, name: str, body: RerankRequest, scored: Scor
         if scored.fused is not None:
             result["fused_score"] = float(scored.fused[i])
         if body.return_documents:
-            doc = body.documents[i]
-            result["document"] = {"text": doc} if isinstance(doc, str) else doc.model_dump(exclude_none=True)
+            doc = body.items[i]
+            result["document"] = {"text": doc} if isinstance(doc, str) else doc.fields()
         results.append(result)
     usage: dict[str, Any] = {"documents": len(scored.order)}
     if scored.tokens is not None:
@@ -153,6 +176,7 @@ class _Served:
     batcher: Batcher[ScoreJob, Scored]
     metrics: ServerMetrics
     max_body: int
+    lifecycle: Lifecycle
 
 
 def _served(reranker: Reranker, config: ServingConfig) -> _Served:
@@ -168,17 +192,20 @@ def _served(reranker: Reranker, config: ServingConfig) -> _Served:
         on_batch=metrics.observe_batch,
         on_drop=lambda reason: metrics.shed.labels(reason=reason).inc(),
     )
-    return _Served(reranker, config, name, config.resolved_api_key(), backend, batcher, metrics, max_body_bytes(config))
+    lifecycle = Lifecycle(config.grace_period, batcher.shed)
+    api_key = config.resolved_api_key()
+    return _Served(reranker, config, name, api_key, backend, batcher, metrics, max_body_bytes(config), lifecycle)
 
 
 def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastAPI:
     """A FastAPI app serving ``reranker`` (see the module docstring). The batching
-    worker starts and stops with the app's lifespan (uvicorn runs it)."""
+    worker starts and stops with the app's lifespan (uvicorn runs it), and the model warms
+    up in the background meanwhile (``/ready`` says when it is done)."""
     config = config or ServingConfig()
     config.check()
     served = _served(reranker, config)
     app = FastAPI(title="rankwright reranker", lifespan=_lifespan(served))
-    app.state.ready = False
+    app.state.lifecycle = served.lifecycle
     app.state.batcher = served.batcher
     app.state.metrics = served.metrics
     app.state.reranker = reranker
@@ -192,23 +219,36 @@ def create_app(reranker: Reranker, config: ServingConfig | None = None) -> FastA
 
 def _lifespan(served: _Served) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         await served.batcher.start()
-        if served.config.warmup:
-            await served.batcher.run_in_model_thread(warm_up, served.reranker)
-        app.state.ready = True
-        log.info("serving %s (%s, backend %s)", served.name, served.reranker.metadata.model_type, served.backend)
+        warming = asyncio.create_task(_warm_up(served), name="rankwright-warm-up")
         try:
-            yield
+            yield {LIFECYCLE_STATE_KEY: served.lifecycle}
         finally:
-            app.state.ready = False
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
             await served.batcher.close()
 
     return lifespan
 
 
+async def _warm_up(served: _Served) -> None:
+    """Score one pair on the model thread (requests that come meanwhile wait behind it),
+    then the app is ready; failed when the warm-up raises."""
+    try:
+        if served.config.warmup:
+            await served.batcher.run_in_model_thread(warm_up, served.reranker)
+    except Exception as err:
+        log.exception("the warm-up of %s failed", served.name)
+        served.lifecycle.fail(err)
+        return
+    served.lifecycle.set_ready()
+    log.info("serving %s (%s, backend %s)", served.name, served.reranker.metadata.model_type, served.backend)
+
+
 def _add_middleware(app: FastAPI, served: _Served) -> None:
-    api_key, max_body = served.api_key, served.max_body
+    api_key, max_body, lifecycle = served.api_key, served.max_body, served.lifecycle
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
@@ -218,16 +258,22 @@ def _add_middleware(app: FastAPI, served: _Served) -> None:
         request_id = accepted_request_id(request.headers.get("x-request-id")) or uuid.uuid4().hex
         request.state.request_id = request_id
         path = request.url.path
+        rerank = path in RERANK_PATHS
         try:
-            if api_key and path in RERANK_PATHS and not _authorized(request, api_key):
+            if api_key and rerank and not _authorized(request, api_key):
                 response = _error(request, 401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
-            elif path in RERANK_PATHS and _declared_length(request) > max_body:
+            elif rerank and lifecycle.draining:
+                response = _error(request, 503, DRAINING, "shutting_down", {"Retry-After": "1"})
+            elif rerank and _declared_length(request) > max_body:
                 response = _error(request, 413, f"the request body is larger than {max_body} bytes")
             else:
-                response = await call_next(request)
+                with lifecycle.request() if rerank else contextlib.nullcontext():
+                    response = await call_next(request)
         except Exception:
             log.exception("unhandled error in %s %s", request.method, path)
             response = _error(request, 500, "internal error; see the server log")
+        if lifecycle.draining:
+            response.headers["Connection"] = "close"
         _record(request, response, served.metrics, time.perf_counter() - start)
         return response
 
@@ -238,7 +284,7 @@ def _record(request: Request, response: Response, metrics: ServerMetrics, second
     path = request.url.path
     response.headers["X-Request-ID"] = request_id
     route = request.scope.get("route")
-    label = getattr(route, "path", None) or (path if path in (*RERANK_PATHS, "/health", "/metrics") else "other")
+    label = getattr(route, "path", None) or (path if path in (*RERANK_PATHS, *PROBES) else "other")
     metrics.observe_request(label, response.status_code, seconds)
     log_request(
         {
@@ -291,10 +337,15 @@ async def _scored(served: _Served, job: ScoreJob, pairs: int, request: Request) 
         raise ApiError(
             503, f"the server is busy ({err}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
         ) from None
+    except ShuttingDown as err:
+        job.cancelled.set()  # the model thread skips the forward batches it has left
+        raise ApiError(503, f"{err}: retry later", "shutting_down", {"Retry-After": "1"}) from None
     except TimeoutError:
         raise ApiError(504, f"the request was not scored within request_timeout_s={timeout_s:g} s") from None
     except ClientGone:
         raise ApiError(499, "the client disconnected before its request was scored") from None
+    except TooLong as err:
+        raise ApiError(413, str(err)) from None
     except InputError as err:
         raise ApiError(422, str(err)) from None
     except Exception as err:
@@ -307,34 +358,37 @@ def _add_rerank(app: FastAPI, served: _Served) -> None:
     config = served.config
 
     async def rerank(body: RerankRequest, request: Request) -> Response:
-        """Rank ``documents`` by relevance to ``query``, best first."""
-        texts = body.texts()
-        request.state.documents = len(texts)
+        """Rank ``documents`` (or TEI's ``texts``) by relevance to ``query``, best first."""
+        request.state.documents = len(body.items)
+        texts = document_texts(body)
         check_limits(body, texts, config)
         check_texts(body, texts)
         job = build_job(served.reranker, body, texts)
         job.deadline = time.monotonic() + config.request_timeout_s
         scored = await _scored(served, job, len(texts), request)
         served.metrics.documents.inc(len(texts))
-        return JSONResponse(build_response(request.state.request_id, served.name, body, scored))
+        headers = answer_headers(served.name, body, len(texts))
+        if body.tei:
+            return JSONResponse(tei_results(body, scored), headers=headers)
+        return JSONResponse(build_response(request.state.request_id, served.name, body, scored), headers=headers)
 
     errors = {code: {"model": ErrorResponse} for code in (401, 413, 422, 504)}
     for path in RERANK_PATHS:
         app.post(
             path,
-            response_model=RerankResponse,
+            response_model=RerankResponse | list[TeiResult],
             responses=errors,
             include_in_schema=path == "/rerank",
             max_body_size=served.max_body,
         )(rerank)
 
 
-def health_body(served: _Served, ready: bool) -> dict[str, Any]:
-    """What ``GET /health`` answers: readiness, the model and its limits."""
-    reranker, config = served.reranker, served.config
-    return {
-        "status": "ok" if ready else "starting",
-        "ready": ready,
+def health_body(served: _Served) -> dict[str, Any]:
+    """What ``GET /health`` answers: the state, the model and its limits."""
+    reranker, config, lifecycle = served.reranker, served.config, served.lifecycle
+    body = {
+        "status": "ok" if lifecycle.ready else lifecycle.state,
+        "ready": lifecycle.ready,
         "model": served.name,
         "model_type": reranker.metadata.model_type,
         "backend": served.backend,
@@ -349,16 +403,27 @@ def health_body(served: _Served, ready: bool) -> dict[str, Any]:
             "request_timeout_s": config.request_timeout_s,
             "max_queue_requests": config.max_queue_requests,
             "max_body_bytes": served.max_body,
+            "grace_period": config.grace_period,
         },
     }
+    if lifecycle.error is not None:
+        body["error"] = f"the warm-up failed: {type(lifecycle.error).__name__}: {lifecycle.error}"
+    return body
 
 
 def _add_health_and_metrics(app: FastAPI, served: _Served) -> None:
+    lifecycle = served.lifecycle
+
     @app.get("/health")
     async def health() -> JSONResponse:
-        """Readiness and what is served; 503 until the model is warmed up."""
-        ready = bool(app.state.ready)
-        return JSONResponse(health_body(served, ready), status_code=200 if ready else 503)
+        """The state and what is served; 503 unless ready (starting, draining, failed)."""
+        return JSONResponse(health_body(served), status_code=200 if lifecycle.ready else 503)
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        """The readiness probe: 200 once the model is warmed up, 503 before and while draining."""
+        body = {"ready": lifecycle.ready, "status": "ok" if lifecycle.ready else lifecycle.state}
+        return JSONResponse(body, status_code=200 if lifecycle.ready else 503)
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -17,6 +17,10 @@ Backpressure: at most ``max_queue`` requests wait; one more is refused at once w
 stopped waiting (its future is cancelled: a timeout, a client gone) or whose deadline
 has passed is dropped from the queue, not scored (``on_drop(reason)``: ``"abandoned"``
 or ``"expired"``).
+
+Shutdown: :meth:`Batcher.shed` fails every waiting and running request with the error
+it is given (the server's 503 when a drain's grace period ends); :meth:`Batcher.close`
+fails the ones left with :class:`ShuttingDown`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ Result = TypeVar("Result")
 
 class QueueFull(RuntimeError):
     """The queue holds ``max_queue`` requests: come back later."""
+
+
+class ShuttingDown(RuntimeError):
+    """The server stops before the request was scored."""
 
 
 @dataclass
@@ -110,21 +118,29 @@ class Batcher(Generic[Job, Result]):
         self._task = asyncio.create_task(self._run(), name="rankwright-batcher")
 
     async def close(self) -> None:
-        """Stop the worker; requests still waiting fail with a RuntimeError."""
+        """Stop the worker; requests still waiting fail with :class:`ShuttingDown`."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        pending = [*self._running, *([self._held] if self._held else []), *self._queue]
-        self._queue.clear()
-        for item in pending:
-            if not item.future.done():
-                item.future.set_exception(RuntimeError("the server is shutting down"))
-        self._held = None
+        self.shed(ShuttingDown("the server is shutting down"))
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+    def shed(self, error: BaseException) -> int:
+        """Fail every request waiting or being scored with ``error`` (the model thread
+        finishes its current call, whose results are then dropped); how many there were."""
+        pending = [*self._running, *([self._held] if self._held else []), *self._queue]
+        self._queue.clear()
+        self._held = None
+        failed = 0
+        for item in pending:
+            if not item.future.done():
+                item.future.set_exception(error)
+                failed += 1
+        return failed
 
     @property
     def depth(self) -> int:

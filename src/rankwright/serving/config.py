@@ -53,7 +53,14 @@ class ServingConfig:
             "(better: a flag shows in the process list)"
         },
     )
-    warmup: bool = field(default=True, metadata={"help": "score one pair at startup, before accepting requests"})
+    warmup: bool = field(default=True, metadata={"help": "score one pair at startup; /ready answers 200 only after it"})
+    grace_period: float = field(
+        default=20.0,
+        metadata={
+            "help": "seconds SIGTERM waits for the requests in flight before the rest get 503 and the server "
+            "exits (new ones get 503 at once)"
+        },
+    )
     count_tokens: bool = field(default=True, metadata={"help": "report the tokens scored in usage.tokens"})
 
     def resolved_api_key(self) -> str | None:
@@ -76,5 +83,7 @@ class ServingConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.max_wait_ms < 0:
             raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}")
+        if self.grace_period < 0:
+            raise ValueError(f"grace_period must be >= 0, got {self.grace_period}")
         if self.request_timeout_s <= 0:
             raise ValueError(f"request_timeout_s must be > 0, got {self.request_timeout_s}")

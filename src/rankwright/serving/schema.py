@@ -1,10 +1,12 @@
 """Request and response bodies of ``POST /rerank`` (pydantic), in the Cohere / Jina
-rerank shape, and the error messages made from pydantic's validation errors.
+rerank shape or in Hugging Face TEI's, and the error messages made from pydantic's
+validation errors.
 
-Request::
+Request, Cohere / Jina shape::
 
     {"query": "cordless drill", "documents": ["drill kit", {"id": "p7", "text": "drill bits"}],
-     "top_n": 1, "return_documents": true, "first_stage_scores": [12.1, 9.3], "fused": null}
+     "top_n": 1, "return_documents": true, "first_stage_scores": [12.1, 9.3], "fused": null,
+     "max_tokens_per_doc": 256, "rank_fields": ["title", "text"]}
 
 Response::
 
@@ -12,9 +14,18 @@ Response::
      "results": [{"index": 0, "relevance_score": 0.91, "document": {"text": "drill kit"}}],
      "usage": {"documents": 2, "tokens": 19}}
 
+Request, TEI shape (``texts`` instead of ``documents``)::
+
+    {"query": "cordless drill", "texts": ["drill kit", "drill bits"], "raw_scores": false,
+     "return_text": true, "truncate": true, "truncation_direction": "right"}
+
+Response: ``[{"index": 0, "score": 0.91, "text": "drill kit"}, ...]`` best first (see
+:mod:`rankwright.serving.shapes` for what each field does).
+
 ``model`` (a field Cohere and Jina clients send) is accepted and ignored: the server
 serves one model. Any other unknown field is an error (a misspelt ``top_k`` would
-otherwise be silently ignored).
+otherwise be silently ignored), and so is a field of one shape in a request of the
+other (``raw_scores`` with ``documents``).
 """
 
 from __future__ import annotations
@@ -22,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -32,12 +43,17 @@ _UNION_ARMS = {"str", "DocumentIn"}
 
 
 class DocumentIn(BaseModel):
-    """A document given as an object: its text and an optional id echoed back."""
+    """A document given as an object: its text, an optional id, and any other fields
+    (ranked when ``rank_fields`` names them, echoed back with ``return_documents``)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True)
 
-    text: str
+    text: str | None = None
     id: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Every field given (``text`` and ``id`` included), as sent."""
+        return self.model_dump(exclude_none=True)
 
 
 class RerankRequest(BaseModel):
@@ -46,9 +62,26 @@ class RerankRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     query: str = Field(description="the search query")
-    documents: list[str | DocumentIn] = Field(description="strings, or objects {id, text}")
+    documents: list[str | DocumentIn] | None = Field(
+        default=None, description="strings, or objects {id, text, ...} (Cohere / Jina shape)"
+    )
+    texts: list[str] | None = Field(default=None, description="strings (TEI shape, instead of documents)")
     top_n: int | None = Field(default=None, ge=1, description="return only the best n (default: all)")
     return_documents: bool = Field(default=False, description="echo each document in its result")
+    rank_fields: list[str] | None = Field(
+        default=None, min_length=1, description="the fields of object documents to rank on, in order (Cohere v1)"
+    )
+    max_tokens_per_doc: int | None = Field(
+        default=None, ge=1, description="cut each document to its first n tokens before pairing (Cohere v2)"
+    )
+    raw_scores: bool = Field(default=False, description="TEI: the raw model score instead of the probability")
+    return_text: bool = Field(default=False, description="TEI: echo each text in its result")
+    truncate: bool | None = Field(
+        default=None, description="TEI: false refuses pairs over max_length (413); true or null cuts them"
+    )
+    truncation_direction: str = Field(
+        default="right", description="TEI: right cuts a document's end, left its beginning"
+    )
     first_stage_scores: list[FiniteFloat] | None = Field(
         default=None, description="one first-stage (e.g. BM25) score per document, for fused models"
     )
@@ -61,22 +94,55 @@ class RerankRequest(BaseModel):
     @classmethod
     def _query_not_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("query must not be empty")
+            raise ValueError("query must not be empty or only whitespace")
         return value
 
-    @field_validator("documents")
+    @field_validator("documents", "texts")
     @classmethod
-    def _documents_not_empty(cls, value: list) -> list:
-        if not value:
-            raise ValueError("documents must not be empty: give at least one")
+    def _documents_not_empty(cls, value: list | None, info) -> list | None:
+        if value is not None and not value:
+            raise ValueError(f"{info.field_name} must not be empty: give at least one")
         return value
 
-    def texts(self) -> list[str]:
-        return [d if isinstance(d, str) else d.text for d in self.documents]
+    @field_validator("truncation_direction")
+    @classmethod
+    def _direction(cls, value: str) -> str:
+        if value.lower() not in ("left", "right"):
+            raise ValueError(f"truncation_direction must be 'left' or 'right', got {value!r}")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> RerankRequest:
+        if self.documents is None and self.texts is None:
+            raise ValueError("documents: Field required (or texts, in TEI's shape)")
+        if self.documents is not None and self.texts is not None:
+            raise ValueError("give documents (Cohere / Jina shape) or texts (TEI shape), not both")
+        other = TEI_FIELDS if self.documents is not None else COHERE_FIELDS
+        for name in sorted(other & self.model_fields_set):
+            shape = "TEI's (with texts)" if name in TEI_FIELDS else "Cohere's (with documents)"
+            raise ValueError(f"{name} belongs to {shape} shape of request")
+        return self
+
+    @property
+    def tei(self) -> bool:
+        """Whether the request is in TEI's shape (answered in TEI's shape)."""
+        return self.texts is not None
+
+    @property
+    def items(self) -> list[str | DocumentIn]:
+        """The documents or the texts."""
+        return self.documents if self.documents is not None else list(self.texts or [])
+
+
+#: fields only TEI's request shape has, and fields only Cohere's has
+TEI_FIELDS = frozenset({"raw_scores", "return_text", "truncate", "truncation_direction"})
+COHERE_FIELDS = frozenset({"return_documents", "rank_fields"})
 
 
 class DocumentOut(BaseModel):
-    text: str
+    model_config = ConfigDict(extra="allow")
+
+    text: str | None = None
     id: str | None = None
 
 
@@ -97,6 +163,14 @@ class RerankResponse(BaseModel):
     model: str
     results: list[RerankResult]
     usage: Usage
+
+
+class TeiResult(BaseModel):
+    """One result of a TEI-shaped request (the answer is a list of them, best first)."""
+
+    index: int = Field(description="position of the text in the request")
+    score: float = Field(description="relevance_score, or with raw_scores the model's raw score")
+    text: str | None = None
 
 
 class ErrorResponse(BaseModel):

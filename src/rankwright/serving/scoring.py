@@ -14,6 +14,10 @@ Results are ordered by the model's own ranking score (``Reranker.scores_from_log
 the order of ``Reranker.rank``), or, for a fused model, by the fused score of the
 request's ``first_stage_scores`` (``Reranker.fused_from_logits``, normalised within the
 request), which each result then carries as ``fused_score``.
+
+Before its pairs are encoded, a job gets the document cuts its request asks for
+(``max_tokens_per_doc``, TEI's ``truncation_direction`` and ``truncate``; see
+:mod:`rankwright.serving.cutting`); a job they refuse fails alone.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
+from rankwright.serving.cutting import TooLong, document_room, keep_first, keep_last, overlong
 from rankwright.serving.errors import Abandoned, InputError
 
 #: what a tokenizer raises for text it cannot take (other errors are the server's)
@@ -45,6 +50,14 @@ class ScoreJob:
     cancelled: threading.Event = field(default_factory=threading.Event)
     #: ``time.monotonic()`` after which nobody waits for the result (None: no deadline)
     deadline: float | None = None
+    #: cut each document to this many tokens first (Cohere's max_tokens_per_doc)
+    max_doc_tokens: int | None = None
+    #: cut documents from their beginning, not their end (TEI's truncation_direction left)
+    cut_left: bool = False
+    #: refuse pairs over max_length instead of cutting them (TEI's truncate false)
+    refuse_overlong: bool = False
+    #: what the request calls its documents, for messages (``documents`` or ``texts``)
+    field: str = "documents"
 
 
 @dataclass
@@ -56,6 +69,9 @@ class Scored:
     relevance: np.ndarray
     fused: np.ndarray | None
     tokens: int | None
+    #: the model's raw score per document: the logit (yes - no for generative models), a
+    #: class model's expected gain
+    raw: np.ndarray | None = None
 
 
 def relevance_probabilities(reranker: Reranker, logits: np.ndarray) -> np.ndarray:
@@ -100,7 +116,31 @@ def score_job(
     else:
         key = np.asarray(reranker.scores_from_logits(logits), dtype=np.float64)
     order = np.argsort(-key, kind="stable")
-    return Scored([int(i) for i in order], relevance, fused, tokens)
+    raw = np.asarray(reranker.raw_scalar(logits), dtype=np.float64)
+    return Scored([int(i) for i in order], relevance, fused, tokens, raw)
+
+
+def apply_cuts(head, job: ScoreJob) -> None:
+    """The document cuts ``job`` asks for (see rankwright.serving.cutting), made once:
+    its texts are replaced. Raises :class:`TooLong` for ``refuse_overlong`` pairs."""
+    texts = job.texts
+    if job.max_doc_tokens:
+        keep = [job.max_doc_tokens] * len(texts)
+        texts = keep_last(head.tokenizer, texts, keep) if job.cut_left else keep_first(head.tokenizer, texts, keep)
+    if job.refuse_overlong:
+        bad = overlong(head, job.query, texts)
+        if bad:
+            where = ", ".join(f"{job.field}[{i}]" for i in bad[:20]) + (
+                f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+            )
+            raise TooLong(
+                f"{where}: longer than the model's max_length={head.max_length} tokens with the query; "
+                'send "truncate": true to cut them'
+            )
+    elif job.cut_left:
+        texts = keep_last(head.tokenizer, texts, [document_room(head, job.query)] * len(texts))
+    job.texts = texts
+    job.max_doc_tokens, job.cut_left, job.refuse_overlong = None, False, False
 
 
 def job_alive(job: ScoreJob) -> bool:
@@ -127,6 +167,23 @@ def score_jobs(
 
 
 def _score_live(
+    reranker: Reranker, jobs: Sequence[ScoreJob], batch_size: int, count_tokens: bool
+) -> list[Scored | Exception]:
+    """The jobs' cuts, then the jobs their cuts did not refuse scored together."""
+    refused: dict[int, Exception] = {}
+    for k, job in enumerate(jobs):
+        try:
+            apply_cuts(reranker.head, job)
+        except InputError as err:
+            refused[k] = err
+        except TEXT_ERRORS as err:
+            refused[k] = InputError(f"the model's tokenizer cannot take the {job.field} ({type(err).__name__}: {err})")
+    kept = [job for k, job in enumerate(jobs) if k not in refused]
+    scored = iter(_score_cut(reranker, kept, batch_size, count_tokens) if kept else [])
+    return [refused[k] if k in refused else next(scored) for k in range(len(jobs))]
+
+
+def _score_cut(
     reranker: Reranker, jobs: Sequence[ScoreJob], batch_size: int, count_tokens: bool
 ) -> list[Scored | Exception]:
     queries = [job.query for job in jobs for _ in job.texts]
@@ -168,7 +225,7 @@ def _input_error(reranker: Reranker, job: ScoreJob, err: Exception) -> Exception
         try:
             reranker.head.encode([job.query], [text])
         except TEXT_ERRORS:
-            bad.append(f"documents[{i}]")
+            bad.append(f"{job.field}[{i}]")
             if i == 0:  # the first fails: maybe the query; try it with a plain document
                 try:
                     reranker.head.encode([job.query], ["x"])

@@ -12,6 +12,7 @@ parsed, before it joins a batch, so that one request's input never fails the oth
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from rankwright.serving.config import ServingConfig
 from rankwright.serving.errors import ApiError
@@ -58,11 +59,12 @@ def check_limits(body: RerankRequest, texts: list[str], config: ServingConfig) -
         raise ApiError(
             413, f"the query has {len(body.query)} characters, more than max_query_chars={config.max_query_chars}"
         )
+    field = "texts" if body.tei else "documents"
     for i, text in enumerate(texts):
         if len(text) > config.max_document_chars:
             raise ApiError(
                 413,
-                f"documents[{i}] has {len(text)} characters, more than max_document_chars={config.max_document_chars}",
+                f"{field}[{i}] has {len(text)} characters, more than max_document_chars={config.max_document_chars}",
             )
 
 
@@ -80,24 +82,42 @@ def check_texts(body: RerankRequest, texts: list[str]) -> None:
     problems: list[str] = []
     if unencodable_at(body.query) is not None:
         problems.append(f"query: {SURROGATE}, which no tokenizer can take")
-    blank = [f"documents[{i}]" for i, text in enumerate(texts) if not text.strip()]
+    field = "texts" if body.tei else "documents"
+    blank = [f"{field}[{i}]" for i, text in enumerate(texts) if not text.strip()]
     if blank:
-        problems.append(_describe(blank, "empty or only whitespace"))
-    broken = [f"documents[{i}]" for i, text in enumerate(texts) if unencodable_at(text) is not None]
+        problems.append(name_each(blank, "empty or only whitespace"))
+    broken = [f"{field}[{i}]" for i, text in enumerate(texts) if unencodable_at(text) is not None]
     if broken:
-        problems.append(_describe(broken, f"{SURROGATE}, which no tokenizer can take"))
-    ids = [
-        f"documents[{i}].id"
-        for i, doc in enumerate(body.documents)
-        if not isinstance(doc, str) and doc.id is not None and unencodable_at(doc.id) is not None
-    ]
-    if ids:
-        problems.append(_describe(ids, f"{SURROGATE}, which cannot be echoed back"))
+        problems.append(name_each(broken, f"{SURROGATE}, which no tokenizer can take"))
+    echoed = []
+    for i, doc in enumerate(body.documents or []):
+        if not isinstance(doc, str):
+            fields = doc.fields()
+            if body.rank_fields is None:
+                fields.pop("text", None)  # the ranked text, checked above
+            echoed += unencodable_fields(fields, f"documents[{i}]")
+    if echoed:
+        problems.append(name_each(echoed, f"{SURROGATE}, which cannot be echoed back"))
     if problems:
         raise ApiError(422, "; ".join(problems))
 
 
-def _describe(where: list[str], what: str) -> str:
+def unencodable_fields(value: Any, where: str) -> list[str]:
+    """Where in ``value`` (a JSON value) a key or a string holds text UTF-8 cannot encode."""
+    if isinstance(value, str):
+        return [where] if unencodable_at(value) is not None else []
+    if isinstance(value, dict):
+        out = []
+        for key, item in value.items():
+            name = f"{where}.{str(key).encode('utf-8', 'backslashreplace').decode()}"
+            out += [name] if unencodable_at(str(key)) is not None else unencodable_fields(item, name)
+        return out
+    if isinstance(value, list):
+        return [w for i, item in enumerate(value) for w in unencodable_fields(item, f"{where}[{i}]")]
+    return []
+
+
+def name_each(where: list[str], what: str) -> str:
     """``documents[1], documents[4]: <what>`` (at most MAX_NAMED named, then a count)."""
     shown = ", ".join(where[:MAX_NAMED])
     if len(where) > MAX_NAMED:
