@@ -53,6 +53,8 @@ def _report_evaluate(out: TextIO, result: Any) -> None:
     labels = result.metrics["labels"]
     out.write(f"labels: {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
     out.write(result.table + "\n")
+    for warning in (result.metrics.get("against_baselines") or {}).get("warnings", []):
+        out.write(warning + "\n")
     classification = result.metrics.get("classification", {})
     if "classes" in classification:
         from rankwright.evaluation.report import format_classes
@@ -84,6 +86,12 @@ def _report_train(out: TextIO, result: Any) -> None:
     out.write(
         f"training: {result.metrics['train_runtime_s']:.1f} s, {result.metrics['pairs_per_second']:.1f} pairs/s\n"
     )
+    baselines = result.metrics.get("baselines") or {}
+    if "skipped" in baselines:
+        out.write(f"validation against baselines: skipped ({baselines['skipped']})\n")
+    elif baselines:
+        out.write(f"validation against baselines: {baselines['line']}\n")
+        out.write("".join(f"{warning}\n" for warning in baselines["warnings"]))
     for name, path in (result.metrics.get("files") or {}).items():
         out.write(f"{name.replace('_', ' ')}: {path}\n")
     calibration = result.metrics.get("calibration")
