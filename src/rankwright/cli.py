@@ -61,6 +61,8 @@ def _report_evaluate(out: TextIO, result: Any) -> None:
     labels = result.metrics["labels"]
     out.write(f"labels: {labels['scheme']}, relevant when gain >= {labels['relevant_gain']}\n\n")
     out.write(result.table + "\n")
+    for warning in (result.metrics.get("against_baselines") or {}).get("warnings", []):
+        out.write(warning + "\n")
     classification = result.metrics.get("classification", {})
     if "classes" in classification:
         from rankwright.evaluation.report import format_classes
@@ -94,6 +96,12 @@ def _report_train(out: TextIO, result: Any) -> None:
     out.write(f"training: {m['train_runtime_s']:.1f} s")
     out.write(f" ({validating:.1f} s of it validating)" if validating else "")
     out.write(f", {m['pairs_per_second'] or 0:.1f} pairs/s (training steps only, validation excluded)\n")
+    baselines = m.get("baselines") or {}
+    if "skipped" in baselines:
+        out.write(f"validation against baselines: skipped ({baselines['skipped']})\n")
+    elif baselines:
+        out.write(f"validation against baselines: {baselines['line']}\n")
+        out.write("".join(f"{warning}\n" for warning in baselines["warnings"]))
     for name, path in (result.metrics.get("files") or {}).items():
         out.write(f"{name.replace('_', ' ')}: {path}\n")
     calibration = result.metrics.get("calibration")

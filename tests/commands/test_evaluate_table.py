@@ -103,3 +103,74 @@ def test_default_metrics_keep_the_compact_table(files, tmp_path, capsys):
     assert cli.main([*argv, "--report", "false"]) == 0
     header, _ = printed_table(capsys.readouterr().out)
     assert header == DEFAULT_COLUMNS
+
+
+def _bm25_run_file(data, path, sign: float = 1.0):
+    """BM25's scores of the data's candidates (times ``sign``: -1 inverts BM25's order) as a TREC run."""
+    from rankwright.data.readers import DataConfig, read_relevance, write_run
+    from rankwright.retrieval.bm25 import BM25
+
+    pairs = read_relevance(DataConfig(path=str(data))).pairs
+    run = BM25(pairs.drop_duplicates("doc_id").set_index("doc_id")["doc"].to_dict(), progress=False)
+    scores = run.score_candidates(pairs, progress=False)
+    write_run(scores.assign(score=sign * scores["score"]), path)
+    return str(path)
+
+
+def test_evaluate_prints_random_and_bm25_rows_with_deltas_and_warns_below_them(write_pointwise, tmp_path, capsys):
+    data = write_pointwise(tmp_path / "pointwise.jsonl", n_queries=12)
+    inverted = _bm25_run_file(data, tmp_path / "inverted.trec", sign=-1.0)
+    argv = ["evaluate", "--data.path", str(data), "--run", inverted, "--output_dir", str(tmp_path / "out")]
+    assert cli.main([*argv, "--report", "false", "--progress", "false"]) == 0
+    text = capsys.readouterr().out
+    _, rows = printed_table(text)
+    systems = {"inverted", "random", "bm25"}
+    assert set(rows) == {(s, subset) for s in systems for subset in ("all", "informative")}
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    ranking = metrics["ranking"]
+    assert (
+        ranking["inverted"]["all"]["ndcg@10"] < ranking["random"]["all"]["ndcg@10"] < ranking["bm25"]["all"]["ndcg@10"]
+    )
+    # the deltas under the table: the system minus each baseline, as metrics.json's means give it
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("inverted minus each baseline"))
+    assert "12 evaluated queries" in lines[start] and "paired tests on ndcg@10" in lines[start]
+    header = lines[start + 1].split()
+    for baseline, line in zip(("random", "bm25"), lines[start + 2 : start + 4], strict=True):
+        cells = line.split()
+        assert cells[0] == baseline
+        delta = ranking["inverted"]["all"]["ndcg@10"] - ranking[baseline]["all"]["ndcg@10"]
+        assert cells[header.index("ndcg@10")] == f"{delta:+.4f}"
+        assert cells[header.index("wins/ties/losses")] == "0/0/12"
+    warnings = [line for line in lines if line.startswith("WARNING:")]
+    assert len(warnings) == 2
+    assert "below random order's" in warnings[0] and "below BM25's" in warnings[1]
+    for warning, baseline in zip(warnings, ("random", "bm25"), strict=True):
+        c = next(c for c in metrics["against_baselines"]["comparisons"] if c["baseline"] == baseline)
+        assert "on the 12 evaluated queries" in warning and "paired t-test p " in warning
+        assert f"randomisation p {c['randomisation_p']:.4f}" in warning and c["randomisation_p"] < 0.01
+    assert metrics["against_baselines"]["warnings"] == warnings
+
+
+def test_evaluate_adds_the_baseline_run_row_and_no_warning_above_random_and_bm25(write_pointwise, tmp_path, capsys):
+    data = write_pointwise(tmp_path / "pointwise.jsonl", n_queries=12)
+    good = _bm25_run_file(data, tmp_path / "good.trec")
+    inverted = _bm25_run_file(data, tmp_path / "inverted.trec", sign=-1.0)
+    argv = ["evaluate", "--data.path", str(data), "--run", good, "--baseline", inverted]
+    assert cli.main([*argv, "--output_dir", str(tmp_path / "out"), "--report", "false", "--progress", "false"]) == 0
+    text = capsys.readouterr().out
+    _, rows = printed_table(text)
+    assert {s for s, _ in rows} == {"good", "random", "bm25", "inverted"}
+    assert rows[("good", "all")] == rows[("bm25", "all")]  # the same scores
+    assert "WARNING" not in text  # ties with BM25 and a baseline run below it are no warning
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("good minus each baseline"))
+    assert [line.split()[0] for line in lines[start + 2 : start + 5]] == ["random", "bm25", "inverted"]
+
+
+def test_evaluate_bm25_has_no_second_bm25_row(write_pointwise, tmp_path, capsys):
+    data = write_pointwise(tmp_path / "pointwise.jsonl", n_queries=6)
+    argv = ["evaluate", "--data.path", str(data), "--baseline", "bm25", "--output_dir", str(tmp_path / "out")]
+    assert cli.main([*argv, "--report", "false", "--progress", "false"]) == 0
+    _, rows = printed_table(capsys.readouterr().out)
+    assert {s for s, _ in rows} == {"bm25", "random"}

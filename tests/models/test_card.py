@@ -175,3 +175,31 @@ def test_transformers_snippet_does_not_raise_on_a_very_long_query(tmp_path, tiny
     scope: dict = {}
     exec(code, scope)  # the card's own snippet
     assert scope["batch"]["input_ids"].shape == (1, 16) and scope["scores"].shape == (1, 1)
+
+
+def test_best_folder_card_has_its_best_evaluations_table_and_final_keeps_its_own():
+    meta = _metadata()
+    result = meta.training.pop("result")
+    meta.training["best"] = {"step": 20, "eval_ndcg@10": 0.8}
+    meta.training["validation"] = {"eval_ndcg@10": 0.8, "eval_ndcg@10_informative": 0.75, "eval_map": 0.6}
+    best = model_card(meta, "runs/x/best")
+    assert "## Validation (best evaluation, step 20)" in best
+    assert "| ndcg@10 | 0.8000 | 0.7500 |" in best and "| map | 0.6000 | - |" in best
+    assert "best validation checkpoint (step 20, ndcg@10 0.8000)" in best
+    assert "No validation metrics were recorded" not in best
+    meta.training["result"] = result  # a final/ written with a best record too: its own end-of-training table
+    final = model_card(meta, "runs/x/final")
+    assert "## Validation (end of training)" in final and "| ndcg@10 | 0.9123 | 0.8000 |" in final
+    assert "best validation checkpoint" not in final
+
+
+def test_card_says_how_much_of_the_training_split_was_trained_on():
+    meta = _metadata()
+    assert "(10 queries, 60 judged pairs)" in model_card(meta, "m")
+    meta.training.update({"train_split_queries": 10, "train_split_pairs": 60})
+    assert "(10 queries, 60 judged pairs)" in model_card(meta, "m")
+    meta.training.update({"train_split_queries": 40, "train_split_pairs": 600})
+    meta.training["config"]["sampling"] = {"max_pairs": 60}
+    text = model_card(meta, "m")
+    assert "(10 queries, 60 judged pairs trained on; the training split has 40 queries and 600 pairs, " in text
+    assert "sampling.max_pairs 60)" in text

@@ -18,6 +18,7 @@ from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
 from rankwright.evaluation.evaluate import Evaluation, evaluate_scores
 from rankwright.evaluation.html_report import write_report
+from rankwright.evaluation.standing import BM25, RANDOM
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
 
@@ -49,27 +50,52 @@ def load_scores(path: str) -> pd.DataFrame:
     return read_run(path)[[QUERY_ID, DOC_ID, SCORE]]
 
 
-def _model_run(config: EvaluateConfig, loaded: LoadedData, mode: str) -> pd.DataFrame:
+class _BM25Run:
+    """BM25 on the subset, computed once for whoever asks first (the system, the first
+    stage of a model in retrieve mode, the BM25 row)."""
+
+    def __init__(self, config: EvaluateConfig, loaded: LoadedData, mode: str):
+        self.config, self.loaded, self.mode = config, loaded, mode
+        self._run: pd.DataFrame | None = None
+
+    def __call__(self) -> pd.DataFrame:
+        if self._run is None:
+            log.info("BM25 %s with %s", self.mode, self.config.bm25)
+            c = self.config
+            self._run = bm25_run(self.loaded.full, self.loaded.subset, c.bm25, self.mode, progress=c.progress)
+        return self._run
+
+
+def _model_run(config: EvaluateConfig, loaded: LoadedData, mode: str, bm25: _BM25Run) -> pd.DataFrame:
     """Model scores for the subset's candidates; in retrieve mode, for BM25's top k."""
     reranker = Reranker.from_pretrained(config.model)
-    if mode == "retrieve":
-        first = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
-        candidates = attach_texts(first, loaded.full, "bm25")
-    else:
-        candidates = loaded.subset.pairs
+    candidates = attach_texts(bm25(), loaded.full, "bm25") if mode == "retrieve" else loaded.subset.pairs
     return rerank_candidates(reranker, candidates, config.batch_size, config.progress)
 
 
-def _baseline(config: EvaluateConfig, loaded: LoadedData, mode: str) -> Evaluation:
-    """The baseline evaluated on the same data (no random row, nothing written)."""
-    if config.baseline == "bm25":
-        run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
-        name = "bm25"
-    else:
-        run = load_scores(config.baseline)
-        name = Path(config.baseline).stem
+def _evaluate_baseline(config: EvaluateConfig, loaded: LoadedData, mode: str, run: pd.DataFrame, name: str):
+    """A baseline evaluated on the same data (no random row, nothing written)."""
     options = replace(config.eval, random_baseline=False)
     return evaluate_scores(loaded.subset, loaded.scheme, run, name, options, mode=mode, top_k=config.bm25.top_k)
+
+
+def _baselines(
+    config: EvaluateConfig, loaded: LoadedData, mode: str, system: str, bm25: _BM25Run
+) -> tuple[dict[str, Evaluation], Evaluation | None]:
+    """Name -> Evaluation of each baseline row (BM25 whenever the data has texts and the
+    system is not BM25, then ``config.baseline``: ``bm25`` or a run file), and the
+    ``config.baseline`` one."""
+    out: dict[str, Evaluation] = {}
+    if mode != "qrels" and system != BM25:
+        out[BM25] = _evaluate_baseline(config, loaded, mode, bm25(), BM25)
+    if config.baseline == "bm25":
+        return out, out.get(BM25) or _evaluate_baseline(config, loaded, mode, bm25(), BM25)
+    if not config.baseline:
+        return out, None
+    name = Path(config.baseline).stem
+    name = f"{name} (baseline)" if name in (system, RANDOM, BM25) else name
+    out[name] = _evaluate_baseline(config, loaded, mode, load_scores(config.baseline), name)
+    return out, out[name]
 
 
 def _scorer_and_mode(config: EvaluateConfig, loaded: LoadedData) -> tuple[str, str]:
@@ -88,6 +114,23 @@ def _scorer_and_mode(config: EvaluateConfig, loaded: LoadedData) -> tuple[str, s
     return scorer, "qrels"
 
 
+def _system_run(
+    config: EvaluateConfig, loaded: LoadedData, scorer: str, mode: str, bm25: _BM25Run, extra: dict
+) -> tuple[pd.DataFrame, str]:
+    """The evaluated run and its name in the table."""
+    if scorer == "bm25":
+        extra["bm25"] = asdict(config.bm25)
+        return bm25(), BM25
+    if scorer == "model":
+        if not config.model:
+            raise ValueError("scorer=model needs model=<folder>")
+        extra["model"] = config.model
+        return _model_run(config, loaded, mode, bm25), model_label(config.model)
+    if not config.run:
+        raise ValueError("scorer=run needs run=<file>")
+    return load_scores(config.run), Path(config.run).stem
+
+
 def main(config: EvaluateConfig) -> Evaluation:
     loaded = load_data(config)
     scorer, mode = _scorer_and_mode(config, loaded)
@@ -95,23 +138,9 @@ def main(config: EvaluateConfig) -> Evaluation:
         "subset": config.subset,
         "split": asdict(config.split) | {"queries": loaded.split_counts},
     }
-    if scorer == "bm25":
-        log.info("BM25 %s with %s", mode, config.bm25)
-        run = bm25_run(loaded.full, loaded.subset, config.bm25, mode, progress=config.progress)
-        extra["bm25"] = asdict(config.bm25)
-        system = "bm25"
-    elif scorer == "model":
-        if not config.model:
-            raise ValueError("scorer=model needs model=<folder>")
-        run = _model_run(config, loaded, mode)
-        extra["model"] = config.model
-        system = model_label(config.model)
-    else:
-        if not config.run:
-            raise ValueError("scorer=run needs run=<file>")
-        run = load_scores(config.run)
-        system = Path(config.run).stem
-    baseline = _baseline(config, loaded, mode) if config.baseline else None
+    bm25 = _BM25Run(config, loaded, mode)
+    run, system = _system_run(config, loaded, scorer, mode, bm25, extra)
+    baselines, baseline = _baselines(config, loaded, mode, system, bm25)
     if baseline is not None:
         name = baseline.metrics["system"]
         extra["baseline"] = {"system": name, "source": config.baseline, "ranking": baseline.metrics["ranking"][name]}
@@ -125,8 +154,10 @@ def main(config: EvaluateConfig) -> Evaluation:
         top_k=config.bm25.top_k,
         extra=extra,
         out_dir=config.output_dir,
+        baselines={name: b.results[name] for name, b in baselines.items()},
     )
     if config.report:
-        path = write_report(config.output_dir, evaluation, loaded.subset, loaded.scheme, baseline=baseline)
+        shown = baseline or baselines.get(BM25)  # the report's baseline column: the one asked for, else BM25
+        path = write_report(config.output_dir, evaluation, loaded.subset, loaded.scheme, baseline=shown)
         evaluation.paths["report"] = str(path)
     return evaluation

@@ -22,7 +22,7 @@ from rankwright.evaluation.config import CompareConfig
 from rankwright.evaluation.evaluate import judged_qrels
 from rankwright.evaluation.ranking import RankingResult, evaluate_run, table_metrics
 from rankwright.evaluation.report import format_table, write_json
-from rankwright.evaluation.significance import format_comparison, paired_comparison
+from rankwright.evaluation.significance import compared_metrics, format_comparison, paired_comparison
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,6 @@ class Comparison:
     @property
     def summaries(self) -> dict[str, dict[str, Any]]:
         return {r.name: r.result.summary() for r in self.runs}
-
-
-def compared_metrics(metrics: list[str]) -> list[str]:
-    """nDCG@10 (else the deepest nDCG cut-off) and MAP: the metrics of the paired tests."""
-    ndcg = "ndcg@10" if "ndcg@10" in metrics else next((m for m in reversed(metrics) if m.startswith("ndcg@")), None)
-    return [m for m in (ndcg, "map") if m is not None and m in metrics]
 
 
 def per_query_table(runs: list[RunEntry], data: RelevanceData) -> pd.DataFrame:

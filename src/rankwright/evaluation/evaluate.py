@@ -19,6 +19,8 @@ from rankwright.evaluation.classification import binary_metrics, by_label, class
 from rankwright.evaluation.config import EvalOptions
 from rankwright.evaluation.ranking import GAIN, RankingResult, evaluate_run, random_baseline, table_metrics
 from rankwright.evaluation.report import format_table, write_outputs
+from rankwright.evaluation.significance import compared_metrics
+from rankwright.evaluation.standing import RANDOM, Standing, format_deltas, standing
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class Evaluation:
     run: pd.DataFrame
     table: str
     paths: dict[str, str] = field(default_factory=dict)
+    results: dict[str, RankingResult] = field(default_factory=dict)  # each row's (system, random, baselines)
 
 
 def qrels_of(data: RelevanceData, scheme: LabelScheme) -> pd.DataFrame:
@@ -138,6 +141,38 @@ def _per_query(
     return per_query, None
 
 
+def _systems(
+    data: RelevanceData,
+    scheme: LabelScheme,
+    run: pd.DataFrame,
+    system: str,
+    qrels: pd.DataFrame,
+    options: EvalOptions,
+    mode: str,
+    top_k: int,
+    baselines: dict[str, RankingResult],
+) -> dict[str, RankingResult]:
+    """The rows of the table: the system, the random order (``options.random_baseline``), the baselines."""
+    systems = {system: evaluate_run(run, qrels, scheme.relevant_gain, options.metrics)}
+    if options.random_baseline:
+        rng = np.random.default_rng(options.seed)
+        candidates = _random_candidates(data, run, mode, top_k, rng)
+        systems[RANDOM] = random_baseline(
+            candidates, qrels, scheme.relevant_gain, options.metrics, repeats=options.random_repeats, seed=options.seed
+        )
+    clash = set(baselines) & set(systems)
+    if clash:
+        raise ValueError(f"baseline names {sorted(clash)} are taken by the system or the random-order row")
+    return {**systems, **baselines}
+
+
+def _standing(system: str, systems: dict[str, RankingResult]) -> Standing:
+    """The system against every other row, on its paired-test metric (nDCG@10)."""
+    result = systems[system]
+    against = {name: r.per_query for name, r in systems.items() if name != system}
+    return standing(system, result.per_query, against, compared_metrics(result.metrics)[0], "evaluated queries")
+
+
 def evaluate_scores(
     data: RelevanceData,
     scheme: LabelScheme,
@@ -149,6 +184,7 @@ def evaluate_scores(
     top_k: int = 100,
     extra: dict[str, Any] | None = None,
     out_dir: str | Path | None = None,
+    baselines: dict[str, RankingResult] | None = None,
 ) -> Evaluation:
     """Evaluate ``run`` (query_id, doc_id, score[, pred_class]) on ``data``.
 
@@ -156,17 +192,16 @@ def evaluate_scores(
     metrics and per-pair predictions are added), ``retrieve`` when it ranks a corpus,
     or ``qrels`` when it ranks documents known only by id (a qrels file alone; the
     random row shuffles the run's own documents of each judged query).
+
+    ``baselines`` (name -> result on the same data, e.g. BM25's) are rows of the table
+    beside the random-order row; the system is tested against each of them per query
+    (``metrics["against_baselines"]``: the differences under the table, and a warning
+    when it is below random order or BM25).
     """
     options = options or EvalOptions()
     qrels = judged_qrels(data, scheme)
-    result = evaluate_run(run, qrels, scheme.relevant_gain, options.metrics)
-    systems: dict[str, RankingResult] = {system: result}
-    if options.random_baseline:
-        rng = np.random.default_rng(options.seed)
-        candidates = _random_candidates(data, run, mode, top_k, rng)
-        systems["random"] = random_baseline(
-            candidates, qrels, scheme.relevant_gain, options.metrics, repeats=options.random_repeats, seed=options.seed
-        )
+    systems = _systems(data, scheme, run, system, qrels, options, mode, top_k, baselines or {})
+    result = systems[system]
     summaries = {name: r.summary() for name, r in systems.items()}
     metrics: dict[str, Any] = {
         "system": system,
@@ -189,7 +224,11 @@ def evaluate_scores(
     if extra:
         metrics.update(extra)
     table = format_table(summaries, table_metrics(options.metrics))
-    evaluation = Evaluation(metrics, per_query, predictions, run, table)
+    if len(systems) > 1:
+        stand = _standing(system, systems)
+        metrics["against_baselines"] = stand.to_dict()
+        table += "\n\n" + format_deltas(stand, summaries, table_metrics(options.metrics))
+    evaluation = Evaluation(metrics, per_query, predictions, run, table, results=systems)
     if out_dir is not None:
         evaluation.paths = write_outputs(out_dir, metrics, per_query, predictions, run, tag=system.replace(" ", "_"))
     return evaluation

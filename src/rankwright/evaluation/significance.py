@@ -3,10 +3,17 @@ difference, a paired t-test (scipy) and a two-sided paired randomisation test.""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+
+def compared_metrics(metrics: list[str]) -> list[str]:
+    """nDCG@10 (else the deepest nDCG cut-off) and MAP: the metrics of the paired tests."""
+    ndcg = "ndcg@10" if "ndcg@10" in metrics else next((m for m in reversed(metrics) if m.startswith("ndcg@")), None)
+    return [m for m in (ndcg, "map") if m is not None and m in metrics]
 
 
 def paired_comparison(
@@ -46,7 +53,9 @@ def paired_comparison(
     signs = rng.choice([-1.0, 1.0], size=(rounds, len(diff)))
     observed = abs(diff.mean())
     extreme = (np.abs((signs * diff).mean(axis=1)) >= observed - 1e-15).sum()
-    out["t_test_p"] = float(ttest_rel(x, y).pvalue)
+    with warnings.catch_warnings():  # nearly equal differences: scipy's precision note, not the user's concern
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out["t_test_p"] = float(ttest_rel(x, y).pvalue)
     out["randomisation_p"] = float((extreme + 1) / (rounds + 1))
     return out
 

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from rankwright.models.card_data import card_data, front_matter, public_text, shown_model
+from rankwright.models.card_data import card_data, folder_validation, front_matter, public_text, shown_model
 from rankwright.models.metadata import ModelMetadata
 
 _TABLE_METRICS = ("ndcg@10", "ndcg", "map", "mrr", "p@10", "recall@100")
@@ -99,9 +99,20 @@ def model_card(metadata: ModelMetadata, folder: str | Path) -> str:
     return header + "\n" + public_text(_body(metadata, _where(folder)))
 
 
+def _validation(training: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The heading and the validation metrics of this folder's weights (:func:`folder_validation`)."""
+    best = training.get("best")
+    if best and not training.get("result"):
+        heading = f"Validation (best evaluation, step {best.get('step', '?')})"
+    else:
+        heading = "Validation (end of training)"
+    return heading, folder_validation(training)
+
+
 def _body(metadata: ModelMetadata, folder: str) -> str:
     t = metadata.training
     result = t.get("result", {})
+    heading, validation = _validation(t)
     lines = [
         *_summary(metadata, folder),
         "",
@@ -109,9 +120,9 @@ def _body(metadata: ModelMetadata, folder: str) -> str:
         "",
         *_hyper(t.get("config", {})),
         "",
-        "## Validation (end of training)",
+        f"## {heading}",
         "",
-        *_metrics_table(result.get("final_validation") or {}),
+        *_metrics_table(validation),
         "",
         "Metrics follow trec_eval (pytrec_eval via ir-measures): linear gains, log2 discount, ties by doc id.",
         "",
@@ -153,8 +164,7 @@ def _summary(metadata: ModelMetadata, folder: str) -> list[str]:
         f"- **Base model**: `{shown_model(metadata.base_model)}`" + (" (LoRA adapter)" if metadata.adapter else ""),
         f"- **Outputs**: {outputs}; score = {metadata.score}; probabilities by {metadata.activation}",
         input_line,
-        f"- **Training data**: `{Path(str(t.get('data') or '?')).name}` ({t.get('train_queries', '?')} queries, "
-        f"{t.get('train_pairs', '?')} judged pairs)",
+        f"- **Training data**: `{Path(str(t.get('data') or '?')).name}` ({_trained_on(t)})",
         f"- **Labels**: {labels.get('scheme', '?')}, relevant when gain >= {labels.get('relevant_gain', '?')}",
         f"- **Loss**: {loss_text}",
     ]
@@ -166,13 +176,24 @@ def _summary(metadata: ModelMetadata, folder: str) -> list[str]:
     return lines + _folder_notes(metadata)
 
 
+def _trained_on(training: dict[str, Any]) -> str:
+    """The queries and judged pairs trained on, and the training split's when those were fewer."""
+    used = f"{training.get('train_queries', '?')} queries, {training.get('train_pairs', '?')} judged pairs"
+    split = (training.get("train_split_queries"), training.get("train_split_pairs"))
+    if None in split or split == (training.get("train_queries"), training.get("train_pairs")):
+        return used
+    sampling = (training.get("config") or {}).get("sampling") or {}
+    limit = f", sampling.max_pairs {sampling['max_pairs']}" if sampling.get("max_pairs") is not None else ""
+    return f"{used} trained on; the training split has {split[0]} queries and {split[1]} pairs{limit}"
+
+
 def _folder_notes(metadata: ModelMetadata) -> list[str]:
     """What this folder adds to the training run: its checkpoint, calibration, fusion."""
     lines = []
     best = metadata.training.get("best")
-    if best:
-        best_metric = {k: v for k, v in best.items() if k != "step"}
-        lines.append(f"- **This folder**: best validation checkpoint (step {best.get('step')}, {best_metric})")
+    if best and not metadata.training.get("result"):
+        chosen = ", ".join(f"{k.removeprefix('eval_')} {_fmt(v)}" for k, v in best.items() if k != "step")
+        lines.append(f"- **This folder**: best validation checkpoint (step {best.get('step')}, {chosen})")
     if metadata.calibration:
         lines.append(
             f"- **Calibration**: {metadata.calibration.get('method')} fitted on "

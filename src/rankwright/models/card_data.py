@@ -88,14 +88,23 @@ def metric_type(name: str) -> tuple[str, str]:
     return f"{kind}_at_{match.group(3)}", f"{shown}@{match.group(3)}"
 
 
+def folder_validation(training: dict[str, Any]) -> dict[str, Any]:
+    """The validation metrics (``eval_*``) of a folder's weights, from its training record:
+    best/'s (a ``best`` record, no run ``result``) are those of the best evaluation (all of
+    them in ``validation``; older folders kept only the chosen metric), final/'s those of
+    the end of training."""
+    result = training.get("result") or {}
+    best = training.get("best")
+    if best and not result:
+        return training.get("validation") or {k: v for k, v in best.items() if k != "step"}
+    return result.get("final_validation") or {}
+
+
 def measured(metadata: ModelMetadata) -> dict[str, Any]:
     """The validation ranking metrics this folder was measured at: the end of training
     for ``final/``, the best evaluation for ``best/`` (keys without ``eval_``; all
     validation queries; runtime, loss and informative-query means left out)."""
-    t = metadata.training
-    values = (t.get("result") or {}).get("final_validation") or {
-        k: v for k, v in (t.get("best") or {}).items() if k != "step"
-    }
+    values = folder_validation(metadata.training)
     out = {}
     for key, value in values.items():
         name = key.removeprefix("eval_")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC_ID, QUERY_ID
+from rankwright.evaluation.standing import below_warning
 from rankwright.inference.fusion import METRIC, fit_fusion, required_components
 
 log = logging.getLogger(__name__)
@@ -119,10 +120,10 @@ def guard_rail(alone: dict[str, float], chosen: str, chosen_value: float, uses: 
         value = alone.get(model)
         for other in ("first_stage", "dense", "popularity"):
             if value is not None and other in alone and value < alone[other]:
-                messages.append(
-                    f"WARNING: the {names[model]}'s validation {METRIC} ({value:.4f}) is below the "
-                    f"{names[other]}'s ({alone[other]:.4f}): on this data it alone would make ranking worse."
+                words = below_warning(
+                    f"the {names[model]}", f"the {names[other]}", f"validation {METRIC}", value, alone[other]
                 )
+                messages.append(f"{words}: on this data it alone would make ranking worse.")
     words = {"first_stage": names["first_stage"], "dense": "dense rerank"}
     label = re.sub(r"\b(first_stage|dense)\b", lambda m: words[m.group(1)], chosen)
     if uses:

@@ -156,6 +156,7 @@ def train_bi_encoder(
     sentence-transformers then adds mean pooling and says so) on ``train_data``."""
     from transformers import set_seed
 
+    from rankwright.training.baselines import check_against_baselines, pair_documents
     from rankwright.training.result import TrainResult
 
     started = time.perf_counter()
@@ -167,6 +168,8 @@ def train_bi_encoder(
     output = run.trainer.train()
     train_seconds = time.perf_counter() - train_start
     summary = _summary(config, run, output, train_seconds, rows, skipped, started)
+    documents = pair_documents(train_data, val_data)
+    summary["baselines"] = check_against_baselines(run.saver, run.validation, documents, config.progress)
     final_dir = _files(run, summary)
     log.info(
         "bi-encoder trained in %.1f s (%d steps); final model: %s%s",
@@ -201,6 +204,13 @@ def _rows(config: TrainConfig, train_data: RelevanceData, scheme: LabelScheme) -
     return rows, skipped
 
 
+def _used(train_data: RelevanceData, scheme: LabelScheme) -> tuple[int, int]:
+    """(queries, judged pairs) training rows are drawn from: the queries with a relevant document."""
+    relevant = pd.Series(np.asarray(scheme.relevant(train_data.pairs[LABEL]), dtype=bool))
+    kept = relevant.groupby(train_data.pairs[QUERY_ID].to_numpy()).transform("any").to_numpy()
+    return int(train_data.pairs.loc[kept, QUERY_ID].nunique()), int(kept.sum())
+
+
 def _trainer(
     config: TrainConfig,
     train_data: RelevanceData,
@@ -214,7 +224,7 @@ def _trainer(
     from datasets import Dataset
     from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
-    from rankwright.training.result import training_record
+    from rankwright.training.result import best_record, training_record
     from rankwright.training.trainer import EarlyStopCallback, SaveBestCallback, ValidationClock
 
     t = config.training
@@ -228,13 +238,16 @@ def _trainer(
         activation="sigmoid",
         score="cosine",
         base_model=config.model.name,
-        training=training_record(config, train_data, train_rows=len(rows["anchor"])),
+        training=training_record(config, train_data, used=_used(train_data, scheme), train_rows=len(rows["anchor"])),
     )
     validation, evaluator = _validation(config, val_data, scheme, model, metadata)
     out = Path(config.output_dir)
     saver = SaveBestCallback(
-        lambda trained, step, metric: _save(model, metadata, out / "best", {"best": {"step": step, **metric}}),
+        lambda trained, step, metric, metrics=None: _save(
+            model, metadata, out / "best", best_record(step, metric, metrics)
+        ),
         t.metric_for_best_model,
+        validation=validation,
     )
     stopper = None
     if t.early_stopping_patience is not None and validation is not None:

@@ -29,6 +29,7 @@ from rankwright.models.loading import model_type_of, prompt_metadata, resolve_mo
 from rankwright.models.metadata import ModelMetadata
 from rankwright.models.truncation import cut_warnings_once
 from rankwright.training.arguments import training_arguments
+from rankwright.training.baselines import check_against_baselines, pair_documents
 from rankwright.training.checks import (
     TrainingSetupError,
     check_calibration_setup,
@@ -39,7 +40,7 @@ from rankwright.training.checks import (
 from rankwright.training.config import TrainConfig
 from rankwright.training.lean import slim_output
 from rankwright.training.model_setup import model_and_head
-from rankwright.training.result import TrainResult, finish_folder, training_record
+from rankwright.training.result import TrainResult, best_record, finish_folder, training_record
 from rankwright.training.sampling import EpochExamples, LengthGroupedSampler, Pool, collate_examples
 from rankwright.training.sharding import RankBatchSampler
 from rankwright.training.trainer import (
@@ -257,7 +258,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     set_seed(config.training.seed)
     model, tokenizer, head = model_and_head(config, model_type, data.scheme, loss)
     examples = _examples_and_collator(config, data, loss, grouped, tokenizer, head)
-    metadata = _metadata(config, model_type, head, data)
+    metadata = _metadata(config, model_type, head, data, examples.examples.used())
     run = _trainer_and_callbacks(config, model, tokenizer, head, loss, examples, metadata, data, callbacks)
     resume_from = _resume(config, run)
     trained = _run_training(run, resume_from)
@@ -298,8 +299,9 @@ def _examples_and_collator(
     return _Examples(examples, lengths_fn, collator)
 
 
-def _metadata(config: TrainConfig, model_type: str, head: Any, data: _Data) -> ModelMetadata:
-    """What the model folders' ``rankwright.json`` says of the model and its training."""
+def _metadata(config: TrainConfig, model_type: str, head: Any, data: _Data, used: tuple[int, int]) -> ModelMetadata:
+    """What the model folders' ``rankwright.json`` says of the model and its training
+    (``used``: the queries and judged pairs the examples are drawn from)."""
     num_labels = head.num_labels
     generative = model_type == "generative"
     return ModelMetadata(
@@ -312,7 +314,7 @@ def _metadata(config: TrainConfig, model_type: str, head: Any, data: _Data) -> M
         prompt=prompt_metadata(head) if generative else None,
         base_model=config.model.name,
         adapter=config.lora.enabled,
-        training=training_record(config, data.train),
+        training=training_record(config, data.train, used=used),
     )
 
 
@@ -355,10 +357,11 @@ def _trainer_and_callbacks(
         )
     best_dir = out / "best"
     saver = SaveBestCallback(
-        lambda trained, step, metric: save_model(
-            trained, tokenizer, metadata, best_dir, {"best": {"step": step, **metric}}
+        lambda trained, step, metric, metrics=None: save_model(
+            trained, tokenizer, metadata, best_dir, best_record(step, metric, metrics)
         ),
         t.metric_for_best_model,
+        validation=validation,
     )
     stopper = (
         EarlyStopCallback(t.metric_for_best_model, t.early_stopping_patience, t.early_stopping_threshold)
@@ -444,10 +447,13 @@ def _summary(config: TrainConfig, run: _Run, trained: _Trained, started: float) 
 def _files(
     config: TrainConfig, run: _Run, summary: dict[str, Any], calibration: str | None, data: _Data, started: float
 ) -> None:
-    """final/ (calibrated as asked, best/ too), the training report and ``train_summary.json``.
+    """The best model against random order and BM25 on the validation queries, final/
+    (calibrated as asked, best/ too), the training report and ``train_summary.json``.
     Files are written once, by rank 0; the other ranks wait until they exist."""
     trainer = run.trainer
     if trainer.is_world_process_zero():
+        documents = pair_documents(data.train, data.val, data.test)
+        summary["baselines"] = check_against_baselines(run.saver, run.validation, documents, config.progress)
         save_model(trainer.model, run.tokenizer, run.metadata, run.final_dir, {"result": summary})
         if calibration is not None:
             _calibrate(config, run, summary, calibration, data, started)

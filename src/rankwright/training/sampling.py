@@ -121,6 +121,14 @@ class EpochExamples(Dataset):
     def __len__(self) -> int:
         return len(self.group_queries) if self.grouped else len(self.pair_rows)
 
+    def used(self) -> tuple[int, int]:
+        """(queries, judged pairs) the examples are drawn from: in pairs mode the pairs
+        kept (``max_pairs``) and their queries; in groups mode the queries with a usable
+        group and their judged pairs."""
+        if self.grouped:
+            return len(self.group_queries), sum(len(self.pool.by_query[q]) for q in self.group_queries)
+        return len(np.unique(self.pool.pair_query[self.pair_rows])), len(self.pair_rows)
+
     def __getitem__(self, i: int) -> Example:
         return self.examples[i]
 

@@ -27,7 +27,8 @@ from transformers.trainer_callback import ExportableState
 from transformers.trainer_utils import seed_worker
 
 from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
-from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run
+from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run, measure_names
+from rankwright.evaluation.significance import compared_metrics
 from rankwright.inference.reranker import Reranker
 from rankwright.losses.base import RerankLoss
 from rankwright.training import distributed
@@ -45,6 +46,14 @@ class ValidationSet:
         self.qrels = pd.DataFrame({QUERY_ID: self.pairs[QUERY_ID], DOC_ID: self.pairs[DOC_ID], GAIN: gains})
         self.relevant_gain = relevant_gain
         self.metrics = metrics
+        # the last evaluation's per-query values of the metric baselines are tested on
+        # (query_id -> value; rank 0 only, where the metrics are computed)
+        self.last_per_query: dict[str, float] = {}
+
+    @property
+    def check_metric(self) -> str:
+        """The metric the best model is tested on against random order and BM25 (nDCG@10)."""
+        return compared_metrics(list(measure_names(self.metrics, self.relevant_gain)))[0]
 
     @property
     def n_queries(self) -> int:
@@ -66,6 +75,7 @@ class ValidationSet:
         """The ranking metrics of one score per validation pair."""
         run = self.pairs[[QUERY_ID, DOC_ID]].assign(**{SCORE: scores})
         result = evaluate_run(run, self.qrels, self.relevant_gain, self.metrics)
+        self.last_per_query = {str(q): float(v) for q, v in result.per_query[self.check_metric].items()}
         means = result.mean("all")
         informative = result.mean("informative")
         out = dict(means)
@@ -230,19 +240,24 @@ class ValidationClock(TrainerCallback):
 
 class SaveBestCallback(TrainerCallback, RestorableState):
     """Saves the model to ``best/`` whenever the chosen validation metric improves
-    (``save_fn(model, step=..., metric=...)``; the Trainer passes its model to callbacks).
-    The best value, its step and the history survive a resume (:class:`RestorableState`),
-    so a resumed run's first evaluation is compared with the best before the interruption."""
+    (``save_fn(model, step=..., metric=..., metrics=...)``: the chosen metric's value and
+    every validation metric of that evaluation; the Trainer passes its model to callbacks).
+    The best value, its step, the history and, given ``validation``, the best evaluation's
+    per-query values (``ValidationSet.last_per_query``, what ``train`` tests against random
+    order and BM25 at the end) survive a resume (:class:`RestorableState`), so a resumed
+    run's first evaluation is compared with the best before the interruption."""
 
-    ATTRIBUTES = ("best", "best_step", "history")
+    ATTRIBUTES = ("best", "best_step", "history", "best_per_query")
 
-    def __init__(self, save_fn, metric: str, greater_is_better: bool = True):
+    def __init__(self, save_fn, metric: str, greater_is_better: bool = True, validation: ValidationSet | None = None):
         self.save_fn = save_fn
         self.metric = metric if metric.startswith("eval_") else f"eval_{metric}"
         self.sign = 1.0 if greater_is_better else -1.0
+        self.validation = validation
         self.best: float | None = None
         self.best_step: int | None = None
         self.history: list[dict[str, float]] = []
+        self.best_per_query: dict[str, float] = {}
 
     def on_evaluate(self, args, state, control, model=None, metrics=None, **kwargs):
         if not metrics or self.metric not in metrics:
@@ -252,8 +267,11 @@ class SaveBestCallback(TrainerCallback, RestorableState):
         if self.best is None or self.sign * value > self.sign * self.best:
             self.best = value
             self.best_step = state.global_step
+            if self.validation is not None:
+                self.best_per_query = dict(self.validation.last_per_query)
             if state.is_world_process_zero:
-                self.save_fn(model, step=state.global_step, metric={self.metric: value})
+                measured = {k: v for k, v in metrics.items() if k.startswith("eval_") and k != "eval_runtime"}
+                self.save_fn(model, step=state.global_step, metric={self.metric: value}, metrics=measured)
                 log.info("new best %s = %.4f at step %d", self.metric, value, state.global_step)
 
 
