@@ -245,7 +245,9 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     added to the Trainer's, e.g. for custom logging or timing."""
     started = time.perf_counter()
     data = _Data(*_datasets(config))
-    model_type = model_type_of(resolve_model_path(config.model.name), config.model.type)
+    # an explicit model.type needs no model yet: setup errors come before a missing model's
+    name = config.model.name if config.model.type else resolve_model_path(config.model.name)
+    model_type = model_type_of(name, config.model.type)
     if model_type == "bi-encoder":
         from rankwright.training.bi_encoder import train_bi_encoder
 
