@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, FileNotFoundError) as err:  # ValueError includes DataError
         log.error("%s", err)
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C; an Interrupted says what the command left behind
+        log.error("interrupted: rankwright %s; %s", args.command, str(err) or "stopped")
+        return 130
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report (rank 0's)
         _report(args.command, result)
     return 0

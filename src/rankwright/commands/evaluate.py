@@ -20,10 +20,13 @@ from rankwright.evaluation.evaluate import Evaluation, evaluate_scores
 from rankwright.evaluation.html_report import write_report
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
+from rankwright.output_guard import claim_folder, writes_output
 
 log = logging.getLogger(__name__)
 
 SCORERS = ("auto", "bm25", "run", "model")
+#: what evaluate writes into its folder
+OUTPUTS = ("metrics.json", "per_query.csv", "run.trec", "predictions.parquet", "report.html", "figures")
 
 
 def model_label(model: str) -> str:
@@ -88,6 +91,7 @@ def _scorer_and_mode(config: EvaluateConfig, loaded: LoadedData) -> tuple[str, s
     return scorer, "qrels"
 
 
+@writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: EvaluateConfig) -> Evaluation:
     loaded = load_data(config)
     scorer, mode = _scorer_and_mode(config, loaded)
