@@ -146,7 +146,7 @@ def claim_folder(
             f"--overwrite true replaces them, or give a fresh {flag}{hint}"
         )
     if _main_process():
-        log.info("--overwrite: removing the earlier run's %s from %s", _listing(found, shown=len(found)), folder)
+        log.info("replacing an earlier run (overwrite): removing %s from %s", _listing(found, len(found)), folder)
         for path in found:
             _remove(path)
     return claim
@@ -168,7 +168,7 @@ def claim_file(path: str | Path, *, overwrite: bool, flag: str = "--output", com
             f"--overwrite true replaces {'it' if one else 'them'}, or give another {flag}"
         )
     if found and _main_process():
-        log.info("--overwrite: removing the earlier %s", ", ".join(str(p) for p in found))
+        log.info("replacing an earlier run (overwrite): removing %s", " and ".join(map(str, found)))
         for found_path in found:
             _remove(found_path)
     return claim
