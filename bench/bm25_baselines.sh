@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
-rankwright evaluate --config configs/homedepot_bm25.yaml --output_dir bench/results/homedepot_bm25 --progress false
-rankwright evaluate --config configs/cranfield_bm25.yaml --output_dir bench/results/cranfield_bm25 --progress false
+rankwright evaluate --config configs/homedepot_bm25.yaml --output_dir bench/results/homedepot_bm25 --progress false --overwrite true
+rankwright evaluate --config configs/cranfield_bm25.yaml --output_dir bench/results/cranfield_bm25 --progress false --overwrite true

@@ -52,7 +52,7 @@ METRICS = ("ndcg@10", "map", "mrr", "recall@100")
 
 
 def sh(args: list[str], log: list[dict]) -> float:
-    command = ["rankwright", *args, "--progress", "false"]
+    command = ["rankwright", *args, "--progress", "false", "--overwrite", "true"]  # a rerun replaces its results
     print("$", shlex.join(command), flush=True)
     seconds = timed_run([sys.executable, "-m", "rankwright.cli", *command[1:]], cwd=REPO)
     log.append({"command": shlex.join(command), "seconds": round(seconds, 1)})

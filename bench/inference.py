@@ -68,6 +68,7 @@ def export(model: str, out: Path) -> Path:
     """The model folder with onnx/model.onnx and onnx/model_int8.onnx (made once)."""
     if not (out / "onnx" / "model_int8.onnx").is_file():
         command = ["rankwright", "export", "--model", model, "--output", str(out), "--onnx", "true", "--int8", "true"]
+        command += ["--overwrite", "true"]  # an export cut short before its int8 file
         subprocess.run(command, check=True)
     return out
 

@@ -47,7 +47,7 @@ def main() -> None:
         "--output.dir",
         str(pairs_dir),
     ]
-    seconds = {"pairs": run(["rankwright", "pairs", *config, *data])}
+    seconds = {"pairs": run(["rankwright", "pairs", *config, *data, "--overwrite", "true"])}  # a rerun replaces them
     seconds["train"] = run(
         [
             "rankwright",
@@ -74,6 +74,8 @@ def main() -> None:
             str(args.learning_rate),
             "--output_dir",
             str(model_dir),
+            "--overwrite",
+            "true",
             "--progress",
             "false",
         ]

@@ -57,6 +57,7 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
     out = out_root / name
     cache = ["--dense.cache_dir", str(out_root / "embedding_cache")]  # scenarios share the dense embeddings
     command = ["rankwright", "recipe", *args, *cache, *extra, "--output_dir", str(out), "--progress", "false"]
+    command += ["--overwrite", "true"]  # a rerun replaces the scenario's earlier results
     if reuse and (out / "recipe.json").exists():
         print(f"reusing {out / 'recipe.json'}", flush=True)
         seconds = None

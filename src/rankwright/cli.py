@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError, OSError, ImportError) as err:  # DataError; a model or file not found; extras
         log.error("%s", err, exc_info=args.verbose)  # -v: with the traceback
         return 2
+    except KeyboardInterrupt as err:  # Ctrl-C; an Interrupted says what the command left behind
+        log.error("interrupted: rankwright %s; %s", args.command, str(err) or "stopped")
+        return 130
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one report (rank 0's)
         _report(args.command, result)
     return 0

@@ -4,8 +4,10 @@ shipped config."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +166,22 @@ def test_movielens_100k_with_the_shipped_config(shared_data, tmp_path, capsys):
     evaluation = json.loads((tmp_path / "evaluation.json").read_text())["systems"]
     assert evaluation["popularity"]["ndcg@10"] > evaluation["random"]["ndcg@10"]
     assert "leakage check (split by time): passed on 942 users" in capsys.readouterr().out
+
+
+def test_a_second_build_into_the_same_folder_is_refused_unless_overwrite(built, tmp_path, caplog):
+    from rankwright.commands.pairs import EVALUATION_FILE, OUTPUTS
+
+    out = tmp_path / "out"
+    shutil.copytree(built / "out", out)
+    assert all(any(fnmatch.fnmatchcase(p.name, q) for q in (*OUTPUTS, EVALUATION_FILE)) for p in out.iterdir())
+    (out / "notes.txt").write_text("mine")
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()}
+    argv = pairs_args(built / "ratings.tsv", built / "films.csv", out)
+    with caplog.at_level(logging.ERROR):
+        assert cli(argv) == 2
+    assert f"{out} already holds an earlier run's results" in caplog.text
+    assert "--overwrite true" in caplog.text and "--output.dir" in caplog.text
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.rglob("*") if p.is_file()} == before
+    assert cli([*argv, "--overwrite", "true"]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "train.jsonl").read_bytes() == (built / "out" / "train.jsonl").read_bytes()

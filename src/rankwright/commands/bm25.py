@@ -11,6 +11,7 @@ from rankwright.commands.configs import BM25CommandConfig
 from rankwright.data.loading import load_data
 from rankwright.data.readers import write_run
 from rankwright.data.records import RelevanceData
+from rankwright.output_guard import claim_file, writes_output
 from rankwright.retrieval.bm25 import BM25, BM25Config
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def bm25_run(
     return index.score_candidates(subset.pairs, progress=progress)
 
 
+@writes_output(lambda config: claim_file(config.output, overwrite=config.overwrite))
 def main(config: BM25CommandConfig) -> pd.DataFrame:
     loaded = load_data(config)
     mode = resolve_mode(config.mode, loaded.full)

@@ -28,6 +28,7 @@ from rankwright.evaluation.comparison import (  # noqa: F401 (re-exported from t
     per_query_table,
 )
 from rankwright.evaluation.config import CompareConfig
+from rankwright.output_guard import claim_folder, writes_output
 
 __all__ = [
     "CONVENTIONS",
@@ -42,6 +43,9 @@ __all__ = [
     "per_query_table",
     "run_names",
 ]
+
+#: what compare writes into its folder
+OUTPUTS = ("compare.json", "per_query.csv", "compare.html", "figures")
 
 
 def run_names(paths: list[str], names: list[str] | None) -> list[str]:
@@ -79,6 +83,7 @@ def check_runs(config: CompareConfig) -> list[str]:
     return names
 
 
+@writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: CompareConfig) -> Comparison:
     names = check_runs(config)
     loaded = load_data(config)

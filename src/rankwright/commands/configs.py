@@ -20,6 +20,7 @@ from rankwright.data.config import (  # noqa: F401 (SUBSETS: re-exported)
 from rankwright.evaluation.config import CompareConfig, EvalOptions, RankingConfig  # noqa: F401 (CompareConfig: re-exported)
 from rankwright.inference.config import DEFAULT_OPSET, METHODS, Int8Config
 from rankwright.mining.config import MiningConfig, TeacherConfig
+from rankwright.output_guard import overwrite_field
 from rankwright.retrieval.config import BM25Config, RetrieverConfig
 from rankwright.serving.config import ServingConfig
 
@@ -30,6 +31,7 @@ class SplitCommandConfig:
     labels: LabelConfig = field(default_factory=LabelConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     output_dir: str = field(default="runs/split", metadata={"help": "folder for train/val/test files"})
+    overwrite: bool = overwrite_field()
 
 
 @dataclass
@@ -37,6 +39,7 @@ class BM25CommandConfig(DataSelection):
     mode: str = field(default="auto", metadata={"help": "rerank given candidates or retrieve from the corpus"})
     bm25: BM25Config = field(default_factory=BM25Config)
     output: str = field(default="runs/bm25.trec", metadata={"help": "TREC run file to write"})
+    overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -52,6 +55,7 @@ class EvaluateConfig(RunDataSelection):
     bm25: BM25Config = field(default_factory=BM25Config)
     eval: EvalOptions = field(default_factory=EvalOptions)
     output_dir: str = field(default="runs/evaluate", metadata={"help": "folder for metrics.json, run, predictions"})
+    overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
     report: bool = field(default=True, metadata={"help": "write report.html and figures next to metrics.json"})
     baseline: str | None = field(
@@ -70,6 +74,7 @@ class RerankConfig:
     top_k: int | None = field(default=None, metadata={"help": "rerank only the run's top k per query"})
     batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
     output: str = field(default="runs/reranked.trec", metadata={"help": "TREC run file to write"})
+    overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -79,6 +84,7 @@ class MineConfig(DataSelection):
     mining: MiningConfig = field(default_factory=MiningConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     output: str = field(default="runs/mined.jsonl", metadata={"help": "grouped JSONL to write"})
+    overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -86,6 +92,7 @@ class MineConfig(DataSelection):
 class TeacherScoreConfig(DataSelection):
     model: str = field(default="", metadata={"help": "the teacher: a trained model folder (or a HF model)"})
     output: str = field(default="runs/teacher.jsonl", metadata={"help": "grouped JSONL to write"})
+    overwrite: bool = overwrite_field()
     batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
@@ -102,6 +109,7 @@ class RetrieveRerankConfig(DataSelection):
         default_factory=lambda: RankingConfig(ndcg_at=[10], precision_at=[10], recall_at=[10, 100])
     )
     output_dir: str = field(default="runs/retrieve_rerank", metadata={"help": "runs, metrics.json, per_query.csv"})
+    overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -143,6 +151,7 @@ class FuseConfig(HeldOutSelection):
 class ExportConfig(DataSelection):
     model: str = field(default="", metadata={"help": "trained model folder (full weights or LoRA adapter)"})
     output: str = field(default="", metadata={"help": "folder to write"})
+    overwrite: bool = overwrite_field()
     merge: bool = field(default=True, metadata={"help": "merge LoRA adapters into the base weights"})
     onnx: bool = field(default=False, metadata={"help": "also write onnx/model.onnx (cross-encoders; CPU inference)"})
     int8: bool = field(default=False, metadata={"help": "also write onnx/model_int8.onnx (dynamic int8; implies onnx)"})
@@ -159,6 +168,9 @@ class QuickstartConfig:
     learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate"})
     seed: int = field(default=42, metadata={"help": "seed of the split, sampling and training"})
     output_dir: str = field(default="runs/quickstart", metadata={"help": "model folders and metrics"})
+    overwrite: bool = overwrite_field(
+        True, "replace the previous quickstart's results in output_dir (false: refuse to, as other commands do)"
+    )
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
 

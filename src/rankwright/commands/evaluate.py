@@ -21,10 +21,13 @@ from rankwright.evaluation.html_report import write_report
 from rankwright.evaluation.standing import BM25, RANDOM
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
+from rankwright.output_guard import claim_folder, writes_output
 
 log = logging.getLogger(__name__)
 
 SCORERS = ("auto", "bm25", "run", "model")
+#: what evaluate writes into its folder
+OUTPUTS = ("metrics.json", "per_query.csv", "run.trec", "predictions.parquet", "report.html", "figures")
 
 
 def model_label(model: str) -> str:
@@ -131,6 +134,7 @@ def _system_run(
     return load_scores(config.run), Path(config.run).stem
 
 
+@writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: EvaluateConfig) -> Evaluation:
     loaded = load_data(config)
     scorer, mode = _scorer_and_mode(config, loaded)

@@ -38,11 +38,24 @@ from rankwright.models.card import write_model_card
 from rankwright.models.loading import load_adapter_model, model_type_of, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
 from rankwright.models.st_config import write_cross_encoder_config
+from rankwright.output_guard import Claim, claim_folder, writes_output
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "export_report.json"
 METRICS = ("ndcg@10", "map")
+#: a model folder's files (weights, configs, tokenizer, card, ONNX, sentence-transformers modules)
+MODEL_FILES = ("*.json", "*.safetensors", "*.bin", "*.txt", "*.model", "*.md", "*.jinja", ONNX_DIR, "[0-9]_*")
+
+
+def _claim(config: ExportConfig) -> Claim | None:
+    """The output folder, unless there is none (an error below) or it is the model's own
+    (ONNX files added in place); with ``overwrite`` an earlier model's files go first."""
+    if not config.output or Path(config.model).resolve() == Path(config.output).resolve():
+        return None
+    source = Path(config.model)
+    names = [p.name for p in source.iterdir()] if source.is_dir() else []
+    return claim_folder(config.output, (*MODEL_FILES, *names), overwrite=config.overwrite, flag="--output")
 
 
 def merge_adapter(model_dir: str, output: str) -> Path:
@@ -64,6 +77,7 @@ def _has_data(config: ExportConfig) -> bool:
     return bool(config.data.path or config.data.corpus)
 
 
+@writes_output(_claim)
 def main(config: ExportConfig) -> Path:
     """Write the folder (and its ONNX files, and their comparison with torch); returns
     the folder."""

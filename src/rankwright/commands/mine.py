@@ -15,6 +15,7 @@ from rankwright.commands.configs import MineConfig
 from rankwright.data.loading import load_data
 from rankwright.mining.negatives import Miner, group_record
 from rankwright.mining.teacher import load_teacher
+from rankwright.output_guard import Claim, claim_file, writes_output
 from rankwright.retrieval import build_retriever
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,11 @@ def summary_path(output: str | Path) -> Path:
     return output.with_name(output.name.removesuffix(".jsonl") + ".summary.json")
 
 
+def _claim(config: MineConfig) -> Claim:
+    return claim_file(config.output, overwrite=config.overwrite, companions=[summary_path(config.output).name])
+
+
+@writes_output(_claim)
 def main(config: MineConfig) -> dict[str, Any]:
     config.mining.check()
     teacher = load_teacher(config.teacher)

@@ -20,13 +20,24 @@ from rankwright.interactions.evaluation import (
     read_popularity,
     read_scores,
 )
-from rankwright.interactions.output import read_pairs
+from rankwright.interactions.output import PARTS, read_pairs
 from rankwright.interactions.pipeline import POPULARITY_FILE, SUMMARY_FILE, build_pairs
 from rankwright.interactions.selection import select_with_popularity
+from rankwright.interactions.splitting import SPLITS
+from rankwright.output_guard import Claim, claim_folder, writes_output
 
 log = logging.getLogger(__name__)
 
 EVALUATION_FILE = "evaluation.json"
+#: what building the pairs writes into output.dir
+OUTPUTS = (*(f"{s}.{ext}" for s in SPLITS for ext in ("jsonl", "parquet")), PARTS, SUMMARY_FILE, POPULARITY_FILE)
+
+
+def _claim(config: PairsConfig) -> Claim | None:
+    """The build's output folder (``build: false`` only adds evaluation.json to the pairs there)."""
+    if not config.build:
+        return None
+    return claim_folder(config.output.dir, (*OUTPUTS, EVALUATION_FILE), overwrite=config.overwrite, flag="--output.dir")
 
 
 @dataclass
@@ -99,6 +110,7 @@ def select_split(config: PairsConfig, pairs, scores, popularity) -> dict[str, An
     )
 
 
+@writes_output(_claim)
 def main(config: PairsConfig) -> PairsResult:
     config.check()
     out_dir = Path(config.output.dir)

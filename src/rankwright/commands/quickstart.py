@@ -33,6 +33,7 @@ from rankwright.inference.reranker import Reranker
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.loading import load_sequence_classifier
 from rankwright.models.metadata import ModelMetadata
+from rankwright.output_guard import claim_folder, writes_output
 from rankwright.retrieval.bm25 import BM25
 from rankwright.training.config import TrainConfig
 from rankwright.training.run import train
@@ -40,6 +41,8 @@ from rankwright.training.run import train
 log = logging.getLogger(__name__)
 
 DEMO_LABELS = {"scheme": "graded", "relevant_gain": 2}
+#: what quickstart writes into output_dir (replaced on a rerun unless --overwrite false)
+OUTPUTS = ("train", "eval", "quickstart.json")
 
 
 @dataclass
@@ -60,6 +63,7 @@ def _untrained(model: str, max_length: int, seed: int) -> Reranker:
     return Reranker(weights, CrossEncoderHead(tokenizer, max_length), ModelMetadata(max_length=max_length))
 
 
+@writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: QuickstartConfig) -> QuickstartResult:
     started = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -19,6 +19,7 @@ from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, S
 from rankwright.inference.candidates import FIRST_STAGE_SCORE, attach_texts
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
+from rankwright.output_guard import claim_file, writes_output
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: 
     return out
 
 
+@writes_output(lambda config: claim_file(config.output, overwrite=config.overwrite))
 def main(config: RerankConfig) -> pd.DataFrame:
     if not config.model:
         raise ValueError("rerank needs model=<folder>")

@@ -28,9 +28,14 @@ from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
 from rankwright.inference.candidates import attach_texts
 from rankwright.inference.reranker import Reranker
+from rankwright.output_guard import claim_folder, writes_output
 from rankwright.retrieval import build_retriever
+from rankwright.retrieval.config import KINDS
 
 log = logging.getLogger(__name__)
+
+#: what retrieve-rerank writes into its folder
+OUTPUTS = (*(f"{kind}.trec" for kind in KINDS), "reranked.trec", "metrics.json", "per_query.csv")
 
 
 @dataclass
@@ -64,6 +69,7 @@ class _Retrieved:
     queries: int
 
 
+@writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     if not config.model:
         raise ValueError("retrieve-rerank needs model=<folder>")

@@ -7,12 +7,17 @@ import logging
 from pathlib import Path
 
 from rankwright.commands.configs import SplitCommandConfig
+from rankwright.data.config import SPLIT_NAMES
 from rankwright.data.readers import read_relevance
 from rankwright.data.records import DOC_ID, PAIR_COLUMNS, QUERY_ID
 from rankwright.data.split import split_data
 from rankwright.evaluation.report import write_json
+from rankwright.output_guard import claim_folder, writes_output
 
 log = logging.getLogger(__name__)
+
+#: what split writes into its folder
+OUTPUTS = (*(f"{name}.parquet" for name in SPLIT_NAMES), "split.json", "qrels", "corpus.jsonl", "queries.jsonl")
 
 
 def _write_beir_texts(out: Path, corpus: dict[str, str], queries: dict[str, str]) -> None:
@@ -25,6 +30,7 @@ def _write_beir_texts(out: Path, corpus: dict[str, str], queries: dict[str, str]
             handle.write(json.dumps({"_id": qid, "text": text}, ensure_ascii=False) + "\n")
 
 
+@writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: SplitCommandConfig) -> dict[str, str]:
     """Write ``train|val|test.parquet`` (rankwright's pair columns, readable by every
     command) and ``split.json``; for collections also ``qrels/<split>.tsv``."""

@@ -15,10 +15,12 @@ from rankwright.commands.configs import TeacherScoreConfig
 from rankwright.data.loading import load_data
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
 from rankwright.inference.reranker import Reranker
+from rankwright.output_guard import claim_file, writes_output
 
 log = logging.getLogger(__name__)
 
 
+@writes_output(lambda config: claim_file(config.output, overwrite=config.overwrite))
 def main(config: TeacherScoreConfig) -> Path:
     if not config.model:
         raise ValueError("teacher-score needs model=<folder>")

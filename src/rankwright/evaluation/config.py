@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rankwright.data.config import RunDataSelection
+from rankwright.output_guard import overwrite_field
 
 
 @dataclass
@@ -68,4 +69,5 @@ class CompareConfig(RunDataSelection):
     rounds: int = field(default=10_000, metadata={"help": "sign flips of the paired randomisation test"})
     seed: int = field(default=0, metadata={"help": "seed of the randomisation test"})
     output_dir: str = field(default="runs/compare", metadata={"help": "folder for compare.json/.html, per_query.csv"})
+    overwrite: bool = overwrite_field()
     report: bool = field(default=True, metadata={"help": "write compare.html (and figures/differences.png)"})

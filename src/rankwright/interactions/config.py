@@ -14,6 +14,7 @@ from rankwright.interactions.sections import (
     PositivesConfig,
 )
 from rankwright.interactions.splitting import SPLITS, PairSplitConfig
+from rankwright.output_guard import overwrite_field
 
 OUTPUT_FORMATS = ("jsonl", "parquet", "partitioned")
 UNITS = ("user", "query")
@@ -92,6 +93,7 @@ class PairsConfig:
     evaluation: PairsEvaluationConfig = field(default_factory=PairsEvaluationConfig)
     seed: int = field(default=42, metadata={"help": "seed of the user split and every per-user draw"})
     build: bool = field(default=True, metadata={"help": "false: only evaluate the pairs already in output.dir"})
+    overwrite: bool = overwrite_field(help_text="replace the pairs an earlier run left in output.dir (build: true)")
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def check(self) -> None:

@@ -9,6 +9,7 @@ from rankwright.data.config import DataSelection, SplitConfig
 from rankwright.evaluation.config import RankingConfig
 from rankwright.inference.config import METHODS
 from rankwright.mining.config import MiningConfig
+from rankwright.output_guard import overwrite_field
 from rankwright.retrieval.config import DenseConfig, RetrieverConfig
 from rankwright.training.config import LoraConfig, LossConfig, ModelConfig, SamplingConfig, TrainingConfig
 
@@ -116,6 +117,7 @@ class RecipeConfig(DataSelection):
     )
     batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring"})
     output_dir: str = field(default="runs/recipe", metadata={"help": "data, models, runs, compare.html, recipe.json"})
+    overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def check(self) -> None:

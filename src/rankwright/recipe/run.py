@@ -37,6 +37,7 @@ from rankwright.evaluation.ranking import GAIN, RankingConfig
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison
 from rankwright.inference.reranker import Reranker
+from rankwright.output_guard import Claim, claim_folder, writes_output
 from rankwright.recipe.baselines import write_baselines
 from rankwright.recipe.clock import Clock
 from rankwright.recipe.config import RecipeConfig
@@ -49,10 +50,28 @@ from rankwright.recipe.selection import Selection
 from rankwright.recipe.shipping import select_system
 from rankwright.recipe.training import Trained, train_bi_encoder, train_reranker
 from rankwright.recipe.training_data import validation_pairs, write_pairs
-from rankwright.training.run import TrainResult
+from rankwright.training.run import TrainResult, last_complete_checkpoint
 
 #: system -> split (val, test) -> scores of that split's candidates
 Scores = dict[str, dict[str, np.ndarray]]
+
+#: what the recipe writes into output_dir: its training files, each phase's folder, the runs and reports
+OUTPUTS = (
+    "data",
+    "bi_encoder",
+    "warmup",
+    "reranker",
+    "reranker_*",
+    "runs",
+    "baselines.json",
+    "selection.csv",
+    "recipe.json",
+    "compare.json",
+    "compare.html",
+    "per_query.csv",
+    "figures",
+)
+RESUME_HINT = "--training.resume true reruns it there, each training phase continuing from its last checkpoint"
 
 
 @dataclass
@@ -65,6 +84,20 @@ class RecipeResult:
     paths: dict[str, str]
 
 
+def _claim(config: RecipeConfig) -> Claim:
+    resume = config.training.resume
+    return claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite, resume=resume, resume_hint=RESUME_HINT)
+
+
+def _kept_after_interrupt(claim: Claim) -> str | None:
+    """An interrupted recipe keeps its folder when a training phase left a checkpoint."""
+    checkpoints = [c for d in claim.entries() if d.is_dir() and (c := last_complete_checkpoint(d)) is not None]
+    if not checkpoints:
+        return None
+    return f"training checkpoints left in {claim.folder} ({', '.join(checkpoints)}); {RESUME_HINT}"
+
+
+@writes_output(_claim, _kept_after_interrupt)
 def main(config: RecipeConfig) -> RecipeResult:
     """Run every step of the recipe with ``config``; the files go to ``config.output_dir``."""
     config.check()

@@ -9,6 +9,7 @@ from typing import Any
 from rankwright.data.config import DataConfig, LabelConfig, SplitConfig
 from rankwright.evaluation.config import RankingConfig
 from rankwright.models.prompts import PromptConfig
+from rankwright.output_guard import overwrite_field
 
 
 @dataclass
@@ -181,4 +182,7 @@ class TrainConfig:
     lora: LoraConfig = field(default_factory=LoraConfig)
     metrics: RankingConfig = field(default_factory=RankingConfig)
     output_dir: str = field(default="runs/train", metadata={"help": "checkpoints, best/ and final/ model folders"})
+    overwrite: bool = overwrite_field(
+        help_text="replace an earlier run's checkpoints, best/ and final/ in output_dir (training.resume: continue it)"
+    )
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
