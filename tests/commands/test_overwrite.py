@@ -165,8 +165,8 @@ def test_recipe_folder_is_checked_before_any_work(tmp_path, pointwise, caplog, m
     (out / "recipe.json").write_text("{}")
     (out / "cache").mkdir()  # e.g. --dense.cache_dir: not the recipe's to remove
     argv = ["recipe", "--data.path", str(pointwise), *POINTWISE_LABELS, "--output_dir", str(out)]
-    assert_refused(argv, out, "--output_dir", caplog)
-    assert "--training.resume true" in errors(caplog)[0]
+    assert_refused(argv, out, "--output_dir", caplog)  # another run's results, without its fingerprint
+    assert "rerunning the same command continues it" in errors(caplog)[0]
 
     def prepare(config):
         raise ValueError("stop after the guard")

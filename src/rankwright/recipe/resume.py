@@ -34,6 +34,8 @@ STATE = "recipe_state.json"
 PHASE = "phase.json"
 #: configuration keys that do not change what a recipe computes
 IGNORED = ("output_dir", "progress", "overwrite")
+#: nor do these (flattened) keys, of the recipe and of its phases
+IGNORED_KEYS = ("training.resume",)
 
 
 class RecipeMismatchError(ValueError):
@@ -60,36 +62,48 @@ def _file_stamp(path: str | None) -> list[Any] | None:
 def recipe_fingerprint(config: Any) -> dict[str, Any]:
     """Every configuration key (flattened, ``a.b``) but :data:`IGNORED`, and a stamp of
     each data file the configuration names."""
-    keys = {k: v for k, v in _flatten(asdict(config)).items() if k.split(".")[0] not in IGNORED}
+    keys = {
+        k: v for k, v in _flatten(asdict(config)).items() if k.split(".")[0] not in IGNORED and k not in IGNORED_KEYS
+    }
     data = asdict(config).get("data") or {}
     stamps = {f"file {k}": _file_stamp(v) for k, v in sorted(data.items()) if isinstance(v, str) and v}
     return {**keys, **{k: v for k, v in stamps.items() if v}}
 
 
-def check_or_record(config: Any, out: Path, overwrite: bool = False) -> bool:
-    """Record the recipe's fingerprint in ``out``; returns True when an earlier run with
-    the same fingerprint is there (the run continues it). A different fingerprint is a
-    :class:`RecipeMismatchError` naming the keys, unless ``overwrite``."""
-    current = json.loads(json.dumps(recipe_fingerprint(config), default=str))
+def continues(config: Any, out: Path, overwrite: bool = False) -> bool:
+    """True when ``out`` holds an earlier run of this same recipe (same fingerprint),
+    which a rerun continues; a different fingerprint is a :class:`RecipeMismatchError`
+    naming the keys, unless ``overwrite``; False when there is no earlier run."""
     path = out / STATE
-    if path.is_file() and not overwrite:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        differ = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
-        if differ:
-            shown = "; ".join(f"{k}: {stored.get(k)!r} then, {current.get(k)!r} now" for k in differ[:8])
-            more = f" (and {len(differ) - 8} more)" if len(differ) > 8 else ""
-            raise RecipeMismatchError(
-                f"{out} holds a recipe run with another configuration or data: {shown}{more}. "
-                f"Rerun with the same settings to continue it, or pass --overwrite true (or another "
-                f"--output_dir) to start over"
-            )
+    if overwrite or not path.is_file():
+        return False
+    current = json.loads(json.dumps(recipe_fingerprint(config), default=str))
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    differ = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+    if differ:
+        shown = "; ".join(f"{k}: {stored.get(k)!r} then, {current.get(k)!r} now" for k in differ[:8])
+        more = f" (and {len(differ) - 8} more)" if len(differ) > 8 else ""
+        raise RecipeMismatchError(
+            f"{out} holds a recipe run with another configuration or data: {shown}{more}. "
+            f"Rerun with the same settings to continue it, or pass --overwrite true (or another "
+            f"--output_dir) to start over"
+        )
+    return True
+
+
+def check_or_record(config: Any, out: Path, overwrite: bool = False) -> bool:
+    """Record the recipe's fingerprint in ``out``; returns True when an earlier run of the
+    same recipe is there, which this run continues (:func:`continues`: a different one is
+    refused unless ``overwrite``, which also stops any phase from being reused)."""
+    if continues(config, out, overwrite):
         log.info("continuing the recipe run in %s (same configuration and data): finished phases are reused", out)
         return True
     if overwrite:
         for marker in out.glob(f"*/{PHASE}"):  # start over: no phase is reused
             marker.unlink()
     out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    current = json.loads(json.dumps(recipe_fingerprint(config), default=str))
+    (out / STATE).write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     return False
 
 
@@ -105,7 +119,7 @@ def _digest(path: str | None) -> str | None:
 
 def phase_fingerprint(config: TrainConfig) -> str:
     """The phase's ``train`` configuration (but progress) and its input files' bytes."""
-    keys = {k: v for k, v in _flatten(asdict(config)).items() if k != "progress"}
+    keys = {k: v for k, v in _flatten(asdict(config)).items() if k not in ("progress", "overwrite", *IGNORED_KEYS)}
     keys["train bytes"] = _digest(config.data.path)
     keys["val bytes"] = _digest(config.val_path)
     return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()

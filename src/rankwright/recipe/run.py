@@ -44,7 +44,7 @@ from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
 from rankwright.recipe.phases import PhaseInputs, RerankerChoice
 from rankwright.recipe.prepare import Prepared, prepare, training_pairs
-from rankwright.recipe.resume import check_or_record
+from rankwright.recipe.resume import check_or_record, continues
 from rankwright.recipe.retrieval_stage import RetrievalStage, bi_encoder_retrieval
 from rankwright.recipe.selection import Selection
 from rankwright.recipe.shipping import select_system
@@ -70,8 +70,12 @@ OUTPUTS = (
     "compare.html",
     "per_query.csv",
     "figures",
+    "recipe_state.json",
 )
-RESUME_HINT = "--training.resume true reruns it there, each training phase continuing from its last checkpoint"
+RESUME_HINT = (
+    "rerunning the same command continues it (finished training phases reused, an interrupted one from its "
+    "last checkpoint)"
+)
 
 
 @dataclass
@@ -85,7 +89,9 @@ class RecipeResult:
 
 
 def _claim(config: RecipeConfig) -> Claim:
-    resume = config.training.resume
+    """The output folder; an earlier run of the same recipe there is continued (another
+    one is refused, naming what differs), as is any run with ``--training.resume true``."""
+    resume = config.training.resume or continues(config, Path(config.output_dir), config.overwrite)
     return claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite, resume=resume, resume_hint=RESUME_HINT)
 
 
@@ -103,8 +109,8 @@ def main(config: RecipeConfig) -> RecipeResult:
     config.check()
     clock = Clock()
     out = Path(config.output_dir)
-    check_or_record(config, out, overwrite=bool(getattr(config, "overwrite", False)))
     prep = prepare(config)
+    check_or_record(config, out, overwrite=config.overwrite)  # the data read: this run can be continued
     over_corpus = prep.first.over_corpus
     metrics = config.metrics if over_corpus else replace(config.metrics, recall_at=[])
     baselines = write_baselines(prep.ranked, prep.parts, prep.loaded.scheme, metrics, prep.first.name, out)
