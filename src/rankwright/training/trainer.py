@@ -12,8 +12,10 @@ rank takes the same best-checkpoint and early-stopping decisions."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import sys
 import time
 from functools import partial
 from typing import Any
@@ -91,6 +93,12 @@ class RerankTrainer(Trainer):
         self.add_callback(self.progress)  # saved in every checkpoint, restored by a resume
         self.last_eval_step: int | None = None
         self.last_eval_metrics: dict[str, float] = {}
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        # transformers prints each log line to stdout (tqdm.write, or print without
+        # progress bars); stdout is for the command's report, so they go to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            super().log(logs, *args, **kwargs)
 
     def get_train_dataloader(self) -> DataLoader:
         """The epoch's batches from ``train_batches``, this rank's share of each global
