@@ -102,7 +102,8 @@ def _report_train(out: TextIO, result: Any) -> None:
 def _report_quickstart(out: TextIO, result: Any) -> None:
     out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
     out.write(result.table + "\n\n")
-    out.write(f"trained model: {result.model_dir}  ({result.metrics['seconds']:.0f} s in all)\n")
+    out.write(f"{result.metrics['seconds']:.0f} s in all\n")
+    _paths(out, result.paths)
 
 
 def _report_split(out: TextIO, paths: dict[str, str]) -> None:
