@@ -36,10 +36,6 @@ def stable_id(prefix: str, text: str) -> str:
     return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-#: How :func:`finalize_pairs` names a query or document that has no id (README, "Data formats").
-HASHED_ID_RULE = "'q' or 'd' + the first 12 hex digits of the SHA-1 of the text, spaces at either end removed"
-
-
 def _fill_ids(df: pd.DataFrame, column: str, text: str, prefix: str) -> int:
     """Give rows without an id in ``column`` the :func:`stable_id` of their ``text``;
     returns how many distinct texts got one."""
@@ -90,7 +86,7 @@ def finalize_pairs(
     hashed = _fill_ids(df, QUERY_ID, QUERY, "q")
     if hashed:
         queries = "query" if hashed == 1 else "queries"
-        note = f"{hashed} {queries} had no query id; ids are hashes of the query text ({HASHED_ID_RULE})"
+        note = f"{hashed} {queries} had no query id; ids are hashes of the query text (q + 12 hex digits of its SHA-1)"
         log.info("data: %s: %s", report.source, note)
         report.notes.append(note)
     _fill_ids(df, DOC_ID, DOC, "d")
