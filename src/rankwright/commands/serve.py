@@ -5,7 +5,7 @@ Loads the model once, warms it up, and serves ``POST /rerank`` (Cohere / Jina sh
 Every serving setting is a flag: ``--max_documents``, ``--max_wait_ms``,
 ``--request_timeout_s``, ``--api_key`` (or $RANKWRIGHT_API_KEY) ...
 
-    rankwright serve runs/hd/best --port 8000
+    rankwright serve runs/homedepot_binary/best --port 8000
     curl -s localhost:8000/rerank -H 'content-type: application/json' \\
          -d '{"query": "cordless drill", "documents": ["drill kit", "sofa"], "top_n": 1}'
 """
