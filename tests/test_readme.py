@@ -28,7 +28,7 @@ list follows the README):
 Lines skipped: ``SKIPPED_LINES``; blocks skipped, each with its reason: ``SKIPPED_BLOCKS``.
 A new block is executed unless it is added there.
 
-The run is marked slow (about 2.5 minutes on two busy cores); the fast tests below check
+The run is marked slow (1 to 2.5 minutes on two cores, by load); the fast tests below check
 that the substitutions and skips still match the README without running anything.
 """
 
