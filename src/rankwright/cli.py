@@ -120,7 +120,28 @@ def _report_train(out: TextIO, result: Any) -> None:
 def _report_quickstart(out: TextIO, result: Any) -> None:
     out.write("rankwright quickstart: synthetic demo product search (rankwright.demo), held-out test queries\n\n")
     out.write(result.table + "\n\n")
-    out.write(f"trained model: {result.model_dir}  ({result.metrics['seconds']:.0f} s in all)\n")
+    out.write(f"{result.metrics['seconds']:.0f} s in all\n")
+    _paths(out, result.paths)
+
+
+def _report_split(out: TextIO, paths: dict[str, str]) -> None:
+    """Rows in, used and dropped (by reason), then queries and rows per split, from split.json."""
+    import json
+
+    with open(paths["summary"], encoding="utf-8") as handle:
+        summary = json.load(handle)
+    data = summary["data"]
+    out.write(f"data: {data['source']}: {data['rows_in']} rows in = {data['rows_used']} used + ")
+    reasons = ", ".join(f"{r}: {n}" for r, n in sorted(data["dropped_by_reason"].items()))
+    out.write(f"{data['rows_dropped']} dropped" + (f" ({reasons})\n" if reasons else "\n"))
+    if data.get("evaluation_only"):
+        out.write(f"data: {data['evaluation_only']} {EVALUATION_ONLY}\n")
+    out.write(f"split by query, ratios {summary['ratios']}, seed {summary['seed']}:\n")
+    for name, part in summary["splits"].items():
+        out.write(f"  {name:<5} {part['queries']:>7} queries {part['pairs']:>9} rows  {part['file']}\n")
+    if "beir_folder" in summary:
+        out.write(f"BEIR folder (corpus.jsonl, queries.jsonl, qrels/): {summary['beir_folder']}\n")
+    out.write(f"summary: {paths['summary']}\n")
 
 
 def _report_calibrate(out: TextIO, result: dict[str, Any]) -> None:
@@ -216,7 +237,7 @@ _REPORTS: dict[str, Callable[[TextIO, Any], None]] = {
     "mine": _report_mine,
     "recipe": _report_recipe,
     "retrieve-rerank": _report_retrieve_rerank,
-    "split": _paths,
+    "split": _report_split,
     "export": _report_export,
     "pairs": _report_pairs,
 }

@@ -119,8 +119,8 @@ def run_table(per_query, name):
 
 
 def parse_table(text):
-    """{(system, subset): {column: cell}} from the printed table."""
-    lines = text.splitlines()
+    """{(system, subset): {column: cell}} from the printed table (it ends at a blank line)."""
+    lines = text.split("\n\n")[0].splitlines()
     header = lines[0].split()
     return {(cells[0], cells[1]): dict(zip(header[2:], cells[2:], strict=True)) for cells in map(str.split, lines[2:])}
 

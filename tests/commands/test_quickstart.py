@@ -28,3 +28,13 @@ def test_quickstart_trains_and_reports_four_systems(tmp_path, capsys):
     assert reranker.metadata.training["loss"]["name"] == "ranknet"
     for name in ("bm25", "untrained", "trained"):
         assert (tmp_path / "eval" / name / "metrics.json").exists()
+    # Every demo query is informative: one row per system, and the table says why.
+    assert "\ntrained    all " in printed and " informative " not in printed
+    assert "all = informative: every query has a relevant and a non-relevant judged document" in printed
+    # Where the results and reports are, at the end.
+    tail = printed.rsplit("s in all\n", 1)[1]
+    assert f"results: {tmp_path / 'quickstart.json'}\n" in tail
+    assert f"report (trained vs BM25): {tmp_path / 'eval' / 'trained' / 'report.html'}\n" in tail
+    assert f"trained model: {summary['model']}\n" in tail
+    assert f"training report: {tmp_path / 'train' / 'training_report.html'}\n" in tail
+    assert (tmp_path / "eval" / "trained" / "report.html").exists()

@@ -28,3 +28,14 @@ def test_in_process_schedulers_compute_and_report_memory():
             assert total == 6 and session.client is None
             assert set(session.memory()) == {"client_peak_mib"}
             assert session.threads >= 1
+
+
+def test_progress_bars_go_to_stderr_not_stdout(capfd):
+    configs = (DaskConfig(scheduler="synchronous"), DaskConfig(workers=1, processes=False))
+    for config in configs:
+        with dask_session(config, progress=True) as session:
+            (total,) = session.compute(dask.delayed(sum)([1, 2, 3]))
+        assert total == 6
+        captured = capfd.readouterr()
+        assert captured.out == "", config
+        assert "100% Completed" in captured.err, config

@@ -318,3 +318,16 @@ def test_saved_cross_encoder_loads_in_sentence_transformers_with_its_max_length(
     assert card.data.library_name == "sentence-transformers" and card.data.base_model is None
     text = (folder / "README.md").read_text()
     assert str(tmp_path) not in text and tiny_cross_encoder not in text
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_training_writes_nothing_to_stdout(tmp_path, tiny_bert, write_pointwise, capfd, progress):
+    """Progress bars and the Trainer's log lines go to stderr; stdout is the command's report."""
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=12)
+    config = _config(tmp_path, data, tiny_bert, progress=progress)
+    config.training.epochs = 1
+    config.training.logging_steps = 1
+    train(config)
+    captured = capfd.readouterr()
+    assert captured.out == ""
+    assert "'eval_ndcg@10'" in captured.err and "'loss'" in captured.err

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +22,13 @@ from transformers import set_seed
 
 from rankwright.commands.configs import QuickstartConfig
 from rankwright.config import from_dict
-from rankwright.data.labels import LabelConfig, build_scheme
+from rankwright.data.labels import LabelConfig, LabelScheme, build_scheme
 from rankwright.data.readers import read_relevance
-from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE
+from rankwright.data.records import DOC, DOC_ID, QUERY, QUERY_ID, SCORE, RelevanceData
 from rankwright.data.split import SplitConfig, split_data
 from rankwright.demo import DEMO_DATA
 from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
+from rankwright.evaluation.html_report import write_report
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.inference.reranker import Reranker
 from rankwright.models.cross_encoder import CrossEncoderHead
@@ -50,6 +51,7 @@ class QuickstartResult:
     table: str
     metrics: dict
     model_dir: str
+    paths: dict[str, str] = field(default_factory=dict)
 
 
 def _scores(reranker: Reranker, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -108,15 +110,43 @@ def main(config: QuickstartConfig) -> QuickstartResult:
     best = result.model_dir
     rows["trained"] = _scores(Reranker.from_pretrained(best), test.pairs)
 
-    summaries = {}
-    for name, run in rows.items():
-        if name == "random":
-            continue
-        ev = evaluate_scores(test, scheme, run, name, options, out_dir=out / "eval" / name)
-        summaries[name] = ev.metrics["ranking"][name]
-        summaries.setdefault("random", ev.metrics["ranking"]["random"])
-    ordered = {k: summaries[k] for k in ("random", "bm25", "untrained", "trained")}
+    ordered, paths = _evaluate(test, scheme, rows, options, out)
     table = format_table(ordered, ["ndcg@10", "map", "mrr", "p@1"])
     metrics = {"systems": ordered, "model": best, "train": result.metrics, "seconds": time.perf_counter() - started}
     write_json(metrics, out / "quickstart.json")
-    return QuickstartResult(table, metrics, best)
+    paths = {
+        "results": str(out / "quickstart.json"),
+        **paths,
+        "trained model": best,
+        **{name.replace("_", " "): path for name, path in (result.metrics.get("files") or {}).items()},
+    }
+    return QuickstartResult(table, metrics, best, paths)
+
+
+def _evaluate(
+    test: RelevanceData, scheme: LabelScheme, rows: dict, options: EvalOptions, out: Path
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """Each system's metrics on the test queries (``eval/<system>/``), in the printed
+    order, and report.html of the trained model against BM25; returns the summaries and
+    the paths worth printing."""
+    summaries, evaluations = {}, {}
+    for name, run in rows.items():
+        if name == "random":
+            continue
+        evaluations[name] = evaluate_scores(test, scheme, run, name, options, out_dir=out / "eval" / name)
+        summaries[name] = evaluations[name].metrics["ranking"][name]
+        summaries.setdefault("random", evaluations[name].metrics["ranking"]["random"])
+    report = write_report(
+        out / "eval" / "trained",
+        evaluations["trained"],
+        test,
+        scheme,
+        baseline=evaluations["bm25"],
+        title="rankwright quickstart: the trained model on the demo's test queries",
+    )
+    files = "metrics.json, per_query.csv, predictions.parquet, run.trec"
+    paths = {
+        "evaluations": f"{out / 'eval'}/{{bm25,untrained,trained}}/ ({files})",
+        "report (trained vs BM25)": str(report),
+    }
+    return {k: summaries[k] for k in ("random", "bm25", "untrained", "trained")}, paths

@@ -12,7 +12,7 @@ their settings from ``$RANKWRIGHT_SERVE_CONFIG`` through :func:`app_from_env`, w
 also serves as an app factory for other process managers
 (``gunicorn -k uvicorn.workers.UvicornWorker 'rankwright.commands.serve:app_from_env()'``).
 
-    rankwright serve runs/hd/best --port 8000
+    rankwright serve runs/homedepot_binary/best --port 8000
     curl -s localhost:8000/rerank -H 'content-type: application/json' \\
          -d '{"query": "cordless drill", "documents": ["drill kit", "sofa"], "top_n": 1}'
 """

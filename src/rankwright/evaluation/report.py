@@ -53,14 +53,31 @@ def write_outputs(
     return {k: str(v) for k, v in paths.items()}
 
 
+#: What "informative" means wherever a table shows it (evaluation.ranking's rule).
+INFORMATIVE = "informative: queries with at least one relevant and one non-relevant judged document"
+
+
+def _subsets(rows: dict[str, dict[str, Any]]) -> tuple[tuple[str, ...], str]:
+    """The query subsets worth a row, and the line that says what "informative" means:
+    one row when every query (or none) is informative, since both rows would be the same."""
+    counts = {(s["all"]["n_queries"], s["informative"]["n_queries"]) for s in rows.values()}
+    if all(n == informative for n, informative in counts):
+        return ("all",), "all = informative: every query has a relevant and a non-relevant judged document"
+    if all(informative == 0 for _, informative in counts):
+        return ("all",), "no query is informative (none has both a relevant and a non-relevant judged document)"
+    return ("all", "informative"), INFORMATIVE
+
+
 def format_table(rows: dict[str, dict[str, Any]], metrics: list[str] | None = None) -> str:
-    """A plain-text table: one row per system and query subset."""
+    """A plain-text table: one row per system and query subset (all, informative), then
+    a blank line and what "informative" means."""
     first = next(iter(rows.values()))
     names = [m for m in (metrics or TABLE_METRICS) if m in first["all"]]
     header = ["system", "queries", "n", *names]
     lines = [header]
+    subsets, note = _subsets(rows)
     for system, summary in rows.items():
-        for subset in ("all", "informative"):
+        for subset in subsets:
             part = summary[subset]
             cells = [system, subset, str(part["n_queries"])]
             cells += ["-" if part.get(m) is None or math.isnan(part[m]) else f"{part[m]:.4f}" for m in names]
@@ -71,7 +88,7 @@ def format_table(rows: dict[str, dict[str, Any]], metrics: list[str] | None = No
         for row in lines
     ]
     text.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(text)
+    return "\n".join([*text, "", note])
 
 
 def format_classes(classes: dict[str, Any], by_label: list[dict[str, Any]]) -> str:

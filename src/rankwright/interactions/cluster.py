@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import resource
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -58,14 +59,17 @@ class DaskSession:
         if self.client is None:
             from dask.diagnostics import ProgressBar
 
-            bar = ProgressBar() if self.progress else contextlib.nullcontext()
+            bar = ProgressBar(out=sys.stderr) if self.progress else contextlib.nullcontext()
             with bar:
                 return dask.compute(*collections, scheduler=self.scheduler)
         futures = self.client.compute(list(collections))
         if self.progress:
             from distributed import progress
 
-            progress(futures)
+            # distributed's text bar writes to sys.stdout; progress bars belong on stderr,
+            # so stdout keeps only the command's report.
+            with contextlib.redirect_stdout(sys.stderr):
+                progress(futures)
         return tuple(self.client.gather(futures))
 
     def memory(self) -> dict[str, Any]:

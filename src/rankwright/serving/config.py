@@ -15,7 +15,7 @@ API_KEY_ENV = "RANKWRIGHT_API_KEY"
 
 def model_name(model: str) -> str:
     """The name a model is served under by default: the last part of its folder or hub
-    id (``runs/hd/best`` -> ``best``), never a whole filesystem path."""
+    id (``runs/homedepot_binary/best`` -> ``best``), never a whole filesystem path."""
     return PurePath(str(model).replace("\\", "/").rstrip("/")).name
 
 

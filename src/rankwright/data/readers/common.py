@@ -36,6 +36,18 @@ def stable_id(prefix: str, text: str) -> str:
     return prefix + hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
+def _fill_ids(df: pd.DataFrame, column: str, text: str, prefix: str) -> int:
+    """Give rows without an id in ``column`` the :func:`stable_id` of their ``text``;
+    returns how many distinct texts got one."""
+    missing = _blank(df[column]) if column in df else pd.Series(True, index=df.index)
+    if missing.any():
+        filled = [stable_id(prefix, t) for t in df.loc[missing, text]]
+        df[column] = df[column].astype(object) if column in df else None
+        df.loc[missing, column] = filled
+    df[column] = df[column].astype(str)
+    return int(df.loc[missing, text].nunique())
+
+
 def truncate_words(text: str, n_words: int) -> str:
     """``text`` cut to its first ``n_words`` whitespace-separated words."""
     words = text.split()
@@ -71,14 +83,13 @@ def finalize_pairs(
             df = df[~mask]
     df[QUERY] = df[QUERY].astype(str).str.strip()
     df[DOC] = df[DOC].astype(str).str.strip()
-    if QUERY_ID not in df or df[QUERY_ID].isna().all():
-        df[QUERY_ID] = [stable_id("q", q) for q in df[QUERY]]
-    else:
-        df[QUERY_ID] = df[QUERY_ID].astype(str)
-    if DOC_ID not in df or df[DOC_ID].isna().all():
-        df[DOC_ID] = [stable_id("d", d) for d in df[DOC]]
-    else:
-        df[DOC_ID] = df[DOC_ID].astype(str)
+    hashed = _fill_ids(df, QUERY_ID, QUERY, "q")
+    if hashed:
+        queries = "query" if hashed == 1 else "queries"
+        note = f"{hashed} {queries} had no query id; ids are hashes of the query text (q + 12 hex digits of its SHA-1)"
+        log.info("data: %s: %s", report.source, note)
+        report.notes.append(note)
+    _fill_ids(df, DOC_ID, DOC, "d")
     df = _resolve_duplicates(df, report, on_duplicate)
     return df.reset_index(drop=True)
 
