@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from rankwright.evaluation.config import RankingConfig
-from rankwright.interactions.selection import select_with_popularity, unit_frame
+from rankwright.interactions.evaluation import unit_frame
+from rankwright.interactions.selection import select_with_popularity
 
 RANKING = RankingConfig(ndcg_at=[10], precision_at=[], recall_at=[])
 

@@ -28,20 +28,25 @@ log = logging.getLogger(__name__)
 UNIT_COLUMNS = {"user": "user_id", "query": "query_id"}
 
 
-def _unit_frames(pairs: pd.DataFrame, scores: np.ndarray, unit: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """(run, qrels, repeated pairs merged) keyed by the unit; an item scored twice in
-    one unit keeps its highest score and label."""
-    key = UNIT_COLUMNS[unit]
+def unit_frame(pairs: pd.DataFrame, components: dict[str, np.ndarray], unit: str) -> pd.DataFrame:
+    """One row per (unit, item), keyed query_id/doc_id, with its label as ``gain`` and
+    each of ``components`` (name -> one score per pair); an item in a unit's rows twice
+    keeps its highest scores and label."""
     frame = pd.DataFrame(
         {
-            QUERY_ID: pairs[key].astype(str).to_numpy(),
+            QUERY_ID: pairs[UNIT_COLUMNS[unit]].astype(str).to_numpy(),
             DOC_ID: pairs["doc_id"].astype(str).to_numpy(),
-            SCORE: np.asarray(scores, dtype=float),
             GAIN: (pairs["label"].astype(float).to_numpy() > 0).astype(int),
+            **{name: np.asarray(values, dtype=float) for name, values in components.items()},
         }
     )
-    merged = frame.groupby([QUERY_ID, DOC_ID], sort=False, as_index=False).agg({SCORE: "max", GAIN: "max"})
-    return merged[[QUERY_ID, DOC_ID, SCORE]], merged[[QUERY_ID, DOC_ID, GAIN]], len(frame) - len(merged)
+    return frame.groupby([QUERY_ID, DOC_ID], sort=False, as_index=False).max()
+
+
+def _unit_frames(pairs: pd.DataFrame, scores: np.ndarray, unit: str) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """(run, qrels, repeated pairs merged) keyed by the unit (:func:`unit_frame`)."""
+    merged = unit_frame(pairs, {SCORE: scores}, unit)
+    return merged[[QUERY_ID, DOC_ID, SCORE]], merged[[QUERY_ID, DOC_ID, GAIN]], len(pairs) - len(merged)
 
 
 def evaluate_scores(

@@ -25,22 +25,9 @@ from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
 from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run
 from rankwright.evaluation.significance import paired_comparison
 from rankwright.inference.fusion import fuse
-from rankwright.interactions.evaluation import UNIT_COLUMNS, evaluate_scores
+from rankwright.interactions.evaluation import UNIT_COLUMNS, evaluate_scores, unit_frame
 
 MODEL, POPULARITY = "reranker", "popularity"
-
-
-def unit_frame(pairs: pd.DataFrame, components: dict[str, np.ndarray], unit: str) -> pd.DataFrame:
-    """One row per (unit, item): the highest score of each component and the label."""
-    frame = pd.DataFrame(
-        {
-            QUERY_ID: pairs[UNIT_COLUMNS[unit]].astype(str).to_numpy(),
-            DOC_ID: pairs["doc_id"].astype(str).to_numpy(),
-            GAIN: (pairs["label"].astype(float).to_numpy() > 0).astype(int),
-            **{name: np.asarray(values, dtype=float) for name, values in components.items()},
-        }
-    )
-    return frame.groupby([QUERY_ID, DOC_ID], sort=False, as_index=False).max()
 
 
 def _as_pairs(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
