@@ -19,19 +19,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, write_json
 
-FINE_TUNED = ("reranker", "biencoder")
-
-
-def best_zero_shot(selection: pd.DataFrame) -> pd.Series:
-    """The candidate with the best validation nDCG@10 that weights no fine-tuned model
-    (the table lists the simplest first, so the first maximum is the simplest)."""
-    free = pd.Series(True, index=selection.index)
-    for name in FINE_TUNED:
-        if name in selection:
-            free &= selection[name].fillna(0) == 0
-    candidates = selection[free]
-    return candidates.loc[candidates["ndcg@10"].idxmax()]
-
 
 def compare(run_dir: Path) -> dict:
     from rankwright.config import from_dict
@@ -44,13 +31,14 @@ def compare(run_dir: Path) -> dict:
     from rankwright.evaluation.significance import paired_comparison
     from rankwright.inference.fusion import fuse
     from rankwright.recipe import RecipeConfig
+    from rankwright.recipe.selection import best_zero_shot_candidate
 
     recipe = json.loads((run_dir / "recipe.json").read_text())
     config = from_dict(RecipeConfig, recipe["config"])
     loaded = load_data(config)
     test = split_data(loaded.full, config.split)["test"]
     qrels = judged_qrels(test, loaded.scheme)
-    best = best_zero_shot(pd.read_csv(run_dir / "selection.csv"))
+    best = best_zero_shot_candidate(pd.read_csv(run_dir / "selection.csv"))
     runs = sorted((run_dir / "runs").glob("*.trec"))
     first, dense = (read_run(next(r for r in runs if r.name.startswith(f"{i}_"))) for i in (0, 1))
     selected = read_run(runs[-1])

@@ -91,20 +91,26 @@ def with_retrieval(selection: Selection, key: str, row: str, value: float, model
     return Selection(fusion, selection.table, row, [*selection.messages[:-1], message], retrieval=model_dir)
 
 
-def best_zero_shot_fusion(table: pd.DataFrame) -> dict[str, Any] | None:
-    """See :attr:`Selection.zero_shot`; ``table`` is :func:`fit_fusion`'s candidate table."""
+def best_zero_shot_candidate(table: pd.DataFrame) -> pd.Series | None:
+    """The row of :func:`fit_fusion`'s candidate ``table`` with the best validation
+    nDCG@10 that weights no fine-tuned model (the table lists the simplest first, so
+    the first maximum is the simplest); None when there is none."""
     if table.empty or METRIC not in table:
         return None
-    components = [c for c in table.columns if c in NAMES]
     free = pd.Series(True, index=table.index)
     for name in FINE_TUNED:
         if name in table:
             free &= table[name].fillna(0) == 0
     candidates = table[free]
-    if candidates.empty:
+    return None if candidates.empty else candidates.loc[candidates[METRIC].idxmax()]
+
+
+def best_zero_shot_fusion(table: pd.DataFrame) -> dict[str, Any] | None:
+    """See :attr:`Selection.zero_shot`; ``table`` is :func:`fit_fusion`'s candidate table."""
+    best = best_zero_shot_candidate(table)
+    if best is None:
         return None
-    best = candidates.loc[candidates[METRIC].idxmax()]  # the first maximum: the simplest
-    weights = {c: float(best[c]) for c in components if float(best.get(c) or 0) > 0}
+    weights = {c: float(best[c]) for c in table.columns if c in NAMES and float(best.get(c) or 0) > 0}
     if len(weights) < 2:
         return None
     return {"method": best["method"], "weights": weights, "label": best["candidate"], "validation": best[METRIC]}
