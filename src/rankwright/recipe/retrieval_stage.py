@@ -56,8 +56,10 @@ def bi_encoder_retrieval(config: RecipeConfig, prep: Prepared, biencoder_dir: st
 
     # the folder's own max length and no prefixes, as it was trained; no embedding cache
     # (a later run may write another model into the same folder)
-    dense = replace(config.dense, model=biencoder_dir, max_length=None, query_prefix="", document_prefix="")
-    retriever = DenseRetriever(prep.first.documents, replace(dense, cache_dir=None), progress=config.progress)
+    dense = replace(
+        config.dense, model=biencoder_dir, max_length=None, query_prefix="", document_prefix="", cache_dir=None
+    )
+    retriever = DenseRetriever(prep.first.documents, dense, progress=config.progress)
     top_k = config.retriever.top_k
     runs = {}
     for name in ("val", "test"):
