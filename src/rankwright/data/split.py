@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
+import numpy as np
 import pandas as pd
 
 from rankwright.data.config import SPLIT_BY_COLUMN, SPLIT_NAMES, SplitConfig
@@ -26,6 +27,16 @@ log = logging.getLogger(__name__)
 
 class LeakageError(ValueError):
     """A query (id or normalised text) occurs in more than one split."""
+
+
+def draw_queries(query_ids: pd.Series, n: int | None, seed: int) -> set[str] | None:
+    """``n`` of the distinct ``query_ids`` (as strings) drawn with a generator seeded by
+    ``seed``; the draw depends on the ids alone, not on their order. None when ``n`` is
+    None or at least their number (every query)."""
+    ids = np.array(sorted(query_ids.astype(str).unique()), dtype=object)
+    if n is None or n >= len(ids):
+        return None
+    return set(np.random.default_rng(seed).choice(ids, size=n, replace=False).tolist())
 
 
 def _units(pairs: pd.DataFrame, by: str) -> pd.Series:

@@ -8,12 +8,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from rankwright.data.loading import LoadedData, load_data
 from rankwright.data.records import QUERY_ID, RelevanceData
-from rankwright.data.split import split_data
+from rankwright.data.split import draw_queries, split_data
 from rankwright.recipe.candidates import FirstStage, add_dense, with_gains
 from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.training_data import given_pairs, mined_pairs
@@ -23,12 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def sample_queries(part: RelevanceData, n: int | None, seed: int) -> RelevanceData:
-    """At most ``n`` queries of ``part``, drawn with a generator seeded by ``seed``."""
-    ids = np.array(sorted(part.pairs[QUERY_ID].astype(str).unique()), dtype=object)
-    if n is None or n >= len(ids):
-        return part
-    keep = np.random.default_rng(seed).choice(ids, size=n, replace=False)
-    return part.subset(set(keep.tolist()))
+    """At most ``n`` queries of ``part``, drawn with a generator seeded by ``seed`` (:func:`draw_queries`)."""
+    keep = draw_queries(part.pairs[QUERY_ID], n, seed)
+    return part if keep is None else part.subset(keep)
 
 
 @dataclass

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rankwright.data.records import QUERY_ID, RelevanceData
+from rankwright.data.split import draw_queries
 from rankwright.inference.candidates import FIRST_STAGE_SCORE
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,8 @@ def sample_queries(pairs: pd.DataFrame, n: int | None, seed: int) -> pd.DataFram
     """The pairs of ``n`` validation queries drawn with ``seed`` (all of them when ``n``
     is None or at least their number). The draw depends on the query ids alone, not on
     their order in the file."""
-    ids = np.array(sorted(pairs[QUERY_ID].astype(str).unique()), dtype=object)
-    if n is None or n >= len(ids):
-        return pairs
-    chosen = set(np.random.default_rng(seed).choice(ids, size=n, replace=False))
-    return pairs[pairs[QUERY_ID].astype(str).isin(chosen)]
+    chosen = draw_queries(pairs[QUERY_ID], n, seed)
+    return pairs if chosen is None else pairs[pairs[QUERY_ID].astype(str).isin(chosen)]
 
 
 def top_candidates(pairs: pd.DataFrame, depth: int | None) -> pd.DataFrame:
