@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
@@ -148,6 +149,24 @@ def test_workers_serve_on_one_port_and_drain_on_sigterm():
     assert answer.status_code == 404
     with pytest.raises(httpx.ConnectError):  # no worker holds the port any more
         httpx.get(f"http://127.0.0.1:{port}/x", timeout=2)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc to see the workers spawn")
+def test_a_sigterm_while_workers_start_stops_the_parent_with_0():
+    # workers still importing (spawn) die of the forwarded SIGTERM: nothing to drain, a clean stop
+    parent = start_workers("starlette.applications:Starlette", free_port())
+    try:
+        children = f"/proc/{parent.pid}/task/{parent.pid}/children"
+        deadline = time.monotonic() + 60
+        while not Path(children).read_text().split():  # the workers are spawned, not serving yet
+            assert parent.poll() is None and time.monotonic() < deadline, parent.stderr.read().decode()
+            time.sleep(0.01)
+        time.sleep(0.05)  # the parent's handlers are installed right after the workers start
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=60) == 0, parent.stderr.read().decode()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
 
 
 def test_workers_that_fail_to_start_stop_the_parent_with_1():

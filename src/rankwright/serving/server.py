@@ -170,7 +170,7 @@ class _Workers:
 
     def watch(self) -> int:
         """Replace workers that die while serving; 1 when one fails to start (all are
-        stopped), else 0 once every worker exited after a signal (non-zero: one failed)."""
+        stopped), else 0 once every worker exited after a signal (1: one failed)."""
         while not self.signals:
             time.sleep(0.2)
             for i, (process, started) in enumerate(self.processes):
@@ -184,7 +184,9 @@ class _Workers:
                 log.warning("worker %s died (code %s): starting another", process.pid, process.exitcode)
                 self.processes[i] = self._start()
         self._join()
-        return int(any(process.exitcode for process, _ in self.processes))
+        # A worker the forwarded SIGTERM reached before its server took the signal over
+        # (still starting: nothing to drain) ends with -SIGTERM: a clean stop too.
+        return int(any(process.exitcode not in (0, -signal.SIGTERM) for process, _ in self.processes))
 
     def _join(self) -> None:
         for process, _ in self.processes:
