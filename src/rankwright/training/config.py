@@ -137,6 +137,22 @@ class TrainingConfig:
         default=None,
         metadata={"help": "the Trainer's FSDP settings (a JSON file, or the mapping), passed as is"},
     )
+    budget: str | None = field(
+        default=None,
+        metadata={
+            "help": "finish within this time (15m, 1h30m, 900): a short probe on the real model measures a step and "
+            "a validation, then epochs are cut to what fits (the plan is printed first; too little for one pass over "
+            "the data is an error naming the minimum) and training stops before the time is up; counted from the "
+            "command's start, reading the data included"
+        },
+    )
+    budget_min_epochs: float = field(
+        default=1.0,
+        metadata={
+            "help": "with a budget: the least share of a pass over the data worth training; a budget that cannot fit "
+            "it is an error before training (0: train whatever fits)"
+        },
+    )
     calibration: str | None = field(
         default=None,
         metadata={

@@ -30,6 +30,7 @@ from rankwright.models.metadata import ModelMetadata
 from rankwright.models.truncation import cut_warnings_once
 from rankwright.training.arguments import training_arguments
 from rankwright.training.baselines import check_against_baselines, pair_documents
+from rankwright.training.budget import TrainPlan, make_time_stop, parse_budget, plan_training
 from rankwright.training.checks import (
     TrainingSetupError,
     check_calibration_setup,
@@ -244,6 +245,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     """Train as ``config`` says; ``callbacks`` (``transformers.TrainerCallback``) are
     added to the Trainer's, e.g. for custom logging or timing."""
     started = time.perf_counter()
+    budget_s = parse_budget(config.training.budget, "training.budget") if config.training.budget else None
     data = _Data(*_datasets(config))
     # an explicit model.type needs no model yet: setup errors come before a missing model's
     name = config.model.name if config.model.type else resolve_model_path(config.model.name)
@@ -252,6 +254,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         from rankwright.training.bi_encoder import train_bi_encoder
 
         check_early_stopping_setup(config, data.val)
+        if budget_s is not None:  # no probe for sentence-transformers' trainer: it stops before the time is up
+            callbacks = [*(callbacks or []), make_time_stop(started + budget_s, 0.05 * budget_s)]
         result = train_bi_encoder(config, data.train, data.val, data.scheme, callbacks)
         result.metrics["output_folder"] = slim_output(Path(result.output_dir), config.training.keep_checkpoints)
         return result
@@ -263,8 +267,11 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     metadata = _metadata(config, model_type, head, data, examples.examples.used())
     run = _trainer_and_callbacks(config, model, tokenizer, head, loss, examples, metadata, data, callbacks)
     resume_from = _resume(config, run)
+    plan, stop = _budget_plan(config, run, budget_s, started)
     trained = _run_training(run, resume_from)
     summary = _summary(config, run, trained, started)
+    if plan is not None:
+        summary["budget"] = {**plan.to_dict(), "stopped_at_step": stop.stopped_step}
     _files(config, run, summary, calibration, data, started)
     if run.trainer.is_world_process_zero():
         summary["output_folder"] = slim_output(run.out, config.training.keep_checkpoints)
@@ -397,6 +404,38 @@ def _resume(config: TrainConfig, run: _Run) -> str | None:
         log.info("resuming from %s", resume_from)
         restore_callbacks(resume_from, [run.saver, run.stopper, run.trainer.progress])
     return resume_from
+
+
+def _budget_plan(
+    config: TrainConfig, run: _Run, budget_s: float | None, started: float
+) -> tuple[TrainPlan | None, Any]:
+    """With a budget: the probe, the plan (logged; the steps cut to what fits) and the
+    callback that stops training before the budget's end."""
+    if budget_s is None:
+        return None, None
+    from rankwright.training.probe import probe_trainer
+
+    t = config.training
+    probe = probe_trainer(run.trainer, t.grad_accum, t.seed)
+    steps_per_epoch = max(1, -(-len(run.batches) // t.grad_accum))
+    eval_strategy = t.eval_strategy if run.validation is not None else "no"
+    plan = plan_training(
+        budget_s,
+        time.perf_counter() - started,
+        probe,
+        steps_per_epoch,
+        t.epochs,
+        t.max_steps,
+        eval_strategy,
+        t.eval_steps,
+        min_epochs=t.budget_min_epochs,
+    )
+    log.info("%s", plan.describe())
+    if plan.shortened:
+        run.trainer.args.max_steps = plan.steps  # the schedule decays over the planned steps
+    stop = make_time_stop(started + budget_s, plan.tail_s)
+    run.trainer.add_callback(stop)
+    return plan, stop
 
 
 def _run_training(run: _Run, resume_from: str | None) -> _Trained:
