@@ -171,6 +171,22 @@ def run_phases(args, base: str, bodies: list[dict], pid: int) -> dict:
     return results
 
 
+def server_shed_latency(log_path: Path) -> dict | None:
+    """Percentiles of the server's own time (its access log's ``latency_ms``, from the
+    request's arrival at the app to its answer) for the 503 answers: what the server
+    spends on a shed request, apart from the client's and the kernel's queueing."""
+    import numpy as np
+
+    values = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{") and '"status": 503' in line:
+            values.append(json.loads(line)["latency_ms"])
+    if not values:
+        return None
+    q = np.percentile(values, [50, 95, 99])
+    return {"count": len(values), "p50": round(q[0], 2), "p95": round(q[1], 2), "p99": round(q[2], 2)}
+
+
 def goals(phases: dict, timeout_s: float) -> dict:
     """The issue's goals, checked on what was run (None: the phase was not run)."""
     mixed, burst, soak_phase = phases.get("mixed"), phases.get("burst"), phases.get("soak")
@@ -227,6 +243,7 @@ def main() -> None:
             "rss_mb_before": rss_before,
             "rss_mb_after": rss_after,
             "exit_code_after_sigterm": exit_code,
+            "shed_latency_ms_in_server": server_shed_latency(log_path),
         },
         "requests": requests_note,
         "load": {"clients": args.clients, "seconds_per_phase": args.seconds, "documents_per_request": args.documents},

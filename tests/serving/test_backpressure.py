@@ -81,6 +81,26 @@ def test_a_burst_above_capacity_gets_fast_503s_and_every_accepted_request_comple
     assert health["limits"]["max_queue_requests"] == 2
 
 
+def test_a_full_queue_sheds_before_the_body_is_read(reranker, serving):
+    SlowForwards(reranker, delay=1.0)
+    settings = dict(max_queue_requests=1, max_batch_pairs=len(DOCS), max_wait_ms=0, request_timeout_s=30)
+    with serving(reranker, **settings) as base:
+
+        async def fill_then_probe():
+            async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+                body = {"query": "drill", "documents": DOCS}
+                held = [asyncio.create_task(client.post("/rerank", json=body)) for _ in range(2)]
+                await asyncio.sleep(0.5)  # one is being scored, one waits: the queue is full
+                # not even JSON: a parsed body would be a 422; shed first, it is a 503
+                probe = await client.post("/rerank", content=b"{not json", headers={"content-type": "application/json"})
+                return probe, [r.status_code for r in await asyncio.gather(*held)]
+
+        probe, held = asyncio.run(fill_then_probe())
+    assert held == [200, 200]
+    assert probe.status_code == 503 and probe.json()["error"] == "overloaded"
+    assert "max_queue=1" in probe.json()["message"] and int(probe.headers["retry-after"]) >= 1
+
+
 def test_requests_past_their_deadline_are_dropped_from_the_queue_unscored(reranker, serving):
     forwards = SlowForwards(reranker, delay=0.8)
     settings = dict(max_batch_pairs=len(DOCS), max_wait_ms=0, request_timeout_s=0.4)

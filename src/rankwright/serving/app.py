@@ -266,6 +266,11 @@ def _add_middleware(app: FastAPI, served: _Served) -> None:
                 response = _error(request, 503, DRAINING, "shutting_down", {"Retry-After": "1"})
             elif rerank and _declared_length(request) > max_body:
                 response = _error(request, 413, f"the request body is larger than {max_body} bytes")
+            elif rerank and served.batcher.full():  # shed before the body is read and parsed
+                waiting = (
+                    f"{served.batcher.depth} requests are waiting, the most max_queue={served.batcher.max_queue} allows"
+                )
+                response = _error(request, 503, *_overloaded(served, waiting))
             else:
                 with lifecycle.request() if rerank else contextlib.nullcontext():
                     response = await call_next(request)
@@ -320,6 +325,13 @@ def _add_error_handlers(app: FastAPI, max_body: int) -> None:
         return _error(request, err.status_code, message)
 
 
+def _overloaded(served: _Served, why: str) -> tuple[str, str, dict[str, str]]:
+    """A shed request's 503 message, kind and ``Retry-After`` (counted in the metrics)."""
+    served.metrics.shed.labels(reason="queue_full").inc()
+    retry = max(1, math.ceil(served.batcher.estimated_wait_s()))
+    return f"the server is busy ({why}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
+
+
 async def _scored(served: _Served, job: ScoreJob, pairs: int, request: Request) -> Scored:
     """``job`` scored by the batching worker; each way it can fail is an :class:`ApiError`."""
     timeout_s = served.config.request_timeout_s
@@ -332,11 +344,7 @@ async def _scored(served: _Served, job: ScoreJob, pairs: int, request: Request) 
             cancelled=job.cancelled,
         )
     except QueueFull as err:
-        served.metrics.shed.labels(reason="queue_full").inc()
-        retry = max(1, math.ceil(served.batcher.estimated_wait_s()))
-        raise ApiError(
-            503, f"the server is busy ({err}); retry after {retry} s", "overloaded", {"Retry-After": str(retry)}
-        ) from None
+        raise ApiError(503, *_overloaded(served, str(err))) from None
     except ShuttingDown as err:
         job.cancelled.set()  # the model thread skips the forward batches it has left
         raise ApiError(503, f"{err}: retry later", "shutting_down", {"Retry-After": "1"}) from None

@@ -154,6 +154,14 @@ class Batcher(Generic[Job, Result]):
 
     # -- use -------------------------------------------------------------------------------
 
+    def full(self) -> bool:
+        """Whether a new request would be refused (:class:`QueueFull`) now: ``max_queue``
+        requests still wanted are waiting."""
+        if self.max_queue is None or len(self._queue) < self.max_queue:
+            return False
+        self._purge()
+        return len(self._queue) >= self.max_queue
+
     async def submit(self, job: Job, pairs: int, timeout_s: float | None = None) -> Result:
         """Queue ``job`` (``pairs`` pairs) and wait for its result (or its exception).
         Raises :class:`QueueFull` at once when ``max_queue`` requests wait. Cancelling
@@ -161,10 +169,8 @@ class Batcher(Generic[Job, Result]):
         not yet started."""
         if self._arrived is None or self._task is None:
             raise RuntimeError("the batcher is not running: call start() first")
-        if self.max_queue is not None and len(self._queue) >= self.max_queue:
-            self._purge()
-            if len(self._queue) >= self.max_queue:
-                raise QueueFull(f"{len(self._queue)} requests are waiting, the most max_queue={self.max_queue} allows")
+        if self.full():
+            raise QueueFull(f"{len(self._queue)} requests are waiting, the most max_queue={self.max_queue} allows")
         loop = asyncio.get_running_loop()
         now = loop.time()
         future: asyncio.Future = loop.create_future()
