@@ -38,6 +38,9 @@ SCENARIOS: dict[str, list[str]] = {
     "cranfield_nowarm": CRANFIELD + NO_WARMUP,
     # the cross-encoder also trained from the fine-tuned bi-encoder's encoder (one more competitor)
     "cranfield_bistart": [*CRANFIELD, "--bi_encoder.warm_start", "true"],
+    # the same recipe within a time budget (the plan skips and cuts phases to fit)
+    "cranfield_budget5m": [*CRANFIELD, "--budget", "5m"],
+    "cranfield_budget15m": [*CRANFIELD, "--budget", "15m"],
     "hd500_bistart": [*HOMEDEPOT, "--train_queries", "500", "--bi_encoder.warm_start", "true"],
     "hd50": [*HOMEDEPOT, "--train_queries", "50"],
     "hd50_nowarm": [*HOMEDEPOT, "--train_queries", "50", *NO_WARMUP],
@@ -84,6 +87,8 @@ def run_scenario(name: str, args: list[str], out_root: Path, extra: list[str], r
         "supervised": recipe["supervised"],
         "bi_encoder": recipe.get("bi_encoder"),
         "seconds": recipe["seconds"],
+        "plan": recipe.get("plan"),  # the probe's estimates, what a budget skipped
+        "total_s": recipe.get("total_s"),
     }
 
 

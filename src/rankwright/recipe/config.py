@@ -116,6 +116,15 @@ class RecipeConfig(DataSelection):
         metadata={"help": "test metrics (Recall@k only where there is a corpus)"},
     )
     batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring"})
+    budget: str | None = field(
+        default=None,
+        metadata={
+            "help": "finish within this time (15m, 1h30m, 900), counted from the start: after the data is ready "
+            "a short probe estimates each phase, the plan is printed, phases that do not fit are skipped "
+            "(warmup.choose's second run first) and each phase's epochs are cut to its share; too little for one "
+            "supervised pass is an error naming the minimum. Without it, the estimated total is printed"
+        },
+    )
     output_dir: str = field(default="runs/recipe", metadata={"help": "data, models, runs, compare.html, recipe.json"})
     overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
@@ -128,6 +137,10 @@ class RecipeConfig(DataSelection):
             raise ValueError(
                 f"recipe needs train, validation and test queries: split.ratios must be three shares > 0, got {ratios}"
             )
+        if self.budget is not None:
+            from rankwright.training.budget import parse_budget
+
+            parse_budget(self.budget, "budget")
         if self.train_queries is not None and self.train_queries < 1:
             raise ValueError(f"train_queries must be at least 1, got {self.train_queries}")
 

@@ -83,7 +83,13 @@ def phase_config(
     )
 
 
-def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> TrainResult:
+def budgeted(budget_s: float | None) -> dict[str, object]:
+    """A phase's ``training`` overrides for its share of a recipe's budget (its epochs are
+    cut to fit, never refused: the recipe's plan decided that it runs)."""
+    return {} if budget_s is None else {"budget": f"{budget_s:.0f}s", "budget_min_epochs": 0.0}
+
+
+def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path, budget_s: float | None = None) -> TrainResult:
     """Phase 1: the teacher's scores as soft labels; best checkpoint by validation nDCG@10."""
     phase = phase_config(
         inputs,
@@ -95,20 +101,30 @@ def warm_up(inputs: PhaseInputs, config: WarmupConfig, output_dir: Path) -> Trai
         learning_rate=config.learning_rate,
         early_stopping_patience=None,
         calibration=None,
+        **budgeted(budget_s),
     )
     return run_phase(phase, train)
 
 
 def supervised(
-    inputs: PhaseInputs, model_name: str, loss: LossConfig, output_dir: Path, model_type: str | None = None
+    inputs: PhaseInputs,
+    model_name: str,
+    loss: LossConfig,
+    output_dir: Path,
+    model_type: str | None = None,
+    budget_s: float | None = None,
 ) -> TrainResult:
     """Phase 2: the judged labels, from ``model_name`` (the warm-up's model, the base, or
     with ``model_type`` cross-encoder the fine-tuned bi-encoder's encoder)."""
-    config = phase_config(inputs, model_name=model_name, loss=loss, output_dir=output_dir, model_type=model_type)
+    config = phase_config(
+        inputs, model_name=model_name, loss=loss, output_dir=output_dir, model_type=model_type, **budgeted(budget_s)
+    )
     return run_phase(config, train)
 
 
-def fine_tune_bi_encoder(inputs: PhaseInputs, config: BiEncoderConfig, base: str, output_dir: Path) -> TrainResult:
+def fine_tune_bi_encoder(
+    inputs: PhaseInputs, config: BiEncoderConfig, base: str, output_dir: Path, budget_s: float | None = None
+) -> TrainResult:
     """The dense model ``base`` fine-tuned as a bi-encoder on the recipe's pairs; best
     checkpoint by validation nDCG@10, early stopping after one worse epoch."""
     phase = phase_config(
@@ -125,6 +141,7 @@ def fine_tune_bi_encoder(inputs: PhaseInputs, config: BiEncoderConfig, base: str
         learning_rate=config.learning_rate,
         early_stopping_patience=1,
         calibration=None,
+        **budgeted(budget_s),
     )
     return run_phase(phase, train)
 

@@ -34,8 +34,9 @@ STATE = "recipe_state.json"
 PHASE = "phase.json"
 #: configuration keys that do not change what a recipe computes
 IGNORED = ("output_dir", "progress", "overwrite")
-#: nor do these (flattened) keys, of the recipe and of its phases
-IGNORED_KEYS = ("training.resume",)
+#: nor do these (flattened) keys, of the recipe and of its phases (a run continued with
+#: another budget, or a phase given another share of one, reuses what finished)
+IGNORED_KEYS = ("training.resume", "budget", "training.budget", "training.budget_min_epochs")
 
 
 class RecipeMismatchError(ValueError):

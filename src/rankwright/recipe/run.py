@@ -22,6 +22,8 @@ supports out, measured on held-out test queries (``rankwright recipe`` runs it).
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ from rankwright.evaluation.significance import format_comparison
 from rankwright.inference.reranker import Reranker
 from rankwright.output_guard import Claim, claim_folder, writes_output
 from rankwright.recipe.baselines import write_baselines
+from rankwright.recipe.budget import RecipePlan, estimate_phases, make_plan, measure_units
 from rankwright.recipe.clock import Clock
 from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.heldout import evaluate_heldout, other_reranker_row, system_runs
@@ -51,6 +54,8 @@ from rankwright.recipe.shipping import select_system
 from rankwright.recipe.training import Trained, train_bi_encoder, train_reranker
 from rankwright.recipe.training_data import validation_pairs, write_pairs
 from rankwright.training.run import TrainResult, last_complete_checkpoint
+
+log = logging.getLogger(__name__)
 
 #: system -> split (val, test) -> scores of that split's candidates
 Scores = dict[str, dict[str, np.ndarray]]
@@ -107,6 +112,7 @@ def _kept_after_interrupt(claim: Claim) -> str | None:
 def main(config: RecipeConfig) -> RecipeResult:
     """Run every step of the recipe with ``config``; the files go to ``config.output_dir``."""
     config.check()
+    started = time.perf_counter()
     clock = Clock()
     out = Path(config.output_dir)
     prep = prepare(config)
@@ -118,9 +124,10 @@ def main(config: RecipeConfig) -> RecipeResult:
 
     pairs, mining = training_pairs(config, prep)
     inputs = _phase_inputs(config, prep, pairs, out)
+    plan = _plan(config, prep, pairs, started)
     clock.lap("training_data")
-    biencoder = train_bi_encoder(config, inputs, clock)
-    trained = train_reranker(config, inputs, prep.encoder is not None, clock, biencoder)
+    biencoder = train_bi_encoder(config, inputs, clock, plan)
+    trained = train_reranker(config, inputs, prep.encoder is not None, clock, plan, biencoder)
 
     scores, others = _score_systems(config, prep, trained)
     retrieval = bi_encoder_retrieval(config, prep, trained.biencoder.model_dir if trained.biencoder else None)
@@ -146,7 +153,9 @@ def main(config: RecipeConfig) -> RecipeResult:
         "test": {"ranking": comparison.summaries, "paired_tests": tests},
         "config": asdict(config),
         "baselines": baselines,
+        "plan": plan.to_dict(),
         "seconds": clock.seconds,
+        "total_s": round(time.perf_counter() - plan.started, 2),
     }
     selection.table.to_csv(out / "selection.csv", index=False)
     paths = {"recipe": str(out / "recipe.json"), "model": model_dir, "selection": str(out / "selection.csv")}
@@ -154,11 +163,28 @@ def main(config: RecipeConfig) -> RecipeResult:
     paths |= comparison.paths
     write_json(summary, Path(paths["recipe"]))
     messages = ([trained.choice.message()] if trained.choice is not None else []) + selection.messages
+    messages.append(plan.outcome(summary["total_s"]))
     return RecipeResult(table, messages, text, selection, summary, paths)
 
 
 #: the recipe from Python: ``run_recipe(RecipeConfig(...))``
 run_recipe = main
+
+
+def _plan(config: RecipeConfig, prep: Prepared, pairs: pd.DataFrame, started: float) -> RecipePlan:
+    """The probe and the plan of the training phases (logged): with ``budget``, what runs
+    and each phase's share; without, the estimated total time."""
+    units = measure_units(
+        config.model.name, config.model.max_length, prep.encoder, prep.ranked["val"], config.split.seed
+    )
+    relevant = prep.loaded.scheme.relevant
+    corpus = len(prep.first.documents) if prep.first.over_corpus else 0
+    estimates, one_pass, scoring = estimate_phases(
+        config, pairs, prep.ranked, relevant, units, prep.encoder is not None, corpus
+    )
+    plan = make_plan(config, estimates, one_pass, scoring, units, started)
+    log.info("%s", plan.describe())
+    return plan
 
 
 def _phase_inputs(config: RecipeConfig, prep: Prepared, pairs: pd.DataFrame, out: Path) -> PhaseInputs:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from rankwright.recipe.budget import RecipePlan
 from rankwright.recipe.clock import Clock
 from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.phases import PhaseInputs, RerankerChoice, fine_tune_bi_encoder, supervised, warm_up
@@ -24,7 +25,12 @@ class Trained:
 
 
 def train_reranker(
-    config: RecipeConfig, inputs: PhaseInputs, has_teacher: bool, clock: Clock, biencoder: TrainResult | None = None
+    config: RecipeConfig,
+    inputs: PhaseInputs,
+    has_teacher: bool,
+    clock: Clock,
+    plan: RecipePlan,
+    biencoder: TrainResult | None = None,
 ) -> Trained:
     """The warm-up (when enabled and there is a teacher), then the supervised phase; with
     ``warmup.choose``, the supervised phase from the base encoder too, and with
@@ -34,22 +40,33 @@ def train_reranker(
     warm = None
     if config.warmup.enabled and not has_teacher:
         log.warning("warmup: no dense teacher (dense.model none), so no warm-up phase")
-    elif config.warmup.enabled:
-        warm = warm_up(inputs, config.warmup, out / "warmup")
+    elif plan.runs("warmup"):
+        warm = warm_up(inputs, config.warmup, out / "warmup", plan.phase_budget("warmup"))
     clock.lap("warmup")
     start_from = config.model.name if warm is None else warm.model_dir
-    trained = supervised(inputs, start_from, config.loss, out / "reranker")
+    trained = supervised(inputs, start_from, config.loss, out / "reranker", budget_s=plan.phase_budget("supervised"))
     clock.lap("supervised")
     runs = {"with_warmup" if warm is not None else "without_warmup": trained}
     if warm is not None:
         runs["warmup_only"] = warm
-        if config.warmup.choose:
-            runs["without_warmup"] = supervised(inputs, config.model.name, config.loss, out / "reranker_without_warmup")
+        if plan.runs("supervised_without_warmup"):
+            runs["without_warmup"] = supervised(
+                inputs,
+                config.model.name,
+                config.loss,
+                out / "reranker_without_warmup",
+                budget_s=plan.phase_budget("supervised_without_warmup"),
+            )
             clock.lap("supervised_without_warmup")
-    if biencoder is not None and config.bi_encoder.warm_start:
+    if biencoder is not None and plan.runs("from_biencoder"):
         start = biencoder.model_dir
         runs["from_biencoder"] = supervised(
-            inputs, start, config.loss, out / "reranker_from_biencoder", "cross-encoder"
+            inputs,
+            start,
+            config.loss,
+            out / "reranker_from_biencoder",
+            "cross-encoder",
+            budget_s=plan.phase_budget("from_biencoder"),
         )
         clock.lap("supervised_from_biencoder")
     if len(runs) == 1:
@@ -59,13 +76,20 @@ def train_reranker(
     return Trained(warm, choice.kept, choice, biencoder)
 
 
-def train_bi_encoder(config: RecipeConfig, inputs: PhaseInputs, clock: Clock) -> TrainResult | None:
-    """The dense model fine-tuned as a bi-encoder (when enabled and there is a dense model)."""
-    if not config.bi_encoder.enabled:
+def train_bi_encoder(config: RecipeConfig, inputs: PhaseInputs, clock: Clock, plan: RecipePlan) -> TrainResult | None:
+    """The dense model fine-tuned as a bi-encoder (when enabled, there is a dense model and
+    ``plan`` runs it)."""
+    if not config.bi_encoder.enabled or (config.dense_enabled and not plan.runs("bi_encoder")):
         return None
     if not config.dense_enabled:
         log.warning("bi_encoder: no dense model (dense.model none) to fine-tune, so no bi-encoder phase")
         return None
-    result = fine_tune_bi_encoder(inputs, config.bi_encoder, config.dense.model, Path(config.output_dir) / "bi_encoder")
+    result = fine_tune_bi_encoder(
+        inputs,
+        config.bi_encoder,
+        config.dense.model,
+        Path(config.output_dir) / "bi_encoder",
+        plan.phase_budget("bi_encoder"),
+    )
     clock.lap("bi_encoder")
     return result

@@ -133,7 +133,9 @@ def plan_training(
         return steps * probe.step_s + n_val * probe.validation_s
 
     left = budget_s - elapsed_s - tail
-    if cost(needed) > left:
+    if cost(needed) > left and min_epochs <= 0:  # whatever fits, one step at least
+        needed = 1
+    elif cost(needed) > left:
         minimum = elapsed_s + cost(needed) + probe.validation_s
         minimum /= 1 - MARGIN
         raise BudgetError(
@@ -143,8 +145,8 @@ def plan_training(
             f"the minimum is about {format_seconds(minimum)}. Raise the budget, or train on fewer pairs "
             "(sampling.max_pairs) or with a shorter model.max_length"
         )
-    steps = asked
-    if cost(steps) > left:  # the largest number of steps that fits (cost grows with steps)
+    steps = asked if cost(asked) <= left else needed
+    if cost(asked) > left and cost(needed) <= left:  # the largest number of steps that fits (cost grows with steps)
         lo, hi = needed, asked
         while lo < hi:
             mid = (lo + hi + 1) // 2

@@ -1,0 +1,213 @@
+"""``recipe --budget``: which training phases run and how long each may take, planned
+from a short probe after the data is ready; without a budget, the estimated total.
+
+The probe times the base cross-encoder scoring a sample of validation candidates
+(seconds per pair) and the dense model encoding their texts (seconds per text). A
+phase's full cost is estimated from those (a training pair costs about
+:data:`TRAIN_FACTOR` forward passes, plus each epoch's validation), and so is the
+scoring after training. With a budget, what does not fit goes in this order: the
+second supervised run of ``warmup.choose``, the supervised run from the bi-encoder,
+then the warm-up and the bi-encoder phase while the supervised phase cannot get one
+pass over its pairs; the phases left share the time in proportion to their cost, each
+given the rest of the budget as it starts (``training.budget``: its own probe cuts its
+epochs to fit, and it stops before its time is up). The estimates are rough (the
+probe's model has no trained head and the lengths of a sample); the per-phase budgets
+are what keeps the total within the budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
+from rankwright.training.budget import MARGIN, BudgetError, format_seconds, parse_budget
+
+log = logging.getLogger(__name__)
+
+#: a training pair costs about this many scoring passes (forward, backward, optimizer)
+TRAIN_FACTOR = 3.0
+PROBE_PAIRS = 96
+#: the phases in the order they run; the optional ones first to go
+PHASES = ("bi_encoder", "warmup", "supervised", "supervised_without_warmup", "from_biencoder")
+DROP_ORDER = ("supervised_without_warmup", "from_biencoder", "warmup", "bi_encoder")
+LABELS = {
+    "bi_encoder": "bi-encoder",
+    "warmup": "warm-up",
+    "supervised": "supervised",
+    "supervised_without_warmup": "supervised without warm-up (warmup.choose)",
+    "from_biencoder": "supervised from the bi-encoder",
+}
+
+
+@dataclass
+class Units:
+    """Measured seconds: the cross-encoder scoring a pair, the dense model encoding a text."""
+
+    pair_s: float
+    text_s: float
+    probe_s: float
+
+
+@dataclass
+class RecipePlan:
+    budget_s: float | None
+    started: float  # time.perf_counter() at the recipe's start
+    elapsed_s: float  # before training: split, first stage, dense scores, pairs, probe
+    units: Units
+    estimates: dict[str, float]  # phase -> full cost (seconds)
+    one_pass_s: float  # the supervised phase's cost for one epoch
+    scoring_s: float  # after training: scoring, selection, test
+    skipped: dict[str, str] = field(default_factory=dict)  # phase -> why
+    done: set[str] = field(default_factory=set)
+
+    def runs(self, phase: str) -> bool:
+        return phase in self.estimates and phase not in self.skipped
+
+    def phase_budget(self, phase: str) -> float | None:
+        """Seconds for ``phase`` as it starts: its cost's share of what is left of the
+        budget (None without a budget)."""
+        self.done.add(phase)
+        if self.budget_s is None:
+            return None
+        left = self.started + self.budget_s - time.perf_counter() - self.scoring_s - MARGIN * self.budget_s
+        waiting = [p for p in PHASES if self.runs(p) and (p == phase or p not in self.done)]
+        share = self.estimates[phase] / max(sum(self.estimates[p] for p in waiting), 1e-9)
+        return max(left * share, 1.0)
+
+    @property
+    def estimate_s(self) -> float:
+        return self.elapsed_s + sum(v for p, v in self.estimates.items() if self.runs(p)) + self.scoring_s
+
+    def describe(self) -> str:
+        phases = ", ".join(f"{LABELS[p]} ~{format_seconds(v)}" for p, v in self.estimates.items() if self.runs(p))
+        skipped = "".join(f"; skipped: {LABELS[p]} ({why})" for p, why in self.skipped.items())
+        head = f"budget {format_seconds(self.budget_s)}: " if self.budget_s is not None else ""
+        fits = ""
+        if self.budget_s is not None and self.estimate_s > self.budget_s:
+            fits = f" in full; each phase's epochs are cut to its share of the {format_seconds(self.budget_s)}"
+        return (
+            f"{head}{format_seconds(self.elapsed_s)} to prepare the data; measured {1000 * self.units.pair_s:.1f} ms "
+            f"a pair scored (cross-encoder), {1000 * self.units.text_s:.1f} ms a text encoded (dense); estimated: "
+            f"{phases}, scoring and test ~{format_seconds(self.scoring_s)}{skipped}; about "
+            f"{format_seconds(self.estimate_s)} in all{fits}"
+        )
+
+    def outcome(self, total_s: float) -> str:
+        """The line the recipe ends with: its time against the budget or the estimate."""
+        took = f"recipe: finished in {format_seconds(total_s)}"
+        if self.budget_s is not None:
+            return f"{took}, {100 * total_s / self.budget_s:.0f}% of the budget of {format_seconds(self.budget_s)}"
+        return f"{took} (estimated {format_seconds(self.estimate_s)} after the probe)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "budget_s": self.budget_s,
+            "elapsed_s": self.elapsed_s,
+            "pair_s": self.units.pair_s,
+            "text_s": self.units.text_s,
+            "probe_s": self.units.probe_s,
+            "estimates_s": self.estimates,
+            "scoring_s": self.scoring_s,
+            "skipped": self.skipped,
+            "estimate_s": self.estimate_s,
+        }
+
+
+def measure_units(model_name: str, max_length: int, encoder: Any, val: pd.DataFrame, seed: int) -> Units:
+    """Time the base cross-encoder and the dense model on a sample of validation candidates."""
+    from rankwright.inference.reranker import Reranker
+
+    started = time.perf_counter()
+    sample = val.sample(n=min(PROBE_PAIRS, len(val)), random_state=seed)
+    queries, docs = sample[QUERY].tolist(), sample[DOC].tolist()
+    reranker = Reranker.from_pretrained(model_name, max_length=max_length)
+    reranker.score(queries[:8], docs[:8], batch_size=8)  # the first batch allocates
+    start = time.perf_counter()
+    reranker.score(queries, docs, batch_size=32)
+    pair_s = (time.perf_counter() - start) / max(len(queries), 1)
+    text_s = 0.0
+    if encoder is not None:
+        encoder.model.encode(docs[:8], batch_size=8, show_progress_bar=False)
+        start = time.perf_counter()
+        encoder.model.encode(queries + docs, batch_size=32, show_progress_bar=False)  # no embedding cache
+        text_s = (time.perf_counter() - start) / max(2 * len(queries), 1)
+    return Units(pair_s, text_s, time.perf_counter() - started)
+
+
+def _validation_pairs(val: pd.DataFrame, depth: int | None) -> int:
+    sizes = val.groupby(QUERY_ID, sort=False).size()
+    return int(sizes.clip(upper=depth).sum() if depth else sizes.sum())
+
+
+def estimate_phases(
+    config,
+    pairs: pd.DataFrame,
+    ranked: dict[str, pd.DataFrame],
+    relevant,
+    units: Units,
+    teacher: bool,
+    corpus_size: int,
+) -> tuple[dict[str, float], float, float]:
+    """Each phase's full cost, the supervised phase's for one epoch, and the scoring after training."""
+    pair_s, text_s = units.pair_s, units.text_s
+    n_val = _validation_pairs(ranked["val"], config.validation_depth)
+    max_pairs = config.sampling.max_pairs
+    sup_pairs = min(len(pairs), max_pairs) if max_pairs else len(pairs)
+    one_pass = sup_pairs * TRAIN_FACTOR * pair_s + n_val * pair_s
+    estimates = {"supervised": config.training.epochs * one_pass}
+    n_queries = pairs[QUERY_ID].nunique()
+    if config.warmup.enabled and teacher:
+        group = 1 + config.sampling.negatives_per_group
+        warm_pairs = min(len(pairs), n_queries * group)
+        estimates["warmup"] = config.warmup.epochs * (warm_pairs * TRAIN_FACTOR * pair_s + n_val * pair_s)
+        if config.warmup.choose:
+            estimates["supervised_without_warmup"] = estimates["supervised"]
+    n_scored = len(ranked["val"]) + len(ranked["test"])
+    rerankers = 1 + sum(p in estimates for p in ("warmup", "supervised_without_warmup"))
+    scoring = n_scored * pair_s + len(ranked["test"]) * pair_s * (rerankers - 1)
+    if config.bi_encoder.enabled and config.dense_enabled:
+        rows = int(np.asarray(relevant(pairs[LABEL]), dtype=bool).sum())
+        texts = rows * (2 + config.bi_encoder.negatives)
+        estimates["bi_encoder"] = config.bi_encoder.epochs * (texts * TRAIN_FACTOR * text_s + 2 * n_val * text_s)
+        if config.bi_encoder.warm_start:
+            estimates["from_biencoder"] = estimates["supervised"]
+        scoring += (2 * n_scored + corpus_size) * text_s
+    return {p: estimates[p] for p in PHASES if p in estimates}, one_pass, scoring
+
+
+def make_plan(
+    config, estimates: dict[str, float], one_pass: float, scoring: float, units: Units, started: float
+) -> RecipePlan:
+    """The plan; with a budget, the phases that do not fit are skipped (:data:`DROP_ORDER`),
+    and a budget that cannot give the supervised phase one pass is a :class:`BudgetError`."""
+    budget_s = parse_budget(config.budget, "budget") if config.budget else None
+    plan = RecipePlan(budget_s, started, time.perf_counter() - started, units, estimates, one_pass, scoring)
+    if budget_s is None:
+        return plan
+    left = budget_s * (1 - MARGIN) - plan.elapsed_s - scoring
+    for phase in DROP_ORDER:
+        running = [p for p in estimates if plan.runs(p)]
+        total = sum(estimates[p] for p in running)
+        if phase not in running:
+            continue
+        optional = phase in ("supervised_without_warmup", "from_biencoder")
+        if total <= left if optional else left * estimates["supervised"] / total >= one_pass:
+            continue
+        plan.skipped[phase] = "no time in the budget"
+    running = [p for p in estimates if plan.runs(p)]
+    share = left * estimates["supervised"] / sum(estimates[p] for p in running)
+    if share < one_pass:
+        minimum = (plan.elapsed_s + scoring + one_pass) / (1 - MARGIN)
+        raise BudgetError(
+            f"budget {format_seconds(budget_s)} is too small for one pass over the training pairs: preparing took "
+            f"{format_seconds(plan.elapsed_s)}, one supervised epoch is estimated at {format_seconds(one_pass)} and "
+            f"scoring and testing at {format_seconds(scoring)}; the minimum is about {format_seconds(minimum)}. "
+            "Raise the budget, or use fewer pairs (sampling.max_pairs, train_queries) or a shorter model.max_length"
+        )
+    return plan

@@ -1,0 +1,86 @@
+"""``recipe --budget``: the plan skips what does not fit, in order, shares the time by
+cost, and refuses a budget too small for one supervised pass, naming the minimum."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import pytest
+
+from rankwright.recipe import RecipeConfig
+from rankwright.recipe.budget import Units, estimate_phases, make_plan
+from rankwright.training.budget import BudgetError
+
+UNITS = Units(pair_s=0.01, text_s=0.005, probe_s=1.0)
+#: full costs in seconds; one supervised epoch is 100 s
+ESTIMATES = {"bi_encoder": 200.0, "warmup": 50.0, "supervised": 300.0, "supervised_without_warmup": 300.0}
+
+
+def plan_for(budget, estimates=ESTIMATES, one_pass=100.0, scoring=30.0):
+    return make_plan(RecipeConfig(budget=budget), dict(estimates), one_pass, scoring, UNITS, time.perf_counter())
+
+
+def test_without_a_budget_everything_runs_and_the_total_is_estimated():
+    plan = plan_for(None)
+    assert plan.skipped == {} and plan.phase_budget("supervised") is None
+    assert plan.estimate_s == pytest.approx(850 + 30, abs=1)
+    assert "about 14m4" in plan.describe()
+
+
+def test_a_roomy_budget_skips_nothing():
+    plan = plan_for("30m")
+    assert plan.skipped == {}
+    assert "each phase's epochs are cut" not in plan.describe()
+
+
+def test_warmup_choose_goes_first():
+    plan = plan_for("10m")  # 600 s less the margin (30 s) and scoring (30 s): 540 s for 850 s of phases
+    assert list(plan.skipped) == ["supervised_without_warmup"]
+    assert "skipped: supervised without warm-up (warmup.choose)" in plan.describe()
+    # the rest share what is left in proportion to their cost: 200 : 50 : 300
+    first = plan.phase_budget("bi_encoder")
+    assert first == pytest.approx(540 * 200 / 550, rel=0.02)
+
+
+def test_then_warmup_then_bi_encoder_while_supervised_gets_less_than_one_pass():
+    # 210 s: 169.5 s left; supervised's share of 550 s of phases would be 92 s, of 500 s (no warm-up) 102 s
+    assert list(plan_for("3m30s").skipped) == ["supervised_without_warmup", "warmup"]
+    # 190 s: 150.5 s left; without the bi-encoder too, supervised has it all
+    plan = plan_for("3m10s")
+    assert list(plan.skipped) == ["supervised_without_warmup", "warmup", "bi_encoder"]
+    assert plan.runs("supervised") and plan.phase_budget("supervised") == pytest.approx(150.5, abs=1)
+
+
+def test_too_small_for_one_supervised_pass_names_the_minimum():
+    with pytest.raises(BudgetError, match=r"budget 1m00s is too small for one pass .* the minimum is about 2m1\ds"):
+        plan_for("1m")
+
+
+def test_estimates_follow_the_settings():
+    pairs = pd.DataFrame({"query_id": ["a", "a", "b", "b"], "label": [1, 0, 1, 0]})
+    ranked = {
+        "val": pd.DataFrame({"query_id": ["v"] * 50}),
+        "test": pd.DataFrame({"query_id": ["t"] * 40}),
+    }
+    config = RecipeConfig()
+
+    def relevant(labels):
+        return labels >= 1
+
+    estimates, one_pass, scoring = estimate_phases(config, pairs, ranked, relevant, UNITS, True, 0)
+    assert list(estimates) == ["bi_encoder", "warmup", "supervised", "supervised_without_warmup"]
+    # supervised: 4 pairs x 3 passes + 30 validation pairs (validation_depth 30), per epoch, 3 epochs
+    assert one_pass == pytest.approx(4 * 3 * 0.01 + 30 * 0.01)
+    assert estimates["supervised"] == pytest.approx(3 * one_pass)
+    no_choose = RecipeConfig()
+    no_choose.warmup.choose = False
+    no_choose.bi_encoder.enabled = False
+    estimates, _, _ = estimate_phases(no_choose, pairs, ranked, relevant, UNITS, True, 0)
+    assert list(estimates) == ["warmup", "supervised"]
+    assert scoring > 0
+
+
+def test_a_budget_that_does_not_parse_is_a_config_error():
+    with pytest.raises(BudgetError, match="budget '15 min' does not parse"):
+        RecipeConfig(budget="15 min").check()
