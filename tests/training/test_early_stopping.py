@@ -11,38 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from rankwright.config import from_dict
 from rankwright.models.metadata import ModelMetadata
-from rankwright.training.config import TrainConfig
 from rankwright.training.run import TrainingSetupError, train
 
 EVAL_STEPS = 2
-
-
-def _config(tmp_path, data, model, training=None, **overrides) -> TrainConfig:
-    base = {
-        "data": {"path": str(data)},
-        "labels": {"scheme": "graded", "relevant_gain": 2},
-        "split": {"ratios": [0.7, 0.3, 0.0], "seed": 1},
-        "model": {"name": model, "max_length": 32},
-        "loss": {"name": "bce"},
-        "training": {
-            "epochs": 50,
-            "batch_size": 8,
-            "learning_rate": 0.0,
-            "warmup_ratio": 0.0,
-            "eval_strategy": "steps",
-            "eval_steps": EVAL_STEPS,
-            "logging_steps": 1000,
-            "save_steps": 1000,
-            "eval_batch_size": 64,
-            **(training or {}),
-        },
-        "output_dir": str(tmp_path / "out"),
-        "progress": False,
-        **overrides,
-    }
-    return from_dict(TrainConfig, base)
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +22,24 @@ def data(tmp_path_factory, write_pointwise):
     return write_pointwise(tmp_path_factory.mktemp("early") / "pairs.jsonl", n_queries=20)
 
 
-def test_stops_after_patience_plus_one_evaluations(tmp_path, data, tiny_bert, caplog):
+#: constant weights (learning rate 0): validation every EVAL_STEPS steps never improves
+EARLY = {
+    "epochs": 50,
+    "learning_rate": 0.0,
+    "warmup_ratio": 0.0,
+    "eval_strategy": "steps",
+    "eval_steps": EVAL_STEPS,
+    "logging_steps": 1000,
+    "eval_batch_size": 64,
+}
+
+
+def test_stops_after_patience_plus_one_evaluations(tmp_path, data, tiny_bert, caplog, tiny_train_config):
     patience = 2
     with caplog.at_level(logging.INFO, logger="rankwright"):
-        result = train(_config(tmp_path, data, tiny_bert, {"early_stopping_patience": patience, "max_steps": 40}))
+        result = train(
+            tiny_train_config(tmp_path, data, tiny_bert, EARLY | {"early_stopping_patience": patience, "max_steps": 40})
+        )
     stop_step = (patience + 1) * EVAL_STEPS
     m = result.metrics
     assert m["global_steps"] == stop_step  # without stopping: 40 steps
@@ -86,9 +72,11 @@ def test_stops_after_patience_plus_one_evaluations(tmp_path, data, tiny_bert, ca
     ]
 
 
-def test_patience_larger_than_the_evaluations_trains_to_the_end(tmp_path, data, tiny_bert):
+def test_patience_larger_than_the_evaluations_trains_to_the_end(tmp_path, data, tiny_bert, tiny_train_config):
     max_steps = 4 * EVAL_STEPS
-    config = _config(tmp_path, data, tiny_bert, {"early_stopping_patience": 10, "max_steps": max_steps})
+    config = tiny_train_config(
+        tmp_path, data, tiny_bert, EARLY | {"early_stopping_patience": 10, "max_steps": max_steps}
+    )
     result = train(config)
     m = result.metrics
     assert m["global_steps"] == max_steps
@@ -100,8 +88,8 @@ def test_patience_larger_than_the_evaluations_trains_to_the_end(tmp_path, data, 
     assert early["best_step"] == EVAL_STEPS
 
 
-def test_without_patience_the_summary_says_no_early_stopping(tmp_path, data, tiny_bert):
-    result = train(_config(tmp_path, data, tiny_bert, {"max_steps": EVAL_STEPS}))
+def test_without_patience_the_summary_says_no_early_stopping(tmp_path, data, tiny_bert, tiny_train_config):
+    result = train(tiny_train_config(tmp_path, data, tiny_bert, EARLY | {"max_steps": EVAL_STEPS}))
     assert result.metrics["global_steps"] == EVAL_STEPS
     assert result.metrics["stopped_early"] is False
     assert result.metrics["early_stopping"] is None
@@ -117,8 +105,8 @@ def test_without_patience_the_summary_says_no_early_stopping(tmp_path, data, tin
         ({"early_stopping_patience": 2}, {"split": {"ratios": [1.0, 0.0, 0.0], "seed": 1}}, "no query"),
     ],
 )
-def test_bad_setups_fail_before_training(tmp_path, data, tiny_bert, training, overrides, message):
-    config = _config(tmp_path, data, tiny_bert, training, **overrides)
+def test_bad_setups_fail_before_training(tmp_path, data, tiny_bert, training, overrides, message, tiny_train_config):
+    config = tiny_train_config(tmp_path, data, tiny_bert, EARLY | (training or {}), **overrides)
     with pytest.raises(TrainingSetupError, match=message):
         train(config)
     assert not (tmp_path / "out").exists()

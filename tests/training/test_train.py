@@ -10,38 +10,9 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from rankwright.config import from_dict
 from rankwright.inference.reranker import Reranker
 from rankwright.models.metadata import ModelMetadata
-from rankwright.training.config import TrainConfig
 from rankwright.training.run import TrainingSetupError, train
-
-
-def _config(tmp_path, data, model, **overrides) -> TrainConfig:
-    base = {
-        "data": {"path": str(data)},
-        "labels": {"scheme": "graded", "relevant_gain": 2},
-        "split": {"ratios": [0.7, 0.3, 0.0], "seed": 1},
-        "model": {"name": model, "max_length": 32},
-        "loss": {"name": "bce"},
-        "training": {
-            "epochs": 2,
-            "batch_size": 8,
-            "learning_rate": 1e-3,
-            "logging_steps": 5,
-            "save_steps": 1000,
-            "eval_batch_size": 16,
-        },
-        "output_dir": str(tmp_path / "out"),
-        "progress": False,
-    }
-    for key, value in overrides.items():
-        section, _, leaf = key.partition(".")
-        if leaf:
-            base.setdefault(section, {})[leaf] = value
-        else:
-            base[section] = value
-    return from_dict(TrainConfig, base)
 
 
 def _hf_logits(folder, queries, docs):
@@ -56,13 +27,15 @@ QUERIES = ["drill number 0", "sofa number 1", "lamp number 2"]
 DOCS = ["drill model 0", "a sofa with a long description " * 5, "kettle model 3"]
 
 
-def test_bce_training_changes_every_parameter_and_saves_loadable_folders(tmp_path, tiny_bert, write_pointwise):
+def test_bce_training_changes_every_parameter_and_saves_loadable_folders(
+    tmp_path, tiny_bert, write_pointwise, tiny_train_config
+):
     data = write_pointwise(tmp_path / "pairs.jsonl")
     before = {
         n: p.detach().clone()
         for n, p in AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).named_parameters()
     }
-    result = train(_config(tmp_path, data, tiny_bert))
+    result = train(tiny_train_config(tmp_path, data, tiny_bert))
     final = AutoModelForSequenceClassification.from_pretrained(result.final_dir)
     unchanged = [
         n for n, p in final.named_parameters() if n in before and "classifier" not in n and torch.equal(before[n], p)
@@ -86,12 +59,12 @@ def test_bce_training_changes_every_parameter_and_saves_loadable_folders(tmp_pat
 
 
 def test_saved_model_scores_identically_in_rankwright_transformers_and_sentence_transformers(
-    tmp_path, tiny_bert, write_pointwise
+    tmp_path, tiny_bert, write_pointwise, tiny_train_config
 ):
     from sentence_transformers import CrossEncoder
 
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    result = train(_config(tmp_path, data, tiny_bert, **{"training.epochs": 1}))
+    result = train(tiny_train_config(tmp_path, data, tiny_bert, **{"training.epochs": 1}))
     ours = Reranker.from_pretrained(result.final_dir).score(QUERIES, DOCS)
     hf = _hf_logits(result.final_dir, QUERIES, DOCS)
     st = CrossEncoder(result.final_dir, activation_fn=torch.nn.Identity(), max_length=32).predict(
@@ -114,14 +87,14 @@ def test_query_is_never_truncated_before_the_document(tiny_bert):
     assert query in text
 
 
-def test_lora_training_merge_export_scores_like_the_adapter(tmp_path, tiny_bert, write_pointwise):
+def test_lora_training_merge_export_scores_like_the_adapter(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
     from sentence_transformers import CrossEncoder
 
     from rankwright.commands.export import ExportConfig
     from rankwright.commands.export import main as export
 
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    cfg = _config(
+    cfg = tiny_train_config(
         tmp_path,
         data,
         tiny_bert,
@@ -145,9 +118,9 @@ def test_lora_training_merge_export_scores_like_the_adapter(tmp_path, tiny_bert,
     assert not torch.equal(base_head.classifier.weight, merged_model.classifier.weight)
 
 
-def test_multi_positive_margin_groups_from_seed002_jsonl(tmp_path, tiny_bert, write_seed002):
+def test_multi_positive_margin_groups_from_seed002_jsonl(tmp_path, tiny_bert, write_seed002, tiny_train_config):
     data = write_seed002(tmp_path / "train.jsonl")
-    cfg = _config(
+    cfg = tiny_train_config(
         tmp_path,
         data,
         tiny_bert,
@@ -162,9 +135,9 @@ def test_multi_positive_margin_groups_from_seed002_jsonl(tmp_path, tiny_bert, wr
     assert result.metrics["train_loss"] > 0
 
 
-def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise):
+def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    listwise = _config(
+    listwise = tiny_train_config(
         tmp_path,
         data,
         tiny_bert,
@@ -175,7 +148,7 @@ def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise):
         },
     )
     assert train(listwise).metrics["global_steps"] > 0
-    classes = _config(
+    classes = tiny_train_config(
         tmp_path,
         data,
         tiny_bert,
@@ -196,9 +169,9 @@ def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise):
     assert set(reranker.predict_classes(QUERIES, DOCS)) <= {"2", "1", "0"}
 
 
-def test_listwise_without_positives_fails_before_training(tmp_path, tiny_bert, write_pointwise):
+def test_listwise_without_positives_fails_before_training(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    cfg = _config(
+    cfg = tiny_train_config(
         tmp_path,
         data,
         tiny_bert,
@@ -209,9 +182,11 @@ def test_listwise_without_positives_fails_before_training(tmp_path, tiny_bert, w
     assert not (tmp_path / "out").exists()
 
 
-def test_classes_on_binary_data_fails_before_training(tmp_path, tiny_bert, write_pointwise):
+def test_classes_on_binary_data_fails_before_training(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
     data = write_pointwise(tmp_path / "pairs.jsonl", graded=False)
-    cfg = _config(tmp_path, data, tiny_bert, **{"labels": {"scheme": "binary", "threshold": 1}, "loss": {"name": "ce"}})
+    cfg = tiny_train_config(
+        tmp_path, data, tiny_bert, **{"labels": {"scheme": "binary", "threshold": 1}, "loss": {"name": "ce"}}
+    )
     with pytest.raises(TrainingSetupError, match=r"labels\.scheme: classes"):
         train(cfg)
     assert not (tmp_path / "out").exists()
@@ -235,9 +210,9 @@ def _write_flag(path: Path, n_queries: int = 16, scores: bool = True) -> Path:
 
 
 @pytest.mark.parametrize("loss", ["margin_mse", "listwise_kl"])
-def test_distillation_from_flag_teacher_scores(tmp_path, tiny_bert, loss):
+def test_distillation_from_flag_teacher_scores(tmp_path, tiny_bert, loss, tiny_train_config):
     data = _write_flag(tmp_path / "flag.jsonl")
-    cfg = _config(
+    cfg = tiny_train_config(
         tmp_path,
         data,
         tiny_bert,
@@ -253,14 +228,14 @@ def test_distillation_from_flag_teacher_scores(tmp_path, tiny_bert, loss):
     assert result.metrics["train_loss"] > 0
 
 
-def test_distillation_needs_teacher_scores_and_listed_negatives(tmp_path, tiny_bert):
+def test_distillation_needs_teacher_scores_and_listed_negatives(tmp_path, tiny_bert, tiny_train_config):
     plain = _write_flag(tmp_path / "plain.jsonl", scores=False)
     base = {"labels": {"scheme": "binary", "threshold": 1}, "loss": {"name": "margin_mse"}}
     with pytest.raises(TrainingSetupError, match="has none"):
-        train(_config(tmp_path, plain, tiny_bert, **base))
+        train(tiny_train_config(tmp_path, plain, tiny_bert, **base))
     scored = _write_flag(tmp_path / "scored.jsonl")
     with pytest.raises(TrainingSetupError, match="hard_ratio 1"):
-        train(_config(tmp_path, scored, tiny_bert, **base, sampling={"hard_ratio": 0.5}))
+        train(tiny_train_config(tmp_path, scored, tiny_bert, **base, sampling={"hard_ratio": 0.5}))
 
 
 def test_a_checkpoint_with_an_unreadable_state_is_skipped_for_the_one_before(tmp_path, caplog):
@@ -321,11 +296,11 @@ def test_saved_cross_encoder_loads_in_sentence_transformers_with_its_max_length(
 
 
 @pytest.mark.parametrize("progress", [True, False])
-def test_training_writes_nothing_to_stdout(tmp_path, tiny_bert, write_pointwise, capfd, progress):
+def test_training_writes_nothing_to_stdout(tmp_path, tiny_bert, write_pointwise, capfd, progress, tiny_train_config):
     """Progress bars go to stderr; stdout is the command's report. The Trainer's raw log
     dicts are printed nowhere (each evaluation is one log line: tests/training/test_console.py)."""
     data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=12)
-    config = _config(tmp_path, data, tiny_bert, progress=progress)
+    config = tiny_train_config(tmp_path, data, tiny_bert, progress=progress)
     config.training.epochs = 1
     config.training.logging_steps = 1
     train(config)

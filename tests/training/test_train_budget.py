@@ -10,43 +10,23 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from rankwright.config import from_dict
 from rankwright.training.budget import BudgetError, Probe
 from rankwright.training.config import TrainConfig
 from rankwright.training.run import train
 
 
-def _config(tmp_path, data, model, out="out", **training) -> TrainConfig:
-    return from_dict(
-        TrainConfig,
-        {
-            "data": {"path": str(data)},
-            "labels": {"scheme": "graded", "relevant_gain": 2},
-            "split": {"ratios": [0.7, 0.3, 0.0], "seed": 1},
-            "model": {"name": model, "max_length": 32},
-            "loss": {"name": "bce"},
-            "training": {
-                "epochs": 2,
-                "batch_size": 8,
-                "learning_rate": 1e-3,
-                "save_steps": 1000,
-                "eval_batch_size": 16,
-                **training,
-            },
-            "output_dir": str(tmp_path / out),
-            "progress": False,
-        },
-    )
+def _config(make, tmp_path, data, model, out="out", **training) -> TrainConfig:
+    return make(tmp_path, data, model, training, output_dir=str(tmp_path / out))
 
 
 def _weights(folder):
     return AutoModelForSequenceClassification.from_pretrained(folder).state_dict()
 
 
-def test_a_roomy_budget_trains_exactly_as_no_budget(tmp_path, tiny_bert, write_pointwise):
+def test_a_roomy_budget_trains_exactly_as_no_budget(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    plain = train(_config(tmp_path, data, tiny_bert, out="plain"))
-    budgeted = train(_config(tmp_path, data, tiny_bert, out="budget", budget="10m"))
+    plain = train(_config(tiny_train_config, tmp_path, data, tiny_bert, out="plain"))
+    budgeted = train(_config(tiny_train_config, tmp_path, data, tiny_bert, out="budget", budget="10m"))
     budget = budgeted.metrics["budget"]
     assert not budget["shortened"] and budget["stopped_at_step"] is None
     assert budget["steps"] == budgeted.metrics["global_steps"] == plain.metrics["global_steps"]
@@ -56,15 +36,17 @@ def test_a_roomy_budget_trains_exactly_as_no_budget(tmp_path, tiny_bert, write_p
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_a_tight_budget_cuts_the_steps_to_the_plan(tmp_path, tiny_bert, write_pointwise, monkeypatch, caplog):
+def test_a_tight_budget_cuts_the_steps_to_the_plan(
+    tmp_path, tiny_bert, write_pointwise, monkeypatch, caplog, tiny_train_config
+):
     caplog.set_level(logging.INFO, logger="rankwright")
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    full = train(_config(tmp_path, data, tiny_bert, out="full")).metrics["global_steps"]
+    full = train(_config(tiny_train_config, tmp_path, data, tiny_bert, out="full")).metrics["global_steps"]
     # a measured 1 s a step: a 30 s budget leaves room for fewer steps than two epochs
     monkeypatch.setattr(
         "rankwright.training.probe.probe_trainer", lambda *a, **k: Probe(step_s=1.0, validation_s=0.5, probe_s=0.0)
     )
-    result = train(_config(tmp_path, data, tiny_bert, budget="30s", budget_min_epochs=0.0))
+    result = train(_config(tiny_train_config, tmp_path, data, tiny_bert, budget="30s", budget_min_epochs=0.0))
     budget = result.metrics["budget"]
     assert budget["shortened"] and 1 <= budget["steps"] < full
     assert result.metrics["global_steps"] == budget["steps"]
@@ -72,16 +54,18 @@ def test_a_tight_budget_cuts_the_steps_to_the_plan(tmp_path, tiny_bert, write_po
     assert "budget 30.0s" in caplog.text and "epochs (of 2 asked" in caplog.text
 
 
-def test_a_budget_too_small_for_one_pass_is_refused_before_training(tmp_path, tiny_bert, write_pointwise, monkeypatch):
+def test_a_budget_too_small_for_one_pass_is_refused_before_training(
+    tmp_path, tiny_bert, write_pointwise, monkeypatch, tiny_train_config
+):
     data = write_pointwise(tmp_path / "pairs.jsonl")
     monkeypatch.setattr(
         "rankwright.training.probe.probe_trainer", lambda *a, **k: Probe(step_s=10.0, validation_s=1.0, probe_s=0.0)
     )
     with pytest.raises(BudgetError, match=r"training.budget 30.0s is too small for one pass.*the minimum is about"):
-        train(_config(tmp_path, data, tiny_bert, budget="30s"))
+        train(_config(tiny_train_config, tmp_path, data, tiny_bert, budget="30s"))
     assert not (Path(tmp_path) / "out" / "final").exists()
 
 
-def test_a_budget_that_does_not_parse_is_refused_before_reading(tmp_path, tiny_bert):
+def test_a_budget_that_does_not_parse_is_refused_before_reading(tmp_path, tiny_bert, tiny_train_config):
     with pytest.raises(BudgetError, match=r"training\.budget .15 min. does not parse: use seconds"):
-        train(_config(tmp_path, tmp_path / "missing.jsonl", tiny_bert, budget="15 min"))
+        train(_config(tiny_train_config, tmp_path, tmp_path / "missing.jsonl", tiny_bert, budget="15 min"))

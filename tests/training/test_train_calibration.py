@@ -26,28 +26,6 @@ from rankwright.training.run import TrainingSetupError, train
 RATIOS = [0.6, 0.2, 0.2]
 
 
-def _config(tmp: Path, data: Path, model: str, **sections) -> TrainConfig:
-    base = {
-        "data": {"path": str(data)},
-        "labels": {"scheme": "graded", "relevant_gain": 2},
-        "split": {"ratios": RATIOS, "seed": 1},
-        "model": {"name": model, "max_length": 32},
-        "training": {
-            "epochs": 2,
-            "batch_size": 8,
-            "learning_rate": 1e-3,
-            "save_steps": 1000,
-            "eval_batch_size": 16,
-            "calibration": "platt",
-        },
-        "output_dir": str(tmp / "out"),
-        "progress": False,
-    }
-    for section, values in sections.items():
-        base[section] = {**base.get(section, {}), **values} if isinstance(values, dict) else values
-    return from_dict(TrainConfig, base)
-
-
 def _split(data: Path) -> tuple[dict, object]:
     loaded = read_relevance(DataConfig(path=str(data)))
     scheme = build_scheme(from_dict(TrainConfig, {"labels": {"scheme": "graded", "relevant_gain": 2}}).labels, loaded)
@@ -70,11 +48,22 @@ def _pairs_with_a_richer_validation_split(path: Path, write_pointwise) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def calibration_config(tiny_train_config):
+    """The tiny training configuration with Platt calibration and a test split."""
+
+    def make(tmp: Path, data: Path, model: str, training=None, **sections) -> TrainConfig:
+        split = {} if "split" in sections else {"split.ratios": RATIOS}
+        return tiny_train_config(tmp, data, model, {"calibration": "platt", **(training or {})}, **split, **sections)
+
+    return make
+
+
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory, tiny_bert, write_pointwise):
+def calibrated(tmp_path_factory, tiny_bert, write_pointwise, calibration_config):
     tmp = tmp_path_factory.mktemp("calibrated")
     data = _pairs_with_a_richer_validation_split(tmp / "pairs.jsonl", write_pointwise)
-    return data, train(_config(tmp, data, tiny_bert))
+    return data, train(calibration_config(tmp, data, tiny_bert))
 
 
 def _raw(reranker: Reranker, part) -> np.ndarray:
@@ -145,9 +134,11 @@ def test_train_report_prints_the_calibration_line(calibrated, capsys):
     assert "best model calibration: platt on val (30 pairs); ECE on test (30 pairs)" in printed
 
 
-def test_calibration_without_validation_queries_fails_before_training(tmp_path, tiny_bert, write_pointwise):
+def test_calibration_without_validation_queries_fails_before_training(
+    tmp_path, tiny_bert, write_pointwise, calibration_config
+):
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    cfg = _config(tmp_path, data, tiny_bert, split={"ratios": [0.8, 0.0, 0.2]})
+    cfg = calibration_config(tmp_path, data, tiny_bert, split={"ratios": [0.8, 0.0, 0.2]})
     with pytest.raises(ValueError, match="fitted on validation queries, but there are none"):
         train(cfg)
     assert not (tmp_path / "out").exists()
@@ -157,18 +148,22 @@ def test_calibration_without_validation_queries_fails_before_training(tmp_path, 
     ("sections", "message"),
     [
         ({"training": {"calibration": "beta"}}, "must be one of"),
-        ({"labels": {"relevant_gain": 3}}, "all 30 validation pairs are non-relevant"),
+        ({"labels.relevant_gain": 3}, "all 30 validation pairs are non-relevant"),
     ],
 )
-def test_unusable_calibration_settings_fail_before_training(tmp_path, tiny_bert, write_pointwise, sections, message):
+def test_unusable_calibration_settings_fail_before_training(
+    tmp_path, tiny_bert, write_pointwise, sections, message, calibration_config
+):
     data = write_pointwise(tmp_path / "pairs.jsonl")
     with pytest.raises(TrainingSetupError, match=message):
-        train(_config(tmp_path, data, tiny_bert, **sections))
+        train(calibration_config(tmp_path, data, tiny_bert, **sections))
     assert not (tmp_path / "out").exists()
 
 
-def test_calibration_none_trains_without_one(tmp_path, tiny_bert, write_pointwise):
+def test_calibration_none_trains_without_one(tmp_path, tiny_bert, write_pointwise, calibration_config):
     data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=10)
-    cfg = _config(tmp_path, data, tiny_bert, training={"calibration": "none", "epochs": 1}, split={"ratios": [1, 0, 0]})
+    cfg = calibration_config(
+        tmp_path, data, tiny_bert, training={"calibration": "none", "epochs": 1}, split={"ratios": [1, 0, 0]}
+    )
     result = train(cfg)
     assert "calibration" not in result.metrics and ModelMetadata.load(result.final_dir).calibration is None

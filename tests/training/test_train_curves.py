@@ -13,31 +13,9 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from rankwright.config import from_dict
-from rankwright.training.config import TrainConfig
 from rankwright.training.run import train
 
-
-def _config(tmp_path, data, model, **overrides) -> TrainConfig:
-    base = {
-        "data": {"path": str(data)},
-        "labels": {"scheme": "graded", "relevant_gain": 2},
-        "split": {"ratios": [0.7, 0.3, 0.0], "seed": 1},
-        "model": {"name": model, "max_length": 32},
-        "loss": {"name": "bce"},
-        "training": {
-            "epochs": 2,
-            "batch_size": 8,
-            "learning_rate": 1e-3,
-            "logging_steps": 4,
-            "save_steps": 1000,
-            "eval_batch_size": 64,
-        },
-        "output_dir": str(tmp_path / "out"),
-        "progress": False,
-        **overrides,
-    }
-    return from_dict(TrainConfig, base)
+CURVES = {"logging_steps": 4, "eval_batch_size": 64}  # of the tiny training settings
 
 
 def _page_image(page: str) -> bytes:
@@ -46,10 +24,10 @@ def _page_image(page: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def validated(tmp_path_factory, tiny_bert, write_pointwise):
+def validated(tmp_path_factory, tiny_bert, write_pointwise, tiny_train_config):
     tmp = tmp_path_factory.mktemp("curves")
     data = write_pointwise(tmp / "pairs.jsonl", n_queries=20)
-    return train(_config(tmp, data, tiny_bert))
+    return train(tiny_train_config(tmp, data, tiny_bert, CURVES))
 
 
 def test_log_history_is_saved_with_loss_learning_rate_and_two_evaluations(validated):
@@ -107,9 +85,9 @@ def test_final_model_card_lists_validation_per_evaluation(validated):
     assert "../" not in card and "training_curves.png" in card
 
 
-def test_single_step_without_validation_still_writes_curves(tmp_path, tiny_bert, write_pointwise):
+def test_single_step_without_validation_still_writes_curves(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
     data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=6)
-    config = _config(tmp_path, data, tiny_bert, split={"ratios": [1.0, 0.0, 0.0]})
+    config = tiny_train_config(tmp_path, data, tiny_bert, CURVES, split={"ratios": [1.0, 0.0, 0.0]})
     config.training.max_steps = 1
     result = train(config)
     out = Path(result.output_dir)
