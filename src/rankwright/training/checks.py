@@ -1,5 +1,6 @@
 """What ``train`` checks before any model is loaded: that the loss, the sampling, the
-calibration and early stopping can work on this data; the message says what to change."""
+calibration and early stopping can work on this data, and that the device computes in
+the precision asked for; the message says what to change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rankwright.data.labels import LabelScheme
 from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation.calibration import METHODS as CALIBRATION_METHODS
 from rankwright.losses.base import RerankLoss
+from rankwright.models.precision import why_no_bf16
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES
 
@@ -136,3 +138,17 @@ def check_sampling_setup(config: TrainConfig, loss: RerankLoss, model_type: str)
     if model_type not in ("cross-encoder", "generative"):
         raise TrainingSetupError(f"model.type must be cross-encoder, generative or bi-encoder, got {model_type!r}")
     return grouped
+
+
+def check_precision_setup(config: TrainConfig) -> None:
+    """``training.bf16``, checked before any model is loaded: the Trainer's mixed
+    precision needs a device that computes in bfloat16 (on a CPU transformers does not
+    check, and training would fail in its first step)."""
+    if not config.training.bf16:
+        return
+    problem = why_no_bf16()
+    if problem is not None:
+        raise TrainingSetupError(
+            f"training.bf16 is true, but {problem}: set training.bf16 false to train in float32 "
+            "(or fp16 true on a CUDA GPU), or train on a device with bfloat16"
+        )
