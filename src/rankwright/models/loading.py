@@ -213,16 +213,18 @@ def weights_dtype(dtype: str) -> torch.dtype:
 
 
 def load_causal_lm(
-    name_or_path: str, dtype: str = "auto", quantize: str | None = None, **kwargs
+    name_or_path: str, dtype: str = "auto", quantize: str | None = None, tokenizer=None, **kwargs
 ) -> tuple[PreTrainedModel, object]:
-    """A causal LM (a hub id, a folder, or a ``.gguf`` file) and its tokenizer.
-    ``dtype``: see :func:`weights_dtype`."""
+    """A causal LM (a hub id, a folder, or a ``.gguf`` file) and its tokenizer
+    (``tokenizer``: one already loaded from the same place). ``dtype``: see
+    :func:`weights_dtype`."""
     path, gguf = split_gguf(resolve_model_path(name_or_path))
     torch_dtype = weights_dtype(dtype)
     quant = quantization_config(quantize, dtype)
     if quant is not None:
         kwargs["quantization_config"] = quant
-    tokenizer = AutoTokenizer.from_pretrained(path, **gguf)
+    if tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(path, **gguf)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **gguf, **kwargs)
     if gguf:
         _forget_gguf_quantization(model)

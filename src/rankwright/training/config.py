@@ -19,7 +19,13 @@ class ModelConfig:
         default=None,
         metadata={"help": "cross-encoder|generative|bi-encoder (default: from the folder's rankwright.json or config)"},
     )
-    max_length: int = field(default=256, metadata={"help": "tokens per (query, document); documents cut first"})
+    max_length: int = field(
+        default=256,
+        metadata={
+            "help": "tokens per (query, document); documents cut first. Generative: the prompt counts too and must "
+            "leave at least 16 tokens for query and document"
+        },
+    )
     dtype: str = field(
         default="auto",
         metadata={
