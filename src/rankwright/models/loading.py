@@ -23,6 +23,7 @@ from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead
 from rankwright.models.locate import locate_model
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.precision import why_no_bf16
 from rankwright.models.prompts import Prompt
 
 log = logging.getLogger(__name__)
@@ -189,22 +190,41 @@ def _forget_gguf_quantization(model: PreTrainedModel) -> None:
         del model.config.quantization_config
 
 
-def load_causal_lm(
-    name_or_path: str, dtype: str = "auto", quantize: str | None = None, **kwargs
-) -> tuple[PreTrainedModel, object]:
-    """A causal LM (a hub id, a folder, or a ``.gguf`` file) and its tokenizer.
-    ``dtype`` auto: bfloat16 on a GPU that supports it, float32 on CPU."""
-    path, gguf = split_gguf(resolve_model_path(name_or_path))
+def weights_dtype(dtype: str) -> torch.dtype:
+    """The torch dtype of a causal LM's weights for ``model.dtype``: auto is bfloat16 on a
+    GPU that supports it, else float32; bfloat16 where this machine cannot compute in it
+    (see :mod:`rankwright.models.precision`) falls back to float32 with a warning."""
     if dtype not in DTYPES:
         raise ValueError(f"model.dtype must be one of {list(DTYPES)}, got {dtype!r}")
     torch_dtype = DTYPES[dtype]
     if torch_dtype is None:
         cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-        torch_dtype = torch.bfloat16 if cuda_bf16 else torch.float32
+        return torch.bfloat16 if cuda_bf16 else torch.float32
+    if torch_dtype is torch.bfloat16:
+        problem = why_no_bf16()
+        if problem is not None:
+            log.warning(
+                "model.dtype bfloat16: %s; loading the weights in float32 instead (twice the memory). "
+                "Set model.dtype float32 (or auto) to ask for that, or use a device with bfloat16",
+                problem,
+            )
+            return torch.float32
+    return torch_dtype
+
+
+def load_causal_lm(
+    name_or_path: str, dtype: str = "auto", quantize: str | None = None, tokenizer=None, **kwargs
+) -> tuple[PreTrainedModel, object]:
+    """A causal LM (a hub id, a folder, or a ``.gguf`` file) and its tokenizer
+    (``tokenizer``: one already loaded from the same place). ``dtype``: see
+    :func:`weights_dtype`."""
+    path, gguf = split_gguf(resolve_model_path(name_or_path))
+    torch_dtype = weights_dtype(dtype)
     quant = quantization_config(quantize, dtype)
     if quant is not None:
         kwargs["quantization_config"] = quant
-    tokenizer = AutoTokenizer.from_pretrained(path, **gguf)
+    if tokenizer is None:
+        tokenizer = AutoTokenizer.from_pretrained(path, **gguf)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, **gguf, **kwargs)
     if gguf:
         _forget_gguf_quantization(model)

@@ -1,9 +1,12 @@
 """What ``train`` checks before any model is loaded: that the loss, the sampling, the
-calibration and early stopping can work on this data; the message says what to change."""
+calibration and early stopping can work on this data, that the device computes in the
+precision asked for, and (once the tokenizer is read) that a generative prompt leaves
+room for the pair; the message says what to change."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,10 +14,18 @@ from rankwright.data.labels import LabelScheme
 from rankwright.data.records import LABEL, QUERY_ID, SCORE, RelevanceData
 from rankwright.evaluation.calibration import METHODS as CALIBRATION_METHODS
 from rankwright.losses.base import RerankLoss
+from rankwright.models.precision import why_no_bf16
 from rankwright.training.config import TrainConfig
 from rankwright.training.sampling import MODES
 
+if TYPE_CHECKING:
+    from rankwright.models.generative import GenerativeHead
+
 log = logging.getLogger(__name__)
+
+#: the fewest tokens a generative prompt must leave of ``model.max_length`` for the
+#: query and the document (a short query and the start of a document)
+MIN_PAIR_ROOM = 16
 
 
 class TrainingSetupError(ValueError):
@@ -136,3 +147,35 @@ def check_sampling_setup(config: TrainConfig, loss: RerankLoss, model_type: str)
     if model_type not in ("cross-encoder", "generative"):
         raise TrainingSetupError(f"model.type must be cross-encoder, generative or bi-encoder, got {model_type!r}")
     return grouped
+
+
+def check_precision_setup(config: TrainConfig) -> None:
+    """``training.bf16``, checked before any model is loaded: the Trainer's mixed
+    precision needs a device that computes in bfloat16 (on a CPU transformers does not
+    check, and training would fail in its first step)."""
+    if not config.training.bf16:
+        return
+    problem = why_no_bf16()
+    if problem is not None:
+        raise TrainingSetupError(
+            f"training.bf16 is true, but {problem}: set training.bf16 false to train in float32 "
+            "(or fp16 true on a CUDA GPU), or train on a device with bfloat16"
+        )
+
+
+def check_prompt_room(head: GenerativeHead, max_length: int) -> None:
+    """A generative ``head``'s fixed tokens (prefix, the body without query and document,
+    suffix), checked before training: they must leave at least :data:`MIN_PAIR_ROOM` of
+    ``max_length`` for the query and the document (the prompt is never cut, so a pair
+    would otherwise be scored on the prompt alone)."""
+    fixed = head.pair_overhead
+    if max_length - fixed >= MIN_PAIR_ROOM:
+        return
+    body = fixed - len(head.prefix_ids) - len(head.suffix_ids)
+    raise TrainingSetupError(
+        f"model.max_length {max_length} leaves {max_length - fixed} tokens for the query and the document: the "
+        f"prompt (template {head.prompt.template!r}) takes {fixed} tokens of every pair ({len(head.prefix_ids)} "
+        f"prefix with the system text, {body} body with the instruction, {len(head.suffix_ids)} suffix), and at "
+        f"least {MIN_PAIR_ROOM} must remain: set model.max_length {fixed + MIN_PAIR_ROOM} or more, or shorten the "
+        "prompt (model.prompt.instruction, system or body; prefix and suffix with template custom)"
+    )

@@ -19,9 +19,19 @@ class ModelConfig:
         default=None,
         metadata={"help": "cross-encoder|generative|bi-encoder (default: from the folder's rankwright.json or config)"},
     )
-    max_length: int = field(default=256, metadata={"help": "tokens per (query, document); documents cut first"})
+    max_length: int = field(
+        default=256,
+        metadata={
+            "help": "tokens per (query, document); documents cut first. Generative: the prompt counts too and must "
+            "leave at least 16 tokens for query and document"
+        },
+    )
     dtype: str = field(
-        default="auto", metadata={"help": "generative weights: auto (bf16 on a bf16 GPU, else fp32)|float32|bfloat16"}
+        default="auto",
+        metadata={
+            "help": "generative weights: auto (bf16 on a bf16 GPU, else fp32)|float32|bfloat16 (fp32, with a "
+            "warning, where the device cannot compute in bf16)"
+        },
     )
     attn_implementation: str | None = field(
         default=None, metadata={"help": "sdpa|flash_attention_2|eager (default: transformers' choice)"}
@@ -61,7 +71,9 @@ class TrainingConfig:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     warmup_ratio: float = field(default=0.1, metadata={"help": "linear warmup share of the steps, then linear decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping"})
-    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision"})
+    bf16: bool = field(
+        default=False, metadata={"help": "bf16 mixed precision (an error before training where the device has no bf16)"}
+    )
     fp16: bool = field(default=False, metadata={"help": "fp16 mixed precision (CUDA)"})
     eval_strategy: str = field(default="epoch", metadata={"help": "epoch|steps|no"})
     eval_steps: int | None = field(default=None, metadata={"help": "validate every N steps (eval_strategy=steps)"})

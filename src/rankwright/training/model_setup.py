@@ -9,9 +9,9 @@ from rankwright.data.labels import LabelScheme
 from rankwright.losses.base import RerankLoss
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.generative import GenerativeHead
-from rankwright.models.loading import load_causal_lm, load_sequence_classifier, quantization_config
+from rankwright.models.loading import load_causal_lm, load_sequence_classifier, load_tokenizer, quantization_config
 from rankwright.models.prompts import build_prompt
-from rankwright.training.checks import TrainingSetupError
+from rankwright.training.checks import TrainingSetupError, check_prompt_room
 from rankwright.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -63,9 +63,14 @@ def model_and_head(config: TrainConfig, model_type: str, scheme: LabelScheme, lo
         raise TrainingSetupError("lora.quantize (QLoRA) trains adapters on a 4-bit base: set lora.enabled true")
     num_labels = len(scheme.classes) if loss.multi_class else 1
     if model_type == "generative":
-        model, tokenizer = load_causal_lm(m.name, dtype=m.dtype, quantize=config.lora.quantize, **kwargs)
+        # The head first: its prompt and label words are checked before the weights load.
+        tokenizer = load_tokenizer(m.name)
         classes = scheme.classes if loss.multi_class else None
         head = GenerativeHead(tokenizer, build_prompt(m.prompt, tokenizer, classes), m.max_length, num_labels)
+        check_prompt_room(head, m.max_length)
+        model, tokenizer = load_causal_lm(
+            m.name, dtype=m.dtype, quantize=config.lora.quantize, tokenizer=tokenizer, **kwargs
+        )
     else:
         quant = quantization_config(config.lora.quantize, m.dtype)
         if quant is not None:

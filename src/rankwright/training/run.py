@@ -36,6 +36,7 @@ from rankwright.training.checks import (
     check_calibration_setup,
     check_early_stopping_setup,
     check_loss_fits_data,
+    check_precision_setup,
     check_sampling_setup,
 )
 from rankwright.training.config import TrainConfig
@@ -250,6 +251,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     # an explicit model.type needs no model yet: setup errors come before a missing model's
     name = config.model.name if config.model.type else resolve_model_path(config.model.name)
     model_type = model_type_of(name, config.model.type)
+    check_precision_setup(config)
     if model_type == "bi-encoder":
         from rankwright.training.bi_encoder import train_bi_encoder
 
