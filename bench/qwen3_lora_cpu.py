@@ -41,10 +41,13 @@ is stopped and reported as such, not left to the OOM killer. Output:
 bench/results/qwen3_lora_cpu.json (``qwen3_lora_cuda.json`` on CUDA, ``*_tiny.json`` for
 ``--tiny``; ``--out`` another folder), written after every measurement, and a markdown
 table.
+The step times are of 2 cores shared with nothing else: another busy process makes
+torch's threads wait on each other and the times several-fold longer.
 
     PYTHONPATH=src python bench/qwen3_lora_cpu.py --tiny          # smoke test: bf16-ckpt at 2x256, ~1 min
     PYTHONPATH=src python bench/qwen3_lora_cpu.py                 # 4x256,8x512 x fp32,fp32-ckpt,bf16,bf16-ckpt
     PYTHONPATH=src python bench/qwen3_lora_cpu.py --points 4x256 --variants bf16,bf16-ckpt --steps 4
+    PYTHONPATH=src python bench/qwen3_lora_cpu.py --points 8x512 --variants bf16-ckpt --merge  # add to the JSON
     PYTHONPATH=src python bench/qwen3_lora_cpu.py --device cuda --variants bf16,bf16-ckpt,4bit --steps 10
 
 The model folder (fp32 safetensors, ~2.4 GB, plus the tokenizer files) is built once
@@ -775,11 +778,14 @@ class Session:
 
 def run_point(session: Session, base: dict[str, Any], data: dict[str, Any], variants: list[dict], scoring: bool):
     """Every variant at one batch x length: both systems' training, then (once per
-    precision, on the first variant's trained folder) both systems' scoring."""
+    precision, on the first variant's trained folder) both systems' scoring. Entries of
+    an earlier run (``--merge``) are kept unless measured again."""
     result, device, key = session.result, session.device, f"{base['batch']}x{base['length']}"
-    point: dict[str, Any] = {"batch": base["batch"], "length": base["length"], "data": data}
-    point.update(variants={}, scoring={})
-    result["points"][key] = point
+    point = result["points"].setdefault(key, {})
+    point.update(batch=base["batch"], length=base["length"], data=data)
+    point.setdefault("variants", {})
+    point.setdefault("scoring", {})
+    scored: set[str] = set()
     for variant in variants:
         name, precision = variant["name"], variant["precision"]
         entry: dict[str, Any] = {**variant, "precision": precision_note(precision, device)}
@@ -798,14 +804,15 @@ def run_point(session: Session, base: dict[str, Any], data: dict[str, Any], vari
             entry[system] = session.measure(f"{system}-train", spec, folder, f"{key} {name}: {system} training")
             session.dump()
         entry["compare"] = compare(entry["rankwright"], entry["naive"], device)
-        if not scoring or precision == "4bit" or precision in point["scoring"] or not entry["rankwright"].get("ok"):
+        if not scoring or precision == "4bit" or precision in scored or not entry["rankwright"].get("ok"):
             continue
-        scored: dict[str, Any] = {"trained_by": name}
-        point["scoring"][precision] = scored
+        scored.add(precision)
+        scores: dict[str, Any] = {"trained_by": name}
+        point["scoring"][precision] = scores
         spec["final_dir"] = str(folder / "rankwright" / "final")
         for system in ("rankwright", "naive"):
             what = f"{key} {precision}: {system} scoring {4 * base['batch']} pairs"
-            scored[system] = session.measure(f"{system}-score", spec, folder, what)
+            scores[system] = session.measure(f"{system}-score", spec, folder, what)
             session.dump()
 
 
@@ -825,6 +832,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-limit-gib", type=float, help="stop a child past this RSS (default 90%% of available)")
     parser.add_argument("--child-timeout-s", type=float, help="stop a child past this many seconds")
     parser.add_argument("--budget-s", type=float, help="start no measurement after this many seconds")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the points and variants of the JSON already there, update them"
+    )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -860,6 +870,12 @@ def main(argv: list[str] | None = None) -> int:
         "points": {},
     }
     path = Path(args.out or REPO / "bench" / "results") / name
+    if args.merge and path.exists():
+        earlier = json.loads(path.read_text())
+        if (earlier.get("mode"), earlier.get("device")) != (result["mode"], device):
+            raise SystemExit(f"--merge: {path} holds a {earlier.get('mode')} run on {earlier.get('device')}")
+        result["points"] = earlier.get("points", {})
+        result["merged_from_earlier_runs"] = earlier.get("merged_from_earlier_runs", 0) + 1
     session = Session(work, device, path, limit_mib, args.child_timeout_s, args.budget_s, result)
 
     model_dir = work / ("model-tiny" if args.tiny else "model")
