@@ -39,12 +39,14 @@ NEEDED = {
     "peft": "peft",
     "ir_measures": "ir-measures",
 }
-#: Used only by evaluation with metrics, BM25, classification reports or parquet files.
+#: Used only by evaluation with metrics, BM25, classification reports or parquet files;
+#: bitsandbytes only by QLoRA (lora.quantize 4bit; compiled, so it cannot be carried).
 NOT_FOR_TRAINING = {
     "pyarrow": "pyarrow",
     "sklearn": "scikit-learn",
     "pytrec_eval": "pytrec-eval-terrier",
     "bm25s": "bm25s",
+    "bitsandbytes": "bitsandbytes",
 }
 PROJECT_MODULES = ("rankwright.training.run", "rankwright.inference.reranker")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run HERE (a machine with PyPI), before a GPU run: downloads the pure-Python wheels the
 # training path imports and unzips them into bench/.gpu-deps, a folder to carry to the
-# GPU machine (no network there), where bench/gpu_check.sh puts it on PYTHONPATH.
+# GPU machine (no network there), where bench/gpu_check.sh puts it on PYTHONPATH; and
+# copies the shared Qwen3 tokenizer and config (bench/qwen3_lora_cpu.py) beside them.
 #
 #   bash bench/prepare_gpu_deps.sh              # versions pinned to the project's venv
 #   bash bench/prepare_gpu_deps.sh peft==0.17.1 # other/extra requirements instead
@@ -69,6 +70,21 @@ mkdir -p "$DEST"
 for wheel in "$download"/*.whl; do
     "$PYTHON" -m zipfile -e "$wheel" "$DEST"
     echo "unzipped $(basename "$wheel")"
+done
+
+# bench/qwen3_lora_cpu.py needs the Qwen3 config and tokenizer of the shared data, which
+# the GPU machine lacks (../shared does not travel): a copy goes in the carried (ignored)
+# folder, never in the repository; bench/gpu_check.sh points RANKWRIGHT_SHARED_DATA at it.
+SHARED=${RANKWRIGHT_SHARED_DATA:-../shared/data}
+for name in qwen3-tokenizer qwen3-0.6b-config; do
+    if [[ -d $SHARED/$name ]]; then
+        mkdir -p "$DEST/shared-data/$name"
+        cp "$SHARED/$name"/*.json "$DEST/shared-data/$name/"
+        chmod u+w "$DEST/shared-data/$name"/*.json
+        echo "copied $SHARED/$name (for bench/qwen3_lora_cpu.py)"
+    else
+        echo "no $SHARED/$name: bench/qwen3_lora_cpu.py will not run on the GPU machine" >&2
+    fi
 done
 
 kib=$(du -sk "$DEST" | cut -f1)
