@@ -64,19 +64,19 @@ def test_estimates_follow_the_settings():
         "test": pd.DataFrame({"query_id": ["t"] * 40}),
     }
     config = RecipeConfig()
-
-    def relevant(labels):
-        return labels >= 1
-
-    estimates, one_pass, scoring = estimate_phases(config, pairs, ranked, relevant, UNITS, True, 0)
+    estimates, one_pass, scoring = estimate_phases(config, pairs, ranked, 1, UNITS, True, 0)
     assert list(estimates) == ["bi_encoder", "warmup", "supervised", "supervised_without_warmup"]
     # supervised: 4 pairs x 3 passes + 30 validation pairs (validation_depth 30), per epoch, 3 epochs
     assert one_pass == pytest.approx(4 * 3 * 0.01 + 30 * 0.01)
     assert estimates["supervised"] == pytest.approx(3 * one_pass)
+    # the bi-encoder: a row per relevant pair (label = gain >= relevant_gain) of (query, positive, negative)
+    assert estimates["bi_encoder"] == pytest.approx(3 * (2 * 3 * 3 * 0.005 + 2 * 30 * 0.005))
+    none_relevant, _, _ = estimate_phases(config, pairs, ranked, 2, UNITS, True, 0)
+    assert none_relevant["bi_encoder"] == pytest.approx(3 * 2 * 30 * 0.005)
     no_choose = RecipeConfig()
     no_choose.warmup.choose = False
     no_choose.bi_encoder.enabled = False
-    estimates, _, _ = estimate_phases(no_choose, pairs, ranked, relevant, UNITS, True, 0)
+    estimates, _, _ = estimate_phases(no_choose, pairs, ranked, 1, UNITS, True, 0)
     assert list(estimates) == ["warmup", "supervised"]
     assert scoring > 0
 

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
@@ -149,7 +148,7 @@ def estimate_phases(
     config,
     pairs: pd.DataFrame,
     ranked: dict[str, pd.DataFrame],
-    relevant,
+    relevant_gain: int,
     units: Units,
     teacher: bool,
     corpus_size: int,
@@ -172,7 +171,7 @@ def estimate_phases(
     rerankers = 1 + sum(p in estimates for p in ("warmup", "supervised_without_warmup"))
     scoring = n_scored * pair_s + len(ranked["test"]) * pair_s * (rerankers - 1)
     if config.bi_encoder.enabled and config.dense_enabled:
-        rows = int(np.asarray(relevant(pairs[LABEL]), dtype=bool).sum())
+        rows = int((pairs[LABEL] >= relevant_gain).sum())  # the pairs' labels are gains
         texts = rows * (2 + config.bi_encoder.negatives)
         estimates["bi_encoder"] = config.bi_encoder.epochs * (texts * TRAIN_FACTOR * text_s + 2 * n_val * text_s)
         if config.bi_encoder.warm_start:

@@ -177,10 +177,9 @@ def _plan(config: RecipeConfig, prep: Prepared, pairs: pd.DataFrame, started: fl
     units = measure_units(
         config.model.name, config.model.max_length, prep.encoder, prep.ranked["val"], config.split.seed
     )
-    relevant = prep.loaded.scheme.relevant
     corpus = len(prep.first.documents) if prep.first.over_corpus else 0
     estimates, one_pass, scoring = estimate_phases(
-        config, pairs, prep.ranked, relevant, units, prep.encoder is not None, corpus
+        config, pairs, prep.ranked, prep.loaded.scheme.relevant_gain, units, prep.encoder is not None, corpus
     )
     plan = make_plan(config, estimates, one_pass, scoring, units, started)
     log.info("%s", plan.describe())
