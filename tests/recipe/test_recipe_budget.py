@@ -17,7 +17,8 @@ UNITS = Units(pair_s=0.01, text_s=0.005, probe_s=1.0)
 ESTIMATES = {"bi_encoder": 200.0, "warmup": 50.0, "supervised": 300.0, "supervised_without_warmup": 300.0}
 
 
-def plan_for(budget, estimates=ESTIMATES, one_pass=100.0, scoring=30.0):
+def plan_for(budget, estimates=ESTIMATES, one_pass=100.0, scoring=None):
+    scoring = scoring or {"base": 30.0}
     return make_plan(RecipeConfig(budget=budget), dict(estimates), one_pass, scoring, UNITS, time.perf_counter())
 
 
@@ -60,8 +61,8 @@ def test_too_small_for_one_supervised_pass_names_the_minimum():
 def test_estimates_follow_the_settings():
     pairs = pd.DataFrame({"query_id": ["a", "a", "b", "b"], "label": [1, 0, 1, 0]})
     ranked = {
-        "val": pd.DataFrame({"query_id": ["v"] * 50}),
-        "test": pd.DataFrame({"query_id": ["t"] * 40}),
+        "val": pd.DataFrame({"query_id": ["v"] * 50, "query": ["qv"] * 50, "doc": [f"d{i}" for i in range(50)]}),
+        "test": pd.DataFrame({"query_id": ["t"] * 40, "query": ["qt"] * 40, "doc": [f"d{i}" for i in range(40)]}),
     }
     config = RecipeConfig()
     estimates, one_pass, scoring = estimate_phases(config, pairs, ranked, 1, UNITS, True, 0)
@@ -69,16 +70,28 @@ def test_estimates_follow_the_settings():
     # supervised: 4 pairs x 3 passes + 30 validation pairs (validation_depth 30), per epoch, 3 epochs
     assert one_pass == pytest.approx(4 * 3 * 0.01 + 30 * 0.01)
     assert estimates["supervised"] == pytest.approx(3 * one_pass)
-    # the bi-encoder: a row per relevant pair (label = gain >= relevant_gain) of (query, positive, negative)
-    assert estimates["bi_encoder"] == pytest.approx(3 * (2 * 3 * 3 * 0.005 + 2 * 30 * 0.005))
+    # the bi-encoder: a row per relevant pair (label = gain >= relevant_gain) of (query, positive, negative),
+    # and each epoch's validation encodes the distinct texts of the top 30 once (1 query, 30 documents)
+    assert estimates["bi_encoder"] == pytest.approx(3 * (2 * 3 * 8 * 0.005 + 31 * 0.005))
     none_relevant, _, _ = estimate_phases(config, pairs, ranked, 2, UNITS, True, 0)
-    assert none_relevant["bi_encoder"] == pytest.approx(3 * 2 * 30 * 0.005)
+    assert none_relevant["bi_encoder"] == pytest.approx(3 * 31 * 0.005)
     no_choose = RecipeConfig()
     no_choose.warmup.choose = False
     no_choose.bi_encoder.enabled = False
     estimates, _, _ = estimate_phases(no_choose, pairs, ranked, 1, UNITS, True, 0)
     assert list(estimates) == ["warmup", "supervised"]
-    assert scoring > 0
+    # the kept reranker on val and test (90 pairs); a test row (40 pairs) for each cross-encoder not kept;
+    # the bi-encoder's distinct texts of val and test (2 queries, 50 documents)
+    assert scoring == pytest.approx(
+        {"base": 90 * 0.01, "warmup": 0.4, "supervised_without_warmup": 0.4, "bi_encoder": 52 * 0.005}
+    )
+
+
+def test_a_skipped_phase_takes_its_scoring_with_it():
+    plan = plan_for(None, scoring={"base": 30.0, "supervised_without_warmup": 20.0, "bi_encoder": 10.0})
+    assert plan.scoring_s == 60.0
+    plan.skipped["supervised_without_warmup"] = "no time"
+    assert plan.scoring_s == 40.0
 
 
 def test_a_budget_that_does_not_parse_is_a_config_error():

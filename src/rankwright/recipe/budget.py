@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 #: a training pair costs about this many scoring passes (forward, backward, optimizer)
 TRAIN_FACTOR = 3.0
+#: a bi-encoder's training text costs about this many encodings of the probe's: random
+#: batches padded to their longest text, against length-sorted encoding (Cranfield on 2
+#: cores: about 15 s a step of 32 rows of 3 texts, against about 20 ms a text encoded)
+BI_TRAIN_FACTOR = 8.0
 PROBE_PAIRS = 96
 #: the phases in the order they run; the optional ones first to go
 PHASES = ("bi_encoder", "warmup", "supervised", "supervised_without_warmup", "from_biencoder")
@@ -61,12 +65,17 @@ class RecipePlan:
     units: Units
     estimates: dict[str, float]  # phase -> full cost (seconds)
     one_pass_s: float  # the supervised phase's cost for one epoch
-    scoring_s: float  # after training: scoring, selection, test
+    scoring: dict[str, float]  # after training: "base" (the kept reranker), and what each phase adds
     skipped: dict[str, str] = field(default_factory=dict)  # phase -> why
     done: set[str] = field(default_factory=set)
 
     def runs(self, phase: str) -> bool:
         return phase in self.estimates and phase not in self.skipped
+
+    @property
+    def scoring_s(self) -> float:
+        """Scoring, selection and test after training, for the phases that run."""
+        return self.scoring.get("base", 0.0) + sum(v for p, v in self.scoring.items() if self.runs(p))
 
     def phase_budget(self, phase: str) -> float | None:
         """Seconds for ``phase`` as it starts: its cost's share of what is left of the
@@ -113,6 +122,7 @@ class RecipePlan:
             "probe_s": self.units.probe_s,
             "estimates_s": self.estimates,
             "scoring_s": self.scoring_s,
+            "scoring_parts_s": self.scoring,
             "skipped": self.skipped,
             "estimate_s": self.estimate_s,
         }
@@ -144,6 +154,12 @@ def _validation_pairs(val: pd.DataFrame, depth: int | None) -> int:
     return int(sizes.clip(upper=depth).sum() if depth else sizes.sum())
 
 
+def _texts(*frames: pd.DataFrame) -> int:
+    """Distinct texts (queries and documents) of candidate frames: what a bi-encoder encodes."""
+    both = pd.concat(frames)
+    return int(both[QUERY].nunique() + both[DOC].nunique())
+
+
 def estimate_phases(
     config,
     pairs: pd.DataFrame,
@@ -153,7 +169,10 @@ def estimate_phases(
     teacher: bool,
     corpus_size: int,
 ) -> tuple[dict[str, float], float, float]:
-    """Each phase's full cost, the supervised phase's for one epoch, and the scoring after training."""
+    """Each phase's full cost, the supervised phase's for one epoch, and the scoring after
+    training: ``base`` (the kept reranker on the validation and test candidates) and what
+    a phase adds (a cross-encoder not kept is scored on the test candidates for its row;
+    the bi-encoder encodes each distinct text once, and the corpus to retrieve from)."""
     pair_s, text_s = units.pair_s, units.text_s
     n_val = _validation_pairs(ranked["val"], config.validation_depth)
     max_pairs = config.sampling.max_pairs
@@ -167,21 +186,24 @@ def estimate_phases(
         estimates["warmup"] = config.warmup.epochs * (warm_pairs * TRAIN_FACTOR * pair_s + n_val * pair_s)
         if config.warmup.choose:
             estimates["supervised_without_warmup"] = estimates["supervised"]
-    n_scored = len(ranked["val"]) + len(ranked["test"])
-    rerankers = 1 + sum(p in estimates for p in ("warmup", "supervised_without_warmup"))
-    scoring = n_scored * pair_s + len(ranked["test"]) * pair_s * (rerankers - 1)
+    scoring = {"base": (len(ranked["val"]) + len(ranked["test"])) * pair_s}
+    test_row = len(ranked["test"]) * pair_s
     if config.bi_encoder.enabled and config.dense_enabled:
         rows = int((pairs[LABEL] >= relevant_gain).sum())  # the pairs' labels are gains
         texts = rows * (2 + config.bi_encoder.negatives)
-        estimates["bi_encoder"] = config.bi_encoder.epochs * (texts * TRAIN_FACTOR * text_s + 2 * n_val * text_s)
+        depth = config.validation_depth
+        val = ranked["val"].groupby(QUERY_ID, sort=False).head(depth) if depth else ranked["val"]
+        per_epoch = texts * BI_TRAIN_FACTOR * text_s + _texts(val) * text_s
+        estimates["bi_encoder"] = config.bi_encoder.epochs * per_epoch
         if config.bi_encoder.warm_start:
             estimates["from_biencoder"] = estimates["supervised"]
-        scoring += (2 * n_scored + corpus_size) * text_s
+        scoring["bi_encoder"] = (_texts(ranked["val"], ranked["test"]) + corpus_size) * text_s
+    scoring |= {p: test_row for p in ("warmup", "supervised_without_warmup", "from_biencoder") if p in estimates}
     return {p: estimates[p] for p in PHASES if p in estimates}, one_pass, scoring
 
 
 def make_plan(
-    config, estimates: dict[str, float], one_pass: float, scoring: float, units: Units, started: float
+    config, estimates: dict[str, float], one_pass: float, scoring: dict[str, float], units: Units, started: float
 ) -> RecipePlan:
     """The plan; with a budget, the phases that do not fit are skipped (:data:`DROP_ORDER`),
     and a budget that cannot give the supervised phase one pass is a :class:`BudgetError`."""
@@ -189,8 +211,8 @@ def make_plan(
     plan = RecipePlan(budget_s, started, time.perf_counter() - started, units, estimates, one_pass, scoring)
     if budget_s is None:
         return plan
-    left = budget_s * (1 - MARGIN) - plan.elapsed_s - scoring
     for phase in DROP_ORDER:
+        left = budget_s * (1 - MARGIN) - plan.elapsed_s - plan.scoring_s
         running = [p for p in estimates if plan.runs(p)]
         total = sum(estimates[p] for p in running)
         if phase not in running:
@@ -200,8 +222,10 @@ def make_plan(
             continue
         plan.skipped[phase] = "no time in the budget"
     running = [p for p in estimates if plan.runs(p)]
+    left = budget_s * (1 - MARGIN) - plan.elapsed_s - plan.scoring_s
     share = left * estimates["supervised"] / sum(estimates[p] for p in running)
     if share < one_pass:
+        scoring = plan.scoring_s
         minimum = (plan.elapsed_s + scoring + one_pass) / (1 - MARGIN)
         raise BudgetError(
             f"budget {format_seconds(budget_s)} is too small for one pass over the training pairs: preparing took "
