@@ -40,6 +40,7 @@ SCENARIOS: dict[str, list[str]] = {
     "cranfield_bistart": [*CRANFIELD, "--bi_encoder.warm_start", "true"],
     # the same recipe within a time budget (the plan skips and cuts phases to fit)
     "cranfield_budget5m": [*CRANFIELD, "--budget", "5m"],
+    "cranfield_budget8m": [*CRANFIELD, "--budget", "8m"],
     "cranfield_budget15m": [*CRANFIELD, "--budget", "15m"],
     "hd500_bistart": [*HOMEDEPOT, "--train_queries", "500", "--bi_encoder.warm_start", "true"],
     "hd50": [*HOMEDEPOT, "--train_queries", "50"],

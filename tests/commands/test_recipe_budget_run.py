@@ -72,17 +72,17 @@ def test_without_a_budget_the_estimate_is_reported(tmp_path, pairs_file, tiny_be
 
 
 def test_a_tight_budget_skips_warmup_choose(tmp_path, pairs_file, tiny_bert, monkeypatch):
-    # as if a pair took 0.2 s to score: each phase is estimated at about 60 s and scoring at 24 s,
-    # so of 3 minutes (less the margin and the preparation) two phases fit, not three
+    # as if a pair took 0.2 s to score: each phase is estimated at about 96 s, scoring at 12 s and 6 s
+    # more for each cross-encoder not kept, so of 4m30s (less the margin and preparing) two phases fit
     monkeypatch.setattr("rankwright.recipe.run.measure_units", lambda *a, **k: Units(0.2, 0.001, 0.0))
-    result = main(_config(pairs_file, tiny_bert, tmp_path / "out", "3m"))
+    result = main(_config(pairs_file, tiny_bert, tmp_path / "out", "4m30s"))
     assert list(result.metrics["plan"]["skipped"]) == ["supervised_without_warmup"]
     assert not (tmp_path / "out" / "reranker_without_warmup").exists()
     assert (tmp_path / "out" / "reranker" / "final").is_dir()
 
 
 def test_a_budget_too_small_stops_before_training(tmp_path, pairs_file, tiny_bert, monkeypatch):
-    # as if a pair took 0.2 s to score: one supervised epoch is estimated at about 60 s
+    # as if a pair took 0.2 s to score: one supervised epoch is estimated at about 96 s
     monkeypatch.setattr("rankwright.recipe.run.measure_units", lambda *a, **k: Units(0.2, 0.001, 0.0))
     with pytest.raises(BudgetError, match=r"budget 30.0s is too small for one pass .* the minimum is about 1m"):
         main(_config(pairs_file, tiny_bert, tmp_path / "out", "30s"))

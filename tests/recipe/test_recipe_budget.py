@@ -67,8 +67,8 @@ def test_estimates_follow_the_settings():
     config = RecipeConfig()
     estimates, one_pass, scoring = estimate_phases(config, pairs, ranked, 1, UNITS, True, 0)
     assert list(estimates) == ["bi_encoder", "warmup", "supervised", "supervised_without_warmup"]
-    # supervised: 4 pairs x 3 passes + 30 validation pairs (validation_depth 30), per epoch, 3 epochs
-    assert one_pass == pytest.approx(4 * 3 * 0.01 + 30 * 0.01)
+    # supervised: 4 pairs x 5 passes + 30 validation pairs (validation_depth 30), per epoch, 3 epochs
+    assert one_pass == pytest.approx(4 * 5 * 0.01 + 30 * 0.01)
     assert estimates["supervised"] == pytest.approx(3 * one_pass)
     # the bi-encoder: a row per relevant pair (label = gain >= relevant_gain) of (query, positive, negative),
     # and each epoch's validation encodes the distinct texts of the top 30 once (1 query, 30 documents)
