@@ -87,6 +87,14 @@ def test_estimates_follow_the_settings():
     )
 
 
+def test_the_ablation_rows_go_first():
+    scoring = {"base": 30.0, "warmup": 20.0, "supervised_without_warmup": 20.0, "bi_encoder": 10.0}
+    assert plan_for("30m", scoring=scoring).rows_not_kept
+    plan = plan_for("16m", scoring=scoring)  # 850 s of phases + 80 s of scoring: not in 912 s; + 40 s: in
+    assert not plan.rows_not_kept and plan.skipped == {} and plan.scoring_s == 40.0
+    assert "skipped: the test rows of the cross-encoders not kept" in plan.describe()
+
+
 def test_a_skipped_phase_takes_its_scoring_with_it():
     plan = plan_for(None, scoring={"base": 30.0, "supervised_without_warmup": 20.0, "bi_encoder": 10.0})
     assert plan.scoring_s == 60.0

@@ -5,8 +5,9 @@ The probe times the base cross-encoder scoring a sample of validation candidates
 (seconds per pair) and the dense model encoding their texts (seconds per text). A
 phase's full cost is estimated from those (a training pair costs about
 :data:`TRAIN_FACTOR` forward passes, plus each epoch's validation), and so is the
-scoring after training. With a budget, what does not fit goes in this order: the
-second supervised run of ``warmup.choose``, the supervised run from the bi-encoder,
+scoring after training. With a budget, what does not fit goes in this order: the test
+rows of the cross-encoders not kept (ablations), the second supervised run of
+``warmup.choose``, the supervised run from the bi-encoder,
 then the warm-up and the bi-encoder phase while the supervised phase cannot get one
 pass over its pairs; the phases left share the time in proportion to their cost, each
 given the rest of the budget as it starts (``training.budget``: its own probe cuts its
@@ -70,14 +71,18 @@ class RecipePlan:
     scoring: dict[str, float]  # after training: "base" (the kept reranker), and what each phase adds
     skipped: dict[str, str] = field(default_factory=dict)  # phase -> why
     done: set[str] = field(default_factory=set)
+    #: the cross-encoders not kept are scored on the test queries for their ablation rows
+    rows_not_kept: bool = True
 
     def runs(self, phase: str) -> bool:
         return phase in self.estimates and phase not in self.skipped
 
     @property
     def scoring_s(self) -> float:
-        """Scoring, selection and test after training, for the phases that run."""
-        return self.scoring.get("base", 0.0) + sum(v for p, v in self.scoring.items() if self.runs(p))
+        """Scoring, selection and test after training, for the phases that run (a phase's
+        ablation row only with ``rows_not_kept``)."""
+        extra = sum(v for p, v in self.scoring.items() if self.runs(p) and (self.rows_not_kept or p == "bi_encoder"))
+        return self.scoring.get("base", 0.0) + extra
 
     def phase_budget(self, phase: str) -> float | None:
         """Seconds for ``phase`` as it starts: its cost's share of what is left of the
@@ -97,6 +102,8 @@ class RecipePlan:
     def describe(self) -> str:
         phases = ", ".join(f"{LABELS[p]} ~{format_seconds(v)}" for p, v in self.estimates.items() if self.runs(p))
         skipped = "".join(f"; skipped: {LABELS[p]} ({why})" for p, why in self.skipped.items())
+        if not self.rows_not_kept:
+            skipped = "; skipped: the test rows of the cross-encoders not kept" + skipped
         head = f"budget {format_seconds(self.budget_s)}: " if self.budget_s is not None else ""
         fits = ""
         if self.budget_s is not None and self.estimate_s > self.budget_s:
@@ -126,6 +133,7 @@ class RecipePlan:
             "scoring_s": self.scoring_s,
             "scoring_parts_s": self.scoring,
             "skipped": self.skipped,
+            "rows_not_kept": self.rows_not_kept,
             "estimate_s": self.estimate_s,
         }
 
@@ -213,6 +221,7 @@ def make_plan(
     plan = RecipePlan(budget_s, started, time.perf_counter() - started, units, estimates, one_pass, scoring)
     if budget_s is None:
         return plan
+    plan.rows_not_kept = plan.estimate_s <= budget_s * (1 - MARGIN)  # the ablation rows go first
     for phase in DROP_ORDER:
         left = budget_s * (1 - MARGIN) - plan.elapsed_s - plan.scoring_s
         running = [p for p in estimates if plan.runs(p)]

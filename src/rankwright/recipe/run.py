@@ -129,7 +129,7 @@ def main(config: RecipeConfig) -> RecipeResult:
     biencoder = train_bi_encoder(config, inputs, clock, plan)
     trained = train_reranker(config, inputs, prep.encoder is not None, clock, plan, biencoder)
 
-    scores, others = _score_systems(config, prep, trained)
+    scores, others = _score_systems(config, prep, trained, plan.rows_not_kept)
     retrieval = bi_encoder_retrieval(config, prep, trained.biencoder.model_dir if trained.biencoder else None)
     val_scores = {k: v["val"] for k, v in scores.items()}
     selection, model_dir = select_system(config, prep, val_scores, trained, retrieval)
@@ -224,14 +224,21 @@ def model_scores(
     }
 
 
-def _score_systems(config: RecipeConfig, prep: Prepared, trained: Trained) -> tuple[Scores, dict[str, np.ndarray]]:
+def _score_systems(
+    config: RecipeConfig, prep: Prepared, trained: Trained, rows_not_kept: bool = True
+) -> tuple[Scores, dict[str, np.ndarray]]:
     """The kept reranker's and the bi-encoder's scores (val and test), and the test scores
-    of the cross-encoders not kept (the warm-up ablations), by their test-table row."""
+    of the cross-encoders not kept (the warm-up ablations), by their test-table row, unless
+    a budget left no time for them (``rows_not_kept`` false)."""
     scores = {"reranker": model_scores(config, prep.ranked, trained.kept.model_dir)}
     if trained.biencoder is not None:
         scores["biencoder"] = model_scores(config, prep.ranked, trained.biencoder.model_dir)
     others = {}
-    for run, result in (trained.choice.others if trained.choice is not None else {}).items():
+    not_kept = trained.choice.others if trained.choice is not None else {}
+    if not_kept and not rows_not_kept:
+        log.info("budget: the cross-encoders not kept (%s) are not scored on the test queries", ", ".join(not_kept))
+        not_kept = {}
+    for run, result in not_kept.items():
         others[other_reranker_row(run)] = model_scores(config, prep.ranked, result.model_dir, ("test",))["test"]
     return scores, others
 
