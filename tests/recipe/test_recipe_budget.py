@@ -13,13 +13,14 @@ from rankwright.recipe.budget import Units, estimate_phases, make_plan
 from rankwright.training.budget import BudgetError
 
 UNITS = Units(pair_s=0.01, text_s=0.005, probe_s=1.0)
-#: full costs in seconds; one supervised epoch is 100 s
+#: full costs in seconds, and of one epoch: the bi-encoder's 3 epochs, the warm-up's 1, the supervised runs' 3
 ESTIMATES = {"bi_encoder": 200.0, "warmup": 50.0, "supervised": 300.0, "supervised_without_warmup": 300.0}
+ONE_PASS = {"bi_encoder": 200 / 3, "warmup": 50.0, "supervised": 100.0, "supervised_without_warmup": 100.0}
 
 
-def plan_for(budget, estimates=ESTIMATES, one_pass=100.0, scoring=None):
+def plan_for(budget, estimates=ESTIMATES, scoring=None):
     scoring = scoring or {"base": 30.0}
-    return make_plan(RecipeConfig(budget=budget), dict(estimates), one_pass, scoring, UNITS, time.perf_counter())
+    return make_plan(RecipeConfig(budget=budget), dict(estimates), ONE_PASS, scoring, UNITS, time.perf_counter())
 
 
 def test_without_a_budget_everything_runs_and_the_total_is_estimated():
@@ -39,18 +40,19 @@ def test_warmup_choose_goes_first():
     plan = plan_for("10m")  # 600 s less the margin (30 s) and scoring (30 s): 540 s for 850 s of phases
     assert list(plan.skipped) == ["supervised_without_warmup"]
     assert "skipped: supervised without warm-up (warmup.choose)" in plan.describe()
-    # the rest share what is left in proportion to their cost: 200 : 50 : 300
+    # each phase left gets one epoch (66.7 + 50 + 100 s), the bi-encoder a share of the other 323.3 s
+    # by what its further epochs cost (133.3 s, against the supervised phase's 200 s and the warm-up's 0)
     first = plan.phase_budget("bi_encoder")
-    assert first == pytest.approx(540 * 200 / 550, rel=0.02)
+    assert first == pytest.approx(200 / 3 + (540 - 650 / 3) * (400 / 3) / (400 / 3 + 200), rel=0.01)
 
 
-def test_then_warmup_then_bi_encoder_while_supervised_gets_less_than_one_pass():
-    # 210 s: 169.5 s left; supervised's share of 550 s of phases would be 92 s, of 500 s (no warm-up) 102 s
-    assert list(plan_for("3m30s").skipped) == ["supervised_without_warmup", "warmup"]
-    # 190 s: 150.5 s left; without the bi-encoder too, supervised has it all
-    plan = plan_for("3m10s")
+def test_then_warmup_then_bi_encoder_while_one_epoch_of_each_does_not_fit():
+    # 230 s: 188.5 s left; one epoch of the bi-encoder, the warm-up and the supervised phase is 216.7 s
+    assert list(plan_for("3m50s").skipped) == ["supervised_without_warmup", "warmup"]
+    # 180 s: 141 s left; without the warm-up still 166.7 s: the supervised phase alone has it all
+    plan = plan_for("3m")
     assert list(plan.skipped) == ["supervised_without_warmup", "warmup", "bi_encoder"]
-    assert plan.runs("supervised") and plan.phase_budget("supervised") == pytest.approx(150.5, abs=1)
+    assert plan.runs("supervised") and plan.phase_budget("supervised") == pytest.approx(141, abs=1)
 
 
 def test_too_small_for_one_supervised_pass_names_the_minimum():
@@ -65,11 +67,15 @@ def test_estimates_follow_the_settings():
         "test": pd.DataFrame({"query_id": ["t"] * 40, "query": ["qt"] * 40, "doc": [f"d{i}" for i in range(40)]}),
     }
     config = RecipeConfig()
-    estimates, one_pass, scoring = estimate_phases(config, pairs, ranked, 1, UNITS, True, 0)
+    estimates, passes, scoring = estimate_phases(config, pairs, ranked, 1, UNITS, True, 0)
+    one_pass = passes["supervised"]
     assert list(estimates) == ["bi_encoder", "warmup", "supervised", "supervised_without_warmup"]
     # supervised: 4 pairs x 5 passes + 30 validation pairs (validation_depth 30), per epoch, 3 epochs
     assert one_pass == pytest.approx(4 * 5 * 0.01 + 30 * 0.01)
     assert estimates["supervised"] == pytest.approx(3 * one_pass)
+    assert passes["warmup"] == estimates["warmup"] and passes["bi_encoder"] == pytest.approx(
+        estimates["bi_encoder"] / 3
+    )
     # the bi-encoder: a row per relevant pair (label = gain >= relevant_gain) of (query, positive, negative),
     # and each epoch's validation encodes the distinct texts of the top 30 once (1 query, 30 documents)
     assert estimates["bi_encoder"] == pytest.approx(3 * (2 * 3 * 8 * 0.005 + 31 * 0.005))

@@ -60,6 +60,18 @@ class Units:
     probe_s: float
 
 
+def _share(phase: str, waiting: list[str], left: float, one_pass: dict[str, float], full: dict[str, float]) -> float:
+    """``phase``'s seconds of ``left`` among the ``waiting`` phases (see :meth:`RecipePlan.phase_budget`)."""
+    passes = sum(one_pass[p] for p in waiting)
+    slack = left - passes
+    if slack < 0:
+        return left * one_pass[phase] / max(passes, 1e-9)
+    more = {p: max(full[p] - one_pass[p], 0.0) for p in waiting}
+    total_more = sum(more.values())
+    extra = slack * more[phase] / total_more if total_more > 0 else slack / len(waiting)
+    return one_pass[phase] + extra
+
+
 @dataclass
 class RecipePlan:
     budget_s: float | None
@@ -67,7 +79,7 @@ class RecipePlan:
     elapsed_s: float  # before training: split, first stage, dense scores, pairs, probe
     units: Units
     estimates: dict[str, float]  # phase -> full cost (seconds)
-    one_pass_s: float  # the supervised phase's cost for one epoch
+    one_pass: dict[str, float]  # phase -> the cost of one epoch (its full cost if it asks for less)
     scoring: dict[str, float]  # after training: "base" (the kept reranker), and what each phase adds
     skipped: dict[str, str] = field(default_factory=dict)  # phase -> why
     done: set[str] = field(default_factory=set)
@@ -77,6 +89,9 @@ class RecipePlan:
     def runs(self, phase: str) -> bool:
         return phase in self.estimates and phase not in self.skipped
 
+    def running(self) -> list[str]:
+        return [p for p in PHASES if self.runs(p)]
+
     @property
     def scoring_s(self) -> float:
         """Scoring, selection and test after training, for the phases that run (a phase's
@@ -85,15 +100,15 @@ class RecipePlan:
         return self.scoring.get("base", 0.0) + extra
 
     def phase_budget(self, phase: str) -> float | None:
-        """Seconds for ``phase`` as it starts: its cost's share of what is left of the
-        budget (None without a budget)."""
+        """Seconds for ``phase`` as it starts (None without a budget): of what is left, each
+        phase still to run gets one epoch, then the rest in proportion to what its further
+        epochs cost; when even one epoch each does not fit, shares in proportion to those."""
         self.done.add(phase)
         if self.budget_s is None:
             return None
         left = self.started + self.budget_s - time.perf_counter() - self.scoring_s - MARGIN * self.budget_s
         waiting = [p for p in PHASES if self.runs(p) and (p == phase or p not in self.done)]
-        share = self.estimates[phase] / max(sum(self.estimates[p] for p in waiting), 1e-9)
-        return max(left * share, 1.0)
+        return max(_share(phase, waiting, left, self.one_pass, self.estimates), 1.0)
 
     @property
     def estimate_s(self) -> float:
@@ -178,8 +193,8 @@ def estimate_phases(
     units: Units,
     teacher: bool,
     corpus_size: int,
-) -> tuple[dict[str, float], float, float]:
-    """Each phase's full cost, the supervised phase's for one epoch, and the scoring after
+) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Each phase's full cost, its cost for one epoch, and the scoring after
     training: ``base`` (the kept reranker on the validation and test candidates) and what
     a phase adds (a cross-encoder not kept is scored on the test candidates for its row;
     the bi-encoder encodes each distinct text once, and the corpus to retrieve from)."""
@@ -187,15 +202,18 @@ def estimate_phases(
     n_val = _validation_pairs(ranked["val"], config.validation_depth)
     max_pairs = config.sampling.max_pairs
     sup_pairs = min(len(pairs), max_pairs) if max_pairs else len(pairs)
-    one_pass = sup_pairs * TRAIN_FACTOR * pair_s + n_val * pair_s
-    estimates = {"supervised": config.training.epochs * one_pass}
+    sup_epoch = sup_pairs * TRAIN_FACTOR * pair_s + n_val * pair_s
+    estimates = {"supervised": config.training.epochs * sup_epoch}
+    epochs = {"supervised": config.training.epochs}
     n_queries = pairs[QUERY_ID].nunique()
     if config.warmup.enabled and teacher:
         group = 1 + config.sampling.negatives_per_group
         warm_pairs = min(len(pairs), n_queries * group)
         estimates["warmup"] = config.warmup.epochs * (warm_pairs * TRAIN_FACTOR * pair_s + n_val * pair_s)
+        epochs["warmup"] = config.warmup.epochs
         if config.warmup.choose:
             estimates["supervised_without_warmup"] = estimates["supervised"]
+            epochs["supervised_without_warmup"] = config.training.epochs
     scoring = {"base": (len(ranked["val"]) + len(ranked["test"])) * pair_s}
     test_row = len(ranked["test"]) * pair_s
     if config.bi_encoder.enabled and config.dense_enabled:
@@ -205,43 +223,51 @@ def estimate_phases(
         val = ranked["val"].groupby(QUERY_ID, sort=False).head(depth) if depth else ranked["val"]
         per_epoch = texts * BI_TRAIN_FACTOR * text_s + _texts(val) * text_s
         estimates["bi_encoder"] = config.bi_encoder.epochs * per_epoch
+        epochs["bi_encoder"] = config.bi_encoder.epochs
         if config.bi_encoder.warm_start:
             estimates["from_biencoder"] = estimates["supervised"]
+            epochs["from_biencoder"] = config.training.epochs
         scoring["bi_encoder"] = (_texts(ranked["val"], ranked["test"]) + corpus_size) * text_s
     scoring |= {p: test_row for p in ("warmup", "supervised_without_warmup", "from_biencoder") if p in estimates}
+    one_pass = {p: estimates[p] / max(epochs[p], 1.0) for p in estimates}
     return {p: estimates[p] for p in PHASES if p in estimates}, one_pass, scoring
 
 
 def make_plan(
-    config, estimates: dict[str, float], one_pass: float, scoring: dict[str, float], units: Units, started: float
+    config,
+    estimates: dict[str, float],
+    one_pass: dict[str, float],
+    scoring: dict[str, float],
+    units: Units,
+    started: float,
 ) -> RecipePlan:
-    """The plan; with a budget, the phases that do not fit are skipped (:data:`DROP_ORDER`),
-    and a budget that cannot give the supervised phase one pass is a :class:`BudgetError`."""
+    """The plan; with a budget, what does not fit is skipped in :data:`DROP_ORDER`: the
+    optional supervised runs when the whole plan does not fit, the warm-up and the
+    bi-encoder when one epoch of every phase left does not; a budget that cannot give the
+    supervised phase one epoch is a :class:`BudgetError` naming the minimum."""
     budget_s = parse_budget(config.budget, "budget") if config.budget else None
     plan = RecipePlan(budget_s, started, time.perf_counter() - started, units, estimates, one_pass, scoring)
     if budget_s is None:
         return plan
+    usable = budget_s * (1 - MARGIN) - plan.elapsed_s
     plan.rows_not_kept = plan.estimate_s <= budget_s * (1 - MARGIN)  # the ablation rows go first
     for phase in DROP_ORDER:
-        left = budget_s * (1 - MARGIN) - plan.elapsed_s - plan.scoring_s
-        running = [p for p in estimates if plan.runs(p)]
-        total = sum(estimates[p] for p in running)
-        if phase not in running:
+        if not plan.runs(phase):
             continue
+        left = usable - plan.scoring_s
         optional = phase in ("supervised_without_warmup", "from_biencoder")
-        if total <= left if optional else left * estimates["supervised"] / total >= one_pass:
-            continue
-        plan.skipped[phase] = "no time in the budget"
-    running = [p for p in estimates if plan.runs(p)]
-    left = budget_s * (1 - MARGIN) - plan.elapsed_s - plan.scoring_s
-    share = left * estimates["supervised"] / sum(estimates[p] for p in running)
-    if share < one_pass:
+        needed = sum((estimates if optional else one_pass)[p] for p in plan.running())
+        if needed > left:
+            plan.skipped[phase] = "no time in the budget"
+    left = usable - plan.scoring_s
+    if sum(one_pass[p] for p in plan.running()) > left:
         scoring = plan.scoring_s
-        minimum = (plan.elapsed_s + scoring + one_pass) / (1 - MARGIN)
+        minimum = (plan.elapsed_s + scoring + one_pass["supervised"]) / (1 - MARGIN)
         raise BudgetError(
             f"budget {format_seconds(budget_s)} is too small for one pass over the training pairs: preparing took "
-            f"{format_seconds(plan.elapsed_s)}, one supervised epoch is estimated at {format_seconds(one_pass)} and "
-            f"scoring and testing at {format_seconds(scoring)}; the minimum is about {format_seconds(minimum)}. "
-            "Raise the budget, or use fewer pairs (sampling.max_pairs, train_queries) or a shorter model.max_length"
+            f"{format_seconds(plan.elapsed_s)}, one supervised epoch is estimated at "
+            f"{format_seconds(one_pass['supervised'])} and scoring and testing at {format_seconds(scoring)}; the "
+            f"minimum is about {format_seconds(minimum)}. Raise the budget, or use fewer pairs (sampling.max_pairs, "
+            "train_queries) or a shorter model.max_length"
         )
     return plan
