@@ -6,12 +6,12 @@ The probe times the base cross-encoder scoring a sample of validation candidates
 phase's full cost is estimated from those (a training pair costs about
 :data:`TRAIN_FACTOR` forward passes, plus each epoch's validation), and so is the
 scoring after training. With a budget, what does not fit goes in this order: the test
-rows of the cross-encoders not kept (ablations), the second supervised run of
-``warmup.choose``, the supervised run from the bi-encoder,
-then the warm-up and the bi-encoder phase while the supervised phase cannot get one
-pass over its pairs; the phases left share the time in proportion to their cost, each
-given the rest of the budget as it starts (``training.budget``: its own probe cuts its
-epochs to fit, and it stops before its time is up). The estimates are rough (the
+rows of the cross-encoders not kept (ablations), then (when the whole plan does not
+fit) the second supervised run of ``warmup.choose`` and the supervised run from the
+bi-encoder, then (while one epoch of each phase left does not fit) the warm-up and the
+bi-encoder phase. Each phase, as it starts, gets one epoch's cost of what is left and a
+share of the rest by what its further epochs cost (``training.budget``: its own probe
+cuts its epochs to fit, and it stops before its time is up). The estimates are rough (the
 probe's model has no trained head and the lengths of a sample); the per-phase budgets
 are what keeps the total within the budget.
 """
