@@ -151,6 +151,41 @@ def test_workers_serve_on_one_port_and_drain_on_sigterm():
         httpx.get(f"http://127.0.0.1:{port}/x", timeout=2)
 
 
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT on this system")
+def test_each_worker_gets_its_own_socket_and_the_kernel_spreads_connections():
+    import selectors
+
+    from rankwright.serving.server import ServerConfig, worker_sockets
+
+    config = ServerConfig("starlette.applications:Starlette", factory=True, host="127.0.0.1", port=0)
+    sockets = worker_sockets(config, 2)
+    clients = []
+    try:
+        assert sockets[0] is not sockets[1]
+        assert sockets[0].getsockname() == sockets[1].getsockname()  # one port
+        for sock in sockets:
+            sock.setblocking(False)
+        accepted = dict.fromkeys(range(2), 0)
+        selector = selectors.DefaultSelector()
+        for i, sock in enumerate(sockets):
+            selector.register(sock, selectors.EVENT_READ, i)
+        for _ in range(40):
+            clients.append(socket.create_connection(sockets[0].getsockname(), timeout=5))
+        deadline = time.monotonic() + 10
+        while sum(accepted.values()) < 40 and time.monotonic() < deadline:
+            for key, _ in selector.select(timeout=0.5):
+                conn, _ = key.fileobj.accept()
+                conn.close()
+                accepted[key.data] += 1
+        assert sum(accepted.values()) == 40
+        assert min(accepted.values()) >= 5, accepted  # both take connections (by hash: about half each)
+    finally:
+        for c in clients:
+            c.close()
+        for sock in sockets:
+            sock.close()
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc to see the workers spawn")
 def test_a_sigterm_while_workers_start_stops_the_parent_with_0():
     # workers still importing (spawn) die of the forwarded SIGTERM: nothing to drain, a clean stop

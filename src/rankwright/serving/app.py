@@ -266,11 +266,10 @@ def _add_middleware(app: FastAPI, served: _Served) -> None:
                 response = _error(request, 503, DRAINING, "shutting_down", {"Retry-After": "1"})
             elif rerank and _declared_length(request) > max_body:
                 response = _error(request, 413, f"the request body is larger than {max_body} bytes")
-            elif rerank and served.batcher.full():  # shed before the body is read and parsed
-                waiting = (
-                    f"{served.batcher.depth} requests are waiting, the most max_queue={served.batcher.max_queue} allows"
-                )
-                response = _error(request, 503, *_overloaded(served, waiting))
+            elif rerank and _admitted_full(served):  # shed before the body is read and parsed
+                waiting = served.batcher.waiting(lifecycle.in_flight)
+                why = f"{waiting} requests are waiting, the most max_queue={served.batcher.max_queue} allows"
+                response = _error(request, 503, *_overloaded(served, why))
             else:
                 with lifecycle.request() if rerank else contextlib.nullcontext():
                     response = await call_next(request)
@@ -323,6 +322,13 @@ def _add_error_handlers(app: FastAPI, max_body: int) -> None:
         if err.status_code == 413:
             message = f"the request body is larger than {max_body} bytes"
         return _error(request, err.status_code, message)
+
+
+def _admitted_full(served: _Served) -> bool:
+    """Whether the requests already admitted (being read or parsed too, not only queued)
+    fill the queue: a burst is shed on arrival, before each request's body is parsed."""
+    max_queue = served.batcher.max_queue
+    return max_queue is not None and served.batcher.waiting(served.lifecycle.in_flight) >= max_queue
 
 
 def _overloaded(served: _Served, why: str) -> tuple[str, str, dict[str, str]]:

@@ -154,6 +154,12 @@ class Batcher(Generic[Job, Result]):
 
     # -- use -------------------------------------------------------------------------------
 
+    def waiting(self, in_flight: int) -> int:
+        """Of ``in_flight`` requests admitted (being read, parsed, queued or scored), how
+        many wait for a batch: all but those being scored (at least one: an idle worker
+        takes the next request at once)."""
+        return in_flight - max(len(self._running), 1)
+
     def full(self) -> bool:
         """Whether a new request would be refused (:class:`QueueFull`) now: ``max_queue``
         requests still wanted are waiting."""

@@ -14,9 +14,11 @@ half-sent request holds no slot); idle keep-alive connections close after
 ``timeout_keep_alive`` seconds; past ``limit_concurrency`` connections or requests,
 uvicorn answers 503.
 
-Workers (:func:`run_workers`): N processes share the listening socket, each with its
-own app (loaded from an import string, e.g. a factory reading the settings from the
-environment) and :class:`DrainingServer`; SIGTERM or SIGINT to the parent drains them
+Workers (:func:`run_workers`): N processes listen on the port, each on its own socket
+with ``SO_REUSEPORT`` where the system has it (the kernel spreads connections over
+them), else on one shared socket, each with its own app (loaded from an import
+string, e.g. a factory reading the settings from the environment) and
+:class:`DrainingServer`; SIGTERM or SIGINT to the parent drains them
 all (forwarded as SIGTERM), and a worker that dies later than ``STARTUP_S`` after its
 start is replaced.
 """
@@ -150,14 +152,15 @@ def _worker(config: uvicorn.Config, sockets: list[socket.socket]) -> None:  # pr
 class _Workers:
     """The worker processes of :func:`run_workers` and the signals the parent got."""
 
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], count: int):
-        self.config, self.sockets = config, sockets
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]):
+        self.config, self.sockets = config, sockets  # one listening socket per worker
         self.context = multiprocessing.get_context("spawn")
         self.signals = 0
-        self.processes = [self._start() for _ in range(count)]
+        self.processes = [self._start(i) for i in range(len(sockets))]
 
-    def _start(self) -> tuple[multiprocessing.process.BaseProcess, float]:
-        process = self.context.Process(target=_worker, args=(self.config, self.sockets), name="rankwright-worker")
+    def _start(self, i: int) -> tuple[multiprocessing.process.BaseProcess, float]:
+        args = (self.config, [self.sockets[i]])
+        process = self.context.Process(target=_worker, args=args, name=f"rankwright-worker-{i}")
         process.start()
         return process, time.monotonic()
 
@@ -182,7 +185,7 @@ class _Workers:
                     self._join()
                     return 1
                 log.warning("worker %s died (code %s): starting another", process.pid, process.exitcode)
-                self.processes[i] = self._start()
+                self.processes[i] = self._start(i)
         self._join()
         # A worker the forwarded SIGTERM reached before its server took the signal over
         # (still starting: nothing to drain) ends with -SIGTERM: a clean stop too.
@@ -193,15 +196,46 @@ class _Workers:
             process.join()
 
 
+def worker_sockets(config: uvicorn.Config, workers: int) -> list[socket.socket]:
+    """A listening socket per worker on ``config``'s host and port: with ``SO_REUSEPORT``
+    (Linux, BSD) each its own, so the kernel spreads new connections over the workers
+    (one shared socket lets whichever worker wakes first take them: measured, one of two
+    workers took nearly every keep-alive connection); else one socket shared by all."""
+    if workers < 2 or not hasattr(socket, "SO_REUSEPORT") or config.uds or config.fd is not None:
+        shared = config.bind_socket()
+        return [shared] * workers
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    port = config.port
+    for _ in range(workers):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((config.host, port))
+        except OSError:
+            sock.close()
+            for other in sockets:
+                other.close()
+            raise
+        port = sock.getsockname()[1]  # port 0: the others join the one the first was given
+        sock.listen(config.backlog)
+        sock.set_inheritable(True)
+        sockets.append(sock)
+    log.info("%d workers on %s:%d, each with its own listening socket (SO_REUSEPORT)", workers, config.host, port)
+    return sockets
+
+
 def run_workers(config: uvicorn.Config, workers: int) -> int:
     """Serve ``config`` (its app an import string) with ``workers`` processes until
     SIGTERM or SIGINT (see the module docstring); the exit code."""
-    sock = config.bind_socket()
-    group = _Workers(config, [sock], workers)
+    sockets = worker_sockets(config, workers)
+    group = _Workers(config, sockets)
     previous = {sig: signal.signal(sig, group.on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         return group.watch()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        sock.close()
+        for sock in set(sockets):
+            sock.close()
