@@ -89,8 +89,10 @@ def test_a_full_queue_sheds_before_the_body_is_read(reranker, serving):
         async def fill_then_probe():
             async with httpx.AsyncClient(base_url=base, timeout=60) as client:
                 body = {"query": "drill", "documents": DOCS}
-                held = [asyncio.create_task(client.post("/rerank", json=body)) for _ in range(2)]
-                await asyncio.sleep(0.5)  # one is being scored, one waits: the queue is full
+                held = [asyncio.create_task(client.post("/rerank", json=body))]
+                await asyncio.sleep(0.4)  # the first is being scored (1 s)
+                held.append(asyncio.create_task(client.post("/rerank", json=body)))
+                await asyncio.sleep(0.3)  # the second waits: the queue is full
                 # not even JSON: a parsed body would be a 422; shed first, it is a 503
                 probe = await client.post("/rerank", content=b"{not json", headers={"content-type": "application/json"})
                 return probe, [r.status_code for r in await asyncio.gather(*held)]
