@@ -112,10 +112,10 @@ class RecipePlan:
 
     @property
     def estimate_s(self) -> float:
-        return self.elapsed_s + sum(v for p, v in self.estimates.items() if self.runs(p)) + self.scoring_s
+        return self.elapsed_s + sum(self.estimates[p] for p in self.running()) + self.scoring_s
 
     def describe(self) -> str:
-        phases = ", ".join(f"{LABELS[p]} ~{format_seconds(v)}" for p, v in self.estimates.items() if self.runs(p))
+        phases = ", ".join(f"{LABELS[p]} ~{format_seconds(self.estimates[p])}" for p in self.running())
         skipped = "".join(f"; skipped: {LABELS[p]} ({why})" for p, why in self.skipped.items())
         if not self.rows_not_kept:
             skipped = "; skipped: the test rows of the cross-encoders not kept" + skipped

@@ -79,10 +79,12 @@ def train_reranker(
 def train_bi_encoder(config: RecipeConfig, inputs: PhaseInputs, clock: Clock, plan: RecipePlan) -> TrainResult | None:
     """The dense model fine-tuned as a bi-encoder (when enabled, there is a dense model and
     ``plan`` runs it)."""
-    if not config.bi_encoder.enabled or (config.dense_enabled and not plan.runs("bi_encoder")):
+    if not config.bi_encoder.enabled:
         return None
     if not config.dense_enabled:
         log.warning("bi_encoder: no dense model (dense.model none) to fine-tune, so no bi-encoder phase")
+        return None
+    if not plan.runs("bi_encoder"):  # a budget skipped it
         return None
     result = fine_tune_bi_encoder(
         inputs,

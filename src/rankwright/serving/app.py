@@ -266,9 +266,7 @@ def _add_middleware(app: FastAPI, served: _Served) -> None:
                 response = _error(request, 503, DRAINING, "shutting_down", {"Retry-After": "1"})
             elif rerank and _declared_length(request) > max_body:
                 response = _error(request, 413, f"the request body is larger than {max_body} bytes")
-            elif rerank and _admitted_full(served):  # shed before the body is read and parsed
-                waiting = served.batcher.waiting(lifecycle.in_flight)
-                why = f"{waiting} requests are waiting, the most max_queue={served.batcher.max_queue} allows"
+            elif rerank and (why := _admitted_full(served)):  # shed before the body is read and parsed
                 response = _error(request, 503, *_overloaded(served, why))
             else:
                 with lifecycle.request() if rerank else contextlib.nullcontext():
@@ -324,11 +322,15 @@ def _add_error_handlers(app: FastAPI, max_body: int) -> None:
         return _error(request, err.status_code, message)
 
 
-def _admitted_full(served: _Served) -> bool:
-    """Whether the requests already admitted (being read or parsed too, not only queued)
-    fill the queue: a burst is shed on arrival, before each request's body is parsed."""
+def _admitted_full(served: _Served) -> str | None:
+    """Why a new request is shed when the requests already admitted (being read or parsed
+    too, not only queued) fill the queue, else None: a burst is shed on arrival, before
+    each request's body is parsed."""
     max_queue = served.batcher.max_queue
-    return max_queue is not None and served.batcher.waiting(served.lifecycle.in_flight) >= max_queue
+    waiting = served.batcher.waiting(served.lifecycle.in_flight)
+    if max_queue is None or waiting < max_queue:
+        return None
+    return f"{waiting} requests are waiting, the most max_queue={max_queue} allows"
 
 
 def _overloaded(served: _Served, why: str) -> tuple[str, str, dict[str, str]]:

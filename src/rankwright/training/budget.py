@@ -133,9 +133,7 @@ def plan_training(
         return steps * probe.step_s + n_val * probe.validation_s
 
     left = budget_s - elapsed_s - tail
-    if cost(needed) > left and min_epochs <= 0:  # whatever fits, one step at least
-        needed = 1
-    elif cost(needed) > left:
+    if min_epochs > 0 and cost(needed) > left:  # with min_epochs 0, whatever fits (one step at least)
         minimum = elapsed_s + cost(needed) + probe.validation_s
         minimum /= 1 - MARGIN
         raise BudgetError(
@@ -145,13 +143,10 @@ def plan_training(
             f"the minimum is about {format_seconds(minimum)}. Raise the budget, or train on fewer pairs "
             "(sampling.max_pairs) or with a shorter model.max_length"
         )
-    steps = asked if cost(asked) <= left else needed
-    if cost(asked) > left and cost(needed) <= left:  # the largest number of steps that fits (cost grows with steps)
-        lo, hi = needed, asked
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            lo, hi = (mid, hi) if cost(mid) <= left else (lo, mid - 1)
-        steps = lo
+    steps, most = needed, asked  # the most steps that fit, at least needed (cost grows with steps)
+    while steps < most:
+        mid = (steps + most + 1) // 2
+        steps, most = (mid, most) if cost(mid) <= left else (steps, mid - 1)
     n_val = validations_for(steps, steps_per_epoch, eval_strategy, eval_steps)
     return TrainPlan(
         budget_s=budget_s,

@@ -30,7 +30,7 @@ from rankwright.models.metadata import ModelMetadata
 from rankwright.models.truncation import cut_warnings_once
 from rankwright.training.arguments import training_arguments
 from rankwright.training.baselines import check_against_baselines, pair_documents
-from rankwright.training.budget import TrainPlan, make_time_stop, parse_budget, plan_training
+from rankwright.training.budget import MARGIN, TrainPlan, make_time_stop, parse_budget, plan_training
 from rankwright.training.checks import (
     TrainingSetupError,
     check_calibration_setup,
@@ -257,7 +257,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
 
         check_early_stopping_setup(config, data.val)
         if budget_s is not None:  # no probe for sentence-transformers' trainer: it stops before the time is up
-            callbacks = [*(callbacks or []), make_time_stop(started + budget_s, 0.05 * budget_s)]
+            callbacks = [*(callbacks or []), make_time_stop(started + budget_s, MARGIN * budget_s)]
         result = train_bi_encoder(config, data.train, data.val, data.scheme, callbacks)
         result.metrics["output_folder"] = slim_output(Path(result.output_dir), config.training.keep_checkpoints)
         return result
