@@ -51,7 +51,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, machine, write_json
-from serve_load_open import open_loop, server_rss_mb, soak
+from serve_load_open import burst, open_loop, server_rss_mb, soak
 from serve_load_phase import run_phase
 from serve_load_requests import MAX_DOCUMENT_CHARS, MAX_DOCUMENTS, add_first_stage_scores, build_requests
 
@@ -161,7 +161,7 @@ def run_phases(args, base: str, bodies: list[dict], pid: int) -> dict:
             results[phase] = asyncio.run(open_loop(base, bodies, rate, args.seconds))
         elif phase == "burst":
             count = max(2, round(args.burst_factor * capacity))
-            results[phase] = asyncio.run(open_loop(base, bodies, None, count))
+            results[phase] = asyncio.run(burst(base, bodies, count))
         elif phase == "mixed":
             results[phase] = asyncio.run(run_phase(base, bodies, args.clients, args.seconds, args.bad_every))
         elif phase == "soak":

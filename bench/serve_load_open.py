@@ -33,22 +33,72 @@ async def _one(client: httpx.AsyncClient, body: dict, phase_start: float) -> tup
 
 
 async def open_loop(
-    base: str, bodies: list[dict], rate: float | None, seconds: float, first: int = 0, timeout_s: float = 120
+    base: str, bodies: list[dict], rate: float, seconds: float, first: int = 0, timeout_s: float = 120
 ) -> dict:
-    """Send ``rate * seconds`` requests evenly spaced over ``seconds`` (``rate`` None:
-    ``seconds`` is the count, all at once), each as it comes due; the summary."""
-    count = int(seconds) if rate is None else max(1, round(rate * seconds))
+    """Send ``rate * seconds`` requests evenly spaced over ``seconds``, each as it comes
+    due, whatever is in flight; the summary."""
+    count = max(1, round(rate * seconds))
     limits = httpx.Limits(max_connections=count + 4, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=base, timeout=timeout_s, limits=limits) as client:
         start = time.perf_counter()
         tasks = []
         for i in range(count):
-            if rate is not None:
-                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
             tasks.append(asyncio.create_task(_one(client, bodies[(first + i) % len(bodies)], start)))
         answers = await asyncio.gather(*tasks)
         wall = time.perf_counter() - start
     return summarize(answers, wall, rate, count)
+
+
+async def _raw_exchange(host: str, port: int, request: bytes, pairs: int, ready: asyncio.Event, start: list[float]):
+    """One connection, opened before the burst; the request is written when ``ready`` is
+    set, and timed from that write to the end of the answer: (status, latency s, seconds
+    from the burst's start to the answer, pairs)."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        await ready.wait()
+        return -1, 0.0, 0.0, pairs
+    await ready.wait()
+    sent = time.perf_counter()
+    try:
+        writer.write(request)
+        await writer.drain()
+        status = int((await reader.readline()).split()[1])
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)
+    except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        status = -1
+    end = time.perf_counter()
+    writer.close()
+    return status, end - sent, end - start[0], pairs
+
+
+async def burst(base: str, bodies: list[dict], count: int) -> dict:
+    """``count`` requests at once, on connections opened beforehand and written as raw
+    HTTP/1.1 bytes built beforehand: a load generator light enough that its own work
+    (an HTTP client's per-request Python) does not become the latency it measures."""
+    url = httpx.URL(base)
+    host, port = url.host, url.port or 80
+    requests = []
+    for i in range(count):
+        body = json.dumps(bodies[i % len(bodies)]).encode()
+        head = (
+            f"POST /rerank HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        requests.append((head.encode() + body, len(bodies[i % len(bodies)]["documents"])))
+    ready, start = asyncio.Event(), [0.0]
+    tasks = [asyncio.create_task(_raw_exchange(host, port, r, n, ready, start)) for r, n in requests]
+    await asyncio.sleep(0.5 + count / 500)  # let every connection open
+    start[0] = time.perf_counter()
+    ready.set()
+    answers = await asyncio.gather(*tasks)
+    return summarize(answers, time.perf_counter() - start[0], None, count)
 
 
 def summarize(answers: list[tuple[int, float, float, int]], wall: float, rate: float | None, count: int) -> dict:
