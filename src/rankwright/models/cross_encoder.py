@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from rankwright.models.packing import PackedLayout, is_packed, pack, packed_attention_on, supports_packing
 from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
 Features = dict[str, list[int]]
@@ -96,7 +97,43 @@ class CrossEncoderHead:
     def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         return self.tokenizer.pad(features, padding=True, return_tensors="pt")
 
+    def pack(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        """The pairs end to end in one row, without padding (see :mod:`rankwright.models.packing`)."""
+        return pack(features)
+
+    def can_pack(self, model: PreTrainedModel) -> bool:
+        return supports_packing(model) and _encoder(model) is not None
+
     def scores(self, model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tensor:
         """``[N]`` raw scores for one output, ``[N, C]`` logits for classes."""
-        logits = model(**batch).logits
+        logits = _packed_logits(model, batch) if is_packed(batch) else model(**batch).logits
         return logits.squeeze(-1) if self.num_labels == 1 else logits
+
+
+def _inner(model: PreTrainedModel) -> PreTrainedModel:
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _encoder(model: PreTrainedModel) -> torch.nn.Module | None:
+    return getattr(_inner(model).base_model, "encoder", None)
+
+
+def _packed_logits(model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tensor:
+    """Logits of a packed batch: the encoder's output is cut down to each pair's first
+    token, which is all a sequence-classification head reads (``[:, 0]``)."""
+    layout = PackedLayout.of(batch["pair_lengths"])
+    embeddings = _inner(model).base_model.embeddings
+    # RoBERTa-style embeddings count positions from the padding id + 1.
+    offset = embeddings.padding_idx + 1 if hasattr(embeddings, "create_position_ids_from_input_ids") else 0
+
+    def first_tokens(module, args, output):
+        output.last_hidden_state = output.last_hidden_state[0, layout.starts][:, None]
+        return output
+
+    inputs = {k: v for k, v in batch.items() if k != "pair_lengths"}
+    handle = _encoder(model).register_forward_hook(first_tokens)
+    try:
+        with packed_attention_on(model):
+            return model(**inputs, position_ids=layout.positions() + offset, packed_layout=layout).logits
+    finally:
+        handle.remove()

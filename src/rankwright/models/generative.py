@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from rankwright.models.packing import PackedLayout, is_packed, pack, packed_attention_on, supports_packing
 from rankwright.models.prompts import Prompt, PromptError
 from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
@@ -251,7 +252,9 @@ class GenerativeHead:
         restrict_to_label_rows(model, self.label_ids)
         logits = None
         self.last_shared_prefix = 0
-        if self.share_prefix and not torch.is_grad_enabled() and len(batch["input_ids"]) > 1:
+        if is_packed(batch):
+            logits = self._packed_logits(model, batch)
+        elif self.share_prefix and not torch.is_grad_enabled() and len(batch["input_ids"]) > 1:
             logits = self._scores_sharing_prefix(model, batch)
         if logits is None:
             out = model(
@@ -263,6 +266,26 @@ class GenerativeHead:
             )
             logits = out.logits[:, -1, :]
         return logits[:, 0] - logits[:, 1] if self.num_labels == 1 else logits
+
+    def pack(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        """The pairs end to end in one row, without padding (see :mod:`rankwright.models.packing`)."""
+        return pack(features)
+
+    def can_pack(self, model: nn.Module) -> bool:
+        return supports_packing(model)
+
+    def _packed_logits(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Label logits at each pair's last token of a packed batch."""
+        layout = PackedLayout.of(batch["pair_lengths"])
+        with packed_attention_on(model):
+            out = model(
+                input_ids=batch["input_ids"],
+                position_ids=layout.positions(),
+                use_cache=False,
+                logits_to_keep=layout.ends,
+                packed_layout=layout,
+            )
+        return out.logits[0]
 
     def _scores_sharing_prefix(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor | None:
         """Label logits with the batch's common leading tokens run once (see the module

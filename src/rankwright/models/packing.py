@@ -1,0 +1,134 @@
+"""Padding-free batches: a batch's pairs laid end to end in one row of tokens.
+
+The model runs on ``[1, total tokens]``: embeddings, projections, feed-forward layers and
+norms (nearly all of the compute) see real tokens only. Each pair keeps its own position
+ids (restarting at 0) and attends only to its own tokens: attention is the one place
+where the pairs are laid out side by side again (``[pairs, longest pair]``, with a key
+mask, causal for decoders), through an attention function registered with transformers'
+``AttentionInterface`` and switched on for the packed call only. The scores, the loss
+and the gradients are those of the padded batch (tests/models/test_packing.py checks
+them to 1e-5 for a cross-encoder and for a generative head).
+
+It works for every model whose attention goes through transformers' attention interface
+(``_supports_attention_backend``): BERT, RoBERTa, ELECTRA and the like, Qwen3, Llama.
+Others (DeBERTa's relative attention, for one) are trained on padded chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+#: The name the packed attention is registered under in transformers' AttentionInterface.
+PACKED_ATTENTION = "rankwright_packed"
+
+
+@dataclass
+class PackedLayout:
+    """Where a packed row's tokens sit when its pairs are laid side by side for attention."""
+
+    slots: torch.Tensor  # [tokens] each token's row in the [pairs * width] side-by-side layout
+    pairs: int
+    width: int
+    keys: torch.Tensor  # [pairs, 1, 1, width] True where a key is a real token
+    starts: torch.Tensor  # [pairs] each pair's first token in the packed row
+    ends: torch.Tensor  # [pairs] each pair's last token in the packed row
+
+    @classmethod
+    def of(cls, lengths: torch.Tensor) -> PackedLayout:
+        lengths = lengths.long()
+        pairs, width = len(lengths), int(lengths.max())
+        ends = lengths.cumsum(0)
+        starts = ends - lengths
+        within = torch.arange(int(ends[-1]), device=lengths.device) - starts.repeat_interleave(lengths)
+        slots = torch.arange(pairs, device=lengths.device).repeat_interleave(lengths) * width + within
+        keys = (torch.arange(width, device=lengths.device)[None] < lengths[:, None])[:, None, None, :]
+        return cls(slots, pairs, width, keys, starts, ends - 1)
+
+    def positions(self) -> torch.Tensor:
+        """``[1, tokens]``: each token's position within its pair."""
+        return (
+            torch.arange(len(self.slots), device=self.slots.device)
+            - self.starts.repeat_interleave(self.ends - self.starts + 1)
+        )[None]
+
+    def side_by_side(self, x: torch.Tensor) -> torch.Tensor:
+        """``[1, heads, tokens, dim]`` -> ``[pairs, heads, width, dim]`` (zeros where padded)."""
+        flat = x[0].transpose(0, 1)  # [tokens, heads, dim]
+        out = flat.new_zeros(self.pairs * self.width, *flat.shape[1:]).index_copy(0, self.slots, flat)
+        return out.view(self.pairs, self.width, *flat.shape[1:]).transpose(1, 2)
+
+    def mask(self, causal: bool) -> torch.Tensor:
+        if not causal:
+            return self.keys
+        order = torch.ones(self.width, self.width, dtype=torch.bool, device=self.keys.device).tril()
+        return self.keys & order[None, None]
+
+
+def packed_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """Attention over a packed row: each pair to its own tokens (see the module docstring).
+    Returns ``[1, tokens, heads, dim]`` as transformers' attention functions do."""
+    layout: PackedLayout = kwargs.pop("packed_layout")
+    causal = bool(kwargs.pop("is_causal", None) or getattr(module, "is_causal", False))
+    out, _ = sdpa_attention_forward(
+        module,
+        layout.side_by_side(query),
+        layout.side_by_side(key),
+        layout.side_by_side(value),
+        layout.mask(causal),
+        dropout=dropout,
+        scaling=scaling,
+        is_causal=False,
+        **kwargs,
+    )  # [pairs, width, heads, dim]
+    return out.reshape(layout.pairs * layout.width, *out.shape[2:]).index_select(0, layout.slots)[None], None
+
+
+AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+
+
+def supports_packing(model: nn.Module) -> bool:
+    """Whether ``model`` (a PEFT wrapper or not) routes its attention through
+    transformers' attention interface, so a packed row can be run on it."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return bool(getattr(inner, "_supports_attention_backend", False))
+
+
+@contextmanager
+def packed_attention_on(model: nn.Module) -> Iterator[None]:
+    """Route ``model``'s attention through :func:`packed_attention` inside the block."""
+    config = model.config
+    before = config._attn_implementation
+    config._attn_implementation = PACKED_ATTENTION
+    try:
+        yield
+    finally:
+        config._attn_implementation = before
+
+
+def pack(features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+    """Unpadded features (one dict of id lists per pair) laid end to end: ``[1, tokens]``
+    tensors of each key but ``attention_mask``, and ``pair_lengths`` (``[pairs]``)."""
+    keys = [k for k in features[0] if k != "attention_mask"]
+    batch = {k: torch.tensor([[i for f in features for i in f[k]]], dtype=torch.long) for k in keys}
+    batch["pair_lengths"] = torch.tensor([len(f["input_ids"]) for f in features], dtype=torch.long)
+    return batch
+
+
+def is_packed(batch: dict) -> bool:
+    return "pair_lengths" in batch
