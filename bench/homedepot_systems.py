@@ -30,7 +30,9 @@ HYPER = {
 
 
 def run_rankwright(workdir: Path, system: str, seed: int) -> dict:
-    loss, grouped = system.split("_")[0], system.endswith("_grouped")
+    """``system``: the loss, then ``_grouped`` for length-grouped batches or ``_chunks``
+    for padded length-sorted chunks instead of packed batches (the default)."""
+    loss, grouped, chunks = system.split("_")[0], system.endswith("_grouped"), system.endswith("_chunks")
     from rankwright.config import from_dict
     from rankwright.training.config import TrainConfig
     from rankwright.training.run import train
@@ -43,7 +45,7 @@ def run_rankwright(workdir: Path, system: str, seed: int) -> dict:
             "split": {"ratios": [1.0, 0.0, 0.0], "seed": 42},
             "model": {"name": "all-MiniLM-L6-v2", "max_length": HYPER["max_length"]},
             "loss": {"name": loss},
-            "sampling": {"mode": "pairs", "length_grouping": grouped},
+            "sampling": {"mode": "pairs", "length_grouping": grouped, "packing": not chunks},
             "training": {
                 "epochs": HYPER["epochs"],
                 "batch_size": HYPER["batch_size"],

@@ -6,10 +6,13 @@ learning rate, warmup, epochs and seed, BCE on relevance >= 2.33. Each system tr
 its own process (so peak memory is its own); pairs/s counts training only (model
 loading and evaluation excluded). Both models are then scored on the whole test split
 and evaluated with rankwright's trec_eval path next to BM25 and random order.
-rankwright runs twice: with its default random batches (each batch scored in
-length-sorted chunks) and with length-grouped batches; three training seeds each.
+rankwright's systems: ``bce`` (its defaults: random batches, packed without padding),
+``bce_grouped`` (length-grouped batches), ``bce_chunks`` (random batches scored in padded
+length-sorted chunks, the default before packing) and ``mse`` (graded labels, first seed
+only); three training seeds each, the runs interleaved (seed by seed).
 
-    python bench/train_homedepot.py            # all systems, writes bench/results/train_homedepot.json
+    python bench/train_homedepot.py            # st,bce,bce_grouped,mse; writes bench/results/train_homedepot.json
+    python bench/train_homedepot.py --systems st,bce,bce_chunks --results bench/results/train_homedepot_packed.json
     python bench/train_homedepot.py --system st --out /tmp/st.json   # one system (used internally)
 """
 
@@ -87,51 +90,61 @@ def paired_tests(a: pd.DataFrame, b: pd.DataFrame, metric: str = "ndcg@10") -> d
     return {k: c[k] for k in ("metric", "queries", "mean_difference", "t_test_p", "randomisation_p")}
 
 
-SYSTEMS = ("st", "bce", "bce_grouped")  # every training seed; mse with the first only
-MEAN_OVER_SEEDS = (
-    ("st", "sentence_transformers_bce"),
-    ("bce", "rankwright_bce"),
-    ("bce_grouped", "rankwright_bce_length_grouped"),
-)
+#: system -> its name in the results (rankwright's: bce packed, bce_grouped length-grouped,
+#: bce_chunks padded length-sorted chunks, mse on the graded labels; st: sentence-transformers).
+NAMES = {
+    "st": "sentence_transformers_bce",
+    "bce": "rankwright_bce",
+    "bce_grouped": "rankwright_bce_length_grouped",
+    "bce_chunks": "rankwright_bce_padded_chunks",
+    "mse": "rankwright_mse",
+}
+#: systems trained with the first seed only
+FIRST_SEED_ONLY = ("mse",)
 
 
-def train_systems(workdir: Path, seeds: list[int], reuse: bool) -> dict[str, dict]:
+def runs_of(systems: list[str], seeds: list[int]) -> list[tuple[str, int]]:
+    """(system, seed) in the order they run: interleaved, each seed's systems in turn, so
+    a drift in the machine's speed reaches every system alike."""
+    return [(s, seed) for seed in seeds for s in systems if seed == seeds[0] or s not in FIRST_SEED_ONLY]
+
+
+def train_systems(workdir: Path, systems: list[str], seeds: list[int], reuse: bool) -> dict[str, dict]:
     """Each (system, seed) trained in its own process (reused from ``workdir`` with ``reuse``)."""
-    systems = {}
-    runs = [(system, seed) for system in SYSTEMS for seed in seeds] + [("mse", seeds[0])]
-    for system, seed in runs:
+    trained = {}
+    for system, seed in runs_of(systems, seeds):
         out = workdir / f"{system}_{seed}.json"
         if not (reuse and out.exists()):
             command = [sys.executable, __file__, "--system", system, "--workdir", str(workdir), "--out", str(out)]
             subprocess.run([*command, "--seed", str(seed)], check=True)
-        systems[f"{system}_{seed}"] = json.loads(out.read_text())
-        print(system, seed, systems[f"{system}_{seed}"], flush=True)
-    return systems
+        trained[f"{system}_{seed}"] = json.loads(out.read_text())
+        print(system, seed, trained[f"{system}_{seed}"], flush=True)
+    return trained
 
 
-def throughput(systems: dict[str, dict], seeds: list[int]) -> dict[str, float]:
+def throughput(trained: dict[str, dict], systems: list[str], seeds: list[int]) -> dict[str, float]:
+    """Median pairs/s and peak RSS per system over its seeds; each rankwright system's
+    ratio to sentence-transformers'."""
+
     def median(system: str, key: str) -> float:
-        return float(np.median([systems[f"{system}_{seed}"][key] for seed in seeds]))
+        return float(np.median([trained[f"{system}_{seed}"][key] for s, seed in runs_of([system], seeds)]))
 
-    return {
-        "sentence_transformers_pairs_per_s_median": median("st", "pairs_per_second"),
-        "rankwright_pairs_per_s_median": median("bce", "pairs_per_second"),
-        "ratio_rankwright_vs_st": median("bce", "pairs_per_second") / median("st", "pairs_per_second"),
-        "rankwright_length_grouped_pairs_per_s_median": median("bce_grouped", "pairs_per_second"),
-        "ratio_rankwright_length_grouped_vs_st": median("bce_grouped", "pairs_per_second")
-        / median("st", "pairs_per_second"),
-        "peak_rss_mib_st_median": median("st", "peak_rss_mib"),
-        "peak_rss_mib_rankwright_median": median("bce", "peak_rss_mib"),
-    }
+    out = {}
+    for system in systems:
+        out[f"{NAMES[system]}_pairs_per_s_median"] = median(system, "pairs_per_second")
+        out[f"{NAMES[system]}_peak_rss_mib_median"] = median(system, "peak_rss_mib")
+        if system != "st" and "st" in systems:
+            out[f"ratio_{NAMES[system]}_vs_st"] = median(system, "pairs_per_second") / median("st", "pairs_per_second")
+    return out
 
 
-def add_quality(results: dict, data, test, seeds: list[int]) -> None:
+def add_quality(results: dict, data, test, systems: list[str], seeds: list[int]) -> None:
     """Every model's test metrics next to BM25 and random order, the means over seeds,
     MSE's RMSE on the 1..3 scale and the paired tests."""
     from rankwright.evaluation.evaluate import EvalOptions, evaluate_scores
     from rankwright.retrieval.bm25 import BM25
 
-    systems, scheme = results["systems"], build_scheme(LABELS)
+    trained, scheme = results["systems"], build_scheme(LABELS)
     bm25 = BM25(data.documents(), progress=False).score_candidates(test.pairs, progress=False)
     base = evaluate_scores(test, scheme, bm25, "bm25", EvalOptions(random_repeats=20))
     quality = {
@@ -142,31 +155,27 @@ def add_quality(results: dict, data, test, seeds: list[int]) -> None:
         for name, r in base.metrics["ranking"].items()
     }
     per_query: dict = {"bm25": base.per_query}
-    for seed in seeds:
-        st_scores = score_st(systems[f"st_{seed}"]["model_dir"], test)
-        quality[f"sentence_transformers_bce_seed{seed}"] = evaluate(f"st_{seed}", test, scheme, st_scores, per_query)
-        rw_scores = score_rankwright(systems[f"bce_{seed}"]["model_dir"], test)
-        quality[f"rankwright_bce_seed{seed}"] = evaluate(f"bce_{seed}", test, scheme, rw_scores, per_query)
-        grouped_scores = score_rankwright(systems[f"bce_grouped_{seed}"]["model_dir"], test)
-        quality[f"rankwright_bce_length_grouped_seed{seed}"] = evaluate(
-            f"bce_grouped_{seed}", test, scheme, grouped_scores, per_query
-        )
-    mse_scores = score_rankwright(systems[f"mse_{seeds[0]}"]["model_dir"], test)
-    quality["rankwright_mse"] = evaluate("mse", test, scheme, mse_scores, per_query)
-    predicted = 1 + 2 / (1 + np.exp(-mse_scores))
-    truth = test.pairs["label"].astype(float).to_numpy()
-    results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
-    for prefix, name in MEAN_OVER_SEEDS:
-        per_query[name] = mean_per_query([per_query[f"{prefix}_{seed}"] for seed in seeds])
+    for system, seed in runs_of(systems, seeds):
+        score = score_st if system == "st" else score_rankwright
+        scores = score(trained[f"{system}_{seed}"]["model_dir"], test)
+        quality[f"{NAMES[system]}_seed{seed}"] = evaluate(f"{system}_{seed}", test, scheme, scores, per_query)
+        if system == "mse":
+            predicted = 1 + 2 / (1 + np.exp(-scores))
+            truth = test.pairs["label"].astype(float).to_numpy()
+            results["mse_test_rmse_1_to_3"] = float(np.sqrt(np.mean((predicted - truth) ** 2)))
+    for system in systems:
+        system_seeds = [seed for _, seed in runs_of([system], seeds)]
+        name = NAMES[system]
+        per_query[name] = mean_per_query([per_query[f"{system}_{seed}"] for seed in system_seeds])
         quality[f"{name}_mean_over_seeds"] = {
             subset: {
-                k: float(np.mean([quality[f"{name}_seed{seed}"][subset][k] for seed in seeds]))
+                k: float(np.mean([quality[f"{name}_seed{seed}"][subset][k] for seed in system_seeds]))
                 for k in ("ndcg@10", "map", "mrr")
             }
             for subset in ("all", "informative")
         }
     results["quality"] = quality
-    results["significance_per_query_mean_over_seeds"] = significance(per_query)
+    results["significance_per_query_mean_over_seeds"] = significance(per_query, systems)
 
 
 def mean_per_query(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -177,23 +186,22 @@ def mean_per_query(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return mean
 
 
-def significance(per_query: dict) -> dict:
-    return {
-        "rankwright_bce_vs_sentence_transformers_bce": paired_tests(
-            per_query["rankwright_bce"], per_query["sentence_transformers_bce"]
-        ),
-        "rankwright_bce_length_grouped_vs_sentence_transformers_bce": paired_tests(
-            per_query["rankwright_bce_length_grouped"], per_query["sentence_transformers_bce"]
-        ),
-        "rankwright_bce_vs_bm25": paired_tests(per_query["rankwright_bce"], per_query["bm25"]),
-        "sentence_transformers_bce_vs_bm25": paired_tests(per_query["sentence_transformers_bce"], per_query["bm25"]),
-        "rankwright_mse_vs_bm25": paired_tests(per_query["mse"], per_query["bm25"]),
-    }
+def significance(per_query: dict, systems: list[str]) -> dict:
+    """Each rankwright system against sentence-transformers' and every system against BM25."""
+    tests = {}
+    for system in systems:
+        name = NAMES[system]
+        if system != "st" and "st" in systems:
+            tests[f"{name}_vs_{NAMES['st']}"] = paired_tests(per_query[name], per_query[NAMES["st"]])
+        tests[f"{name}_vs_bm25"] = paired_tests(per_query[name], per_query["bm25"])
+    return tests
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--system", choices=["bce", "bce_grouped", "mse", "st"])
+    parser.add_argument("--system", choices=list(NAMES))
+    parser.add_argument("--systems", default="st,bce,bce_grouped,mse", help="systems of the comparison")
+    parser.add_argument("--results", default=str(REPO / "bench" / "results" / "train_homedepot.json"))
     parser.add_argument("--workdir", default="/tmp/rankwright-bench-hd")
     parser.add_argument("--out")
     parser.add_argument("--reuse", action="store_true", help="reuse trained models found in --workdir")
@@ -220,10 +228,11 @@ def main() -> None:
     }
     seeds = [int(x) for x in args.seeds.split(",")]
     results["training_seeds"] = seeds
-    results["systems"] = train_systems(workdir, seeds, args.reuse)
-    results["throughput"] = throughput(results["systems"], seeds)
-    add_quality(results, data, parts["test"], seeds)
-    write_json(REPO / "bench" / "results" / "train_homedepot.json", results, newline=False)
+    systems = args.systems.split(",")
+    results["systems"] = train_systems(workdir, systems, seeds, args.reuse)
+    results["throughput"] = throughput(results["systems"], systems, seeds)
+    add_quality(results, data, parts["test"], systems, seeds)
+    write_json(Path(args.results), results, newline=False)
     print(json.dumps({k: v for k, v in results.items() if k != "machine"}, indent=2))
 
 

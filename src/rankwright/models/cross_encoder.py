@@ -11,7 +11,15 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rankwright.models.packing import PackedLayout, is_packed, pack, packed_attention_on, supports_packing
+from rankwright.models.packing import (
+    PackedLayout,
+    is_packed,
+    pack,
+    packed_attention_on,
+    packed_call_inputs,
+    supports_packing,
+    unwrap,
+)
 from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
 Features = dict[str, list[int]]
@@ -110,19 +118,15 @@ class CrossEncoderHead:
         return logits.squeeze(-1) if self.num_labels == 1 else logits
 
 
-def _inner(model: PreTrainedModel) -> PreTrainedModel:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def _encoder(model: PreTrainedModel) -> torch.nn.Module | None:
-    return getattr(_inner(model).base_model, "encoder", None)
+    return getattr(unwrap(model).base_model, "encoder", None)
 
 
 def _packed_logits(model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tensor:
     """Logits of a packed batch: the encoder's output is cut down to each pair's first
     token, which is all a sequence-classification head reads (``[:, 0]``)."""
     layout = PackedLayout.of(batch["pair_lengths"])
-    embeddings = _inner(model).base_model.embeddings
+    embeddings = unwrap(model).base_model.embeddings
     # RoBERTa-style embeddings count positions from the padding id + 1.
     offset = embeddings.padding_idx + 1 if hasattr(embeddings, "create_position_ids_from_input_ids") else 0
 
@@ -134,6 +138,10 @@ def _packed_logits(model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tenso
     handle = _encoder(model).register_forward_hook(first_tokens)
     try:
         with packed_attention_on(model):
-            return model(**inputs, position_ids=layout.positions() + offset, packed_layout=layout).logits
+            return model(
+                **inputs,
+                position_ids=layout.positions() + offset,
+                **packed_call_inputs(layout, inputs["input_ids"]),
+            ).logits
     finally:
         handle.remove()

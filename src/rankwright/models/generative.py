@@ -32,7 +32,14 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rankwright.models.packing import PackedLayout, is_packed, pack, packed_attention_on, supports_packing
+from rankwright.models.packing import (
+    PackedLayout,
+    is_packed,
+    pack,
+    packed_attention_on,
+    packed_call_inputs,
+    supports_packing,
+)
 from rankwright.models.prompts import Prompt, PromptError
 from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
@@ -283,7 +290,7 @@ class GenerativeHead:
                 position_ids=layout.positions(),
                 use_cache=False,
                 logits_to_keep=layout.ends,
-                packed_layout=layout,
+                **packed_call_inputs(layout, batch["input_ids"]),
             )
         return out.logits[0]
 

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 #: The name the packed attention is registered under in transformers' AttentionInterface.
 PACKED_ATTENTION = "rankwright_packed"
@@ -82,8 +83,11 @@ def packed_attention(
     **kwargs,
 ) -> tuple[torch.Tensor, None]:
     """Attention over a packed row: each pair to its own tokens (see the module docstring).
-    Returns ``[1, tokens, heads, dim]`` as transformers' attention functions do."""
-    layout: PackedLayout = kwargs.pop("packed_layout")
+    Returns ``[1, tokens, heads, dim]`` as transformers' attention functions do. Without
+    a ``packed_layout`` (a padded batch on the same model), it is SDPA attention."""
+    layout: PackedLayout | None = kwargs.pop("packed_layout", None)
+    if layout is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
     causal = bool(kwargs.pop("is_causal", None) or getattr(module, "is_causal", False))
     out, _ = sdpa_attention_forward(
         module,
@@ -100,25 +104,49 @@ def packed_attention(
 
 
 AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+AttentionMaskInterface.register(PACKED_ATTENTION, sdpa_mask)  # the masks of padded batches
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The transformers model inside data-parallel (``.module``) and PEFT wrappers."""
+    while isinstance(getattr(model, "module", None), nn.Module):
+        model = model.module
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def supports_packing(model: nn.Module) -> bool:
-    """Whether ``model`` (a PEFT wrapper or not) routes its attention through
-    transformers' attention interface, so a packed row can be run on it."""
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return bool(getattr(inner, "_supports_attention_backend", False))
+    """Whether ``model`` (wrapped or not) routes its attention through transformers'
+    attention interface with SDPA (or packed attention already), so a packed row can be
+    run on it."""
+    inner = unwrap(model)
+    attention = inner.config._attn_implementation
+    return bool(getattr(inner, "_supports_attention_backend", False)) and attention in ("sdpa", PACKED_ATTENTION)
+
+
+def enable_packing(model: nn.Module) -> None:
+    """Route ``model``'s attention through :func:`packed_attention` from now on: packed
+    batches get their per-pair attention, padded ones SDPA as before. For training,
+    where gradient checkpointing recomputes the forward pass later, outside any block."""
+    unwrap(model).config._attn_implementation = PACKED_ATTENTION
 
 
 @contextmanager
 def packed_attention_on(model: nn.Module) -> Iterator[None]:
-    """Route ``model``'s attention through :func:`packed_attention` inside the block."""
-    config = model.config
+    """Route ``model``'s attention through :func:`packed_attention` inside the block
+    (as it was after it)."""
+    config = unwrap(model).config
     before = config._attn_implementation
     config._attn_implementation = PACKED_ATTENTION
     try:
         yield
     finally:
         config._attn_implementation = before
+
+
+def packed_call_inputs(layout: PackedLayout, input_ids: torch.Tensor) -> dict:
+    """Keyword arguments every packed call adds: the layout, and an all-ones mask (the
+    packed attention ignores it; given, transformers builds no block mask of its own)."""
+    return {"packed_layout": layout, "attention_mask": torch.ones_like(input_ids)}
 
 
 def pack(features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:

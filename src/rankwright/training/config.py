@@ -193,6 +193,13 @@ class SamplingConfig:
     length_buckets: int = field(
         default=4, metadata={"help": "score each batch in this many length-sorted chunks (same batch, less padding)"}
     )
+    packing: bool = field(
+        default=True,
+        metadata={
+            "help": "lay each batch's pairs end to end without padding (models whose attention goes through "
+            "transformers' attention interface; others use length_buckets)"
+        },
+    )
 
 
 @dataclass

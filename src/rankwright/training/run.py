@@ -27,6 +27,7 @@ from rankwright.losses import build_loss
 from rankwright.losses.base import RerankLoss
 from rankwright.models.loading import model_type_of, prompt_metadata, resolve_model_path
 from rankwright.models.metadata import ModelMetadata
+from rankwright.models.packing import enable_packing
 from rankwright.models.truncation import cut_warnings_once
 from rankwright.training.arguments import training_arguments
 from rankwright.training.baselines import check_against_baselines, pair_documents
@@ -265,7 +266,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     calibration, grouped = _checks(config, loss, data, model_type)
     set_seed(config.training.seed)
     model, tokenizer, head = model_and_head(config, model_type, data.scheme, loss)
-    examples = _examples_and_collator(config, data, loss, grouped, tokenizer, head)
+    examples = _examples_and_collator(config, data, loss, grouped, tokenizer, head, model)
     metadata = _metadata(config, model_type, head, data, examples.examples.used())
     run = _trainer_and_callbacks(config, model, tokenizer, head, loss, examples, metadata, data, callbacks)
     resume_from = _resume(config, run)
@@ -292,7 +293,7 @@ def _checks(config: TrainConfig, loss: RerankLoss, data: _Data, model_type: str)
 
 
 def _examples_and_collator(
-    config: TrainConfig, data: _Data, loss: RerankLoss, grouped: bool, tokenizer: Any, head: Any
+    config: TrainConfig, data: _Data, loss: RerankLoss, grouped: bool, tokenizer: Any, head: Any, model: Any
 ) -> _Examples:
     """Each epoch's examples, their token lengths (for length grouping) and the collator."""
     pool = Pool.build(data.train.pairs, data.scheme, loss.label_kind)
@@ -304,8 +305,18 @@ def _examples_and_collator(
     overhead = getattr(head, "pair_overhead", 3)
     lengths_fn = partial(examples.lengths, query_len + overhead, doc_len, config.model.max_length)
     label_dtype = torch.long if loss.label_kind == "class" else torch.float32
+    pack = config.sampling.packing and head.can_pack(model)
+    if pack:
+        enable_packing(model)
+    elif config.sampling.packing:
+        log.info("%s cannot run packed batches; each batch is scored in padded chunks", type(model).__name__)
     collator = partial(
-        collate_examples, pool=pool, head=head, label_dtype=label_dtype, buckets=config.sampling.length_buckets
+        collate_examples,
+        pool=pool,
+        head=head,
+        label_dtype=label_dtype,
+        buckets=config.sampling.length_buckets,
+        pack=pack,
     )
     return _Examples(examples, lengths_fn, collator)
 

@@ -238,8 +238,12 @@ def collate_examples(
     head,
     label_dtype: torch.dtype,
     buckets: int = 1,
+    pack: bool = False,
 ) -> dict:
     """Tokenise the pairs of a batch, pad them, and lay scores out as ``[groups, docs]``.
+
+    With ``pack`` the pairs are laid end to end without padding instead (see
+    :mod:`rankwright.models.packing`): one chunk, ``buckets`` unused.
 
     With ``buckets`` > 1 the batch's pairs are sorted by length and cut into that many
     chunks, each padded to its own longest pair: the model sees the same batch (the
@@ -263,9 +267,12 @@ def collate_examples(
             docs.append(pool.docs[d])
     encoded = head.encode(queries, docs)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
-    size = -(-len(order) // max(1, buckets))
-    chunks = [order[i : i + size] for i in range(0, len(order), size)]
-    features = [dict(head.pad([encoded[i] for i in chunk])) for chunk in chunks]
+    if pack:
+        features = [head.pack([encoded[i] for i in order])]
+    else:
+        size = -(-len(order) // max(1, buckets))
+        chunks = [order[i : i + size] for i in range(0, len(order), size)]
+        features = [dict(head.pad([encoded[i] for i in chunk])) for chunk in chunks]
     return {
         "features": features,
         "order": torch.tensor(order, dtype=torch.long),
