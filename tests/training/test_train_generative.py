@@ -164,12 +164,19 @@ def test_group_losses_full_fine_tuning_with_checkpointing(tmp_path, tiny_llama, 
     assert len(changed) == len(after), sorted(set(after) - set(changed))
 
 
-def test_qlora_on_cpu_is_a_clear_error(tmp_path, tiny_llama, write_pointwise):
+def test_qlora_on_cpu_is_a_clear_error(tmp_path, tiny_llama, write_pointwise, caplog):
     if torch.cuda.is_available():
         pytest.skip("this checks the CPU error")
     data = write_pointwise(tmp_path / "pairs.jsonl")
-    with pytest.raises(RuntimeError, match=r"QLoRA.*needs a CUDA GPU"):
+    with pytest.raises(ValueError, match=r"QLoRA.*needs a CUDA GPU"):
         train(_config(tmp_path, data, tiny_llama, lora={"enabled": True, "quantize": "4bit"}))
+    argv = ["train", "--data.path", str(data), "--model.name", tiny_llama, "--model.type", "generative"]
+    argv += ["--model.prompt.template", "custom", "--model.prompt.prefix", "{system} ", "--model.prompt.suffix", " a:"]
+    argv += ["--lora.enabled", "true", "--lora.quantize", "4bit", "--output_dir", str(tmp_path / "cli")]
+    caplog.clear()
+    assert cli(argv) == 2  # the CLI's one-line error, not a traceback
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("needs a CUDA GPU" in r.getMessage() and not r.exc_info for r in errors)
     with pytest.raises(TrainingSetupError, match=r"set lora\.enabled true"):
         train(_config(tmp_path, data, tiny_llama, lora={"enabled": False, "quantize": "4bit"}))
 

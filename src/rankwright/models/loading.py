@@ -164,14 +164,14 @@ def quantization_config(quantize: str | None, dtype: str):
     if quantize != "4bit":
         raise ValueError(f"lora.quantize must be 4bit or null, got {quantize!r}")
     if not torch.cuda.is_available():
-        raise RuntimeError(
+        raise ValueError(
             "QLoRA (lora.quantize: 4bit) needs a CUDA GPU for bitsandbytes 4-bit weights; this machine has none. "
             "Set lora.quantize: null to train plain LoRA on CPU."
         )
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as err:
-        raise RuntimeError("QLoRA needs bitsandbytes: pip install bitsandbytes") from err
+        raise ImportError("QLoRA needs bitsandbytes: pip install bitsandbytes") from err
     from transformers import BitsAndBytesConfig
 
     compute = DTYPES.get(dtype) or torch.bfloat16
