@@ -105,12 +105,9 @@ def test_evaluate_and_rerank_commands_score_with_a_bi_encoder(tmp_path, write_po
         assert abs(scores[doc_id] - value) < 1e-4
 
 
-def test_serve_and_onnx_export_refuse_a_bi_encoder_with_the_reason(tmp_path, bi_folder):
-    from rankwright.commands.configs import ExportConfig, ServeConfig
+def test_onnx_export_refuses_a_bi_encoder_with_the_reason(tmp_path, bi_folder):
+    from rankwright.commands.configs import ExportConfig
     from rankwright.commands.export import main as export
-    from rankwright.commands.serve import main as serve
 
     with pytest.raises(ValueError, match="is a bi-encoder model: ONNX export is for cross-encoders"):
         export(ExportConfig(model=bi_folder, output=str(tmp_path / "onnx"), onnx=True))
-    with pytest.raises(ValueError, match="is a bi-encoder: serve takes cross-encoders and generative rerankers"):
-        serve(ServeConfig(model=bi_folder))

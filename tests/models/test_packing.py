@@ -36,9 +36,9 @@ def _loss_and_grads(model, head, batch) -> tuple[torch.Tensor, torch.Tensor, dic
     return scores.detach(), loss.detach(), grads
 
 
-def _assert_same(model, head, features):
+def _assert_same(model, head, features, groups: int = 1):
     padded = _loss_and_grads(model, head, head.pad(features))
-    packed = _loss_and_grads(model, head, head.pack(features))
+    packed = _loss_and_grads(model, head, head.pack(features, groups))
     torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(packed[1], padded[1], atol=1e-5, rtol=1e-5)
     assert packed[2].keys() == padded[2].keys() and len(padded[2]) > 0
@@ -65,7 +65,8 @@ def _tiny_roberta(tokenizer) -> transformers.PreTrainedModel:
 
 @pytest.mark.parametrize("kind", ["bert", "roberta"])
 @pytest.mark.parametrize("num_labels", [1, 3])
-def test_a_packed_cross_encoder_batch_has_the_padded_loss_and_gradients(tiny_bert, kind, num_labels):
+@pytest.mark.parametrize("groups", [1, 2, 5])
+def test_a_packed_cross_encoder_batch_has_the_padded_loss_and_gradients(tiny_bert, kind, num_labels, groups):
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
     torch.manual_seed(0)
     if kind == "bert":
@@ -79,7 +80,7 @@ def test_a_packed_cross_encoder_batch_has_the_padded_loss_and_gradients(tiny_ber
     assert head.can_pack(model)
     features = head.encode(QUERIES, DOCS)
     assert len({len(f["input_ids"]) for f in features}) > 2  # the padded batch does pad
-    _assert_same(model, head, features)
+    _assert_same(model, head, features, groups)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +91,8 @@ def test_a_packed_cross_encoder_batch_has_the_padded_loss_and_gradients(tiny_ber
     ],
 )
 @pytest.mark.parametrize("classes", [None, ["E", "S", "C", "I"]])
-def test_a_packed_generative_batch_has_the_padded_loss_and_gradients(request, fixture, prompt, classes):
+@pytest.mark.parametrize("groups", [1, 3])
+def test_a_packed_generative_batch_has_the_padded_loss_and_gradients(request, fixture, prompt, classes, groups):
     folder = request.getfixturevalue(fixture)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
@@ -98,7 +100,7 @@ def test_a_packed_generative_batch_has_the_padded_loss_and_gradients(request, fi
         tokenizer, build_prompt(prompt, tokenizer, classes), 96, num_labels=len(classes) if classes else 1
     )
     assert head.can_pack(model)
-    _assert_same(model, head, head.encode(QUERIES, DOCS))
+    _assert_same(model, head, head.encode(QUERIES, DOCS), groups)
 
 
 def test_a_packed_lora_model_has_the_padded_gradients_on_its_adapters(tiny_qwen3):
@@ -127,14 +129,24 @@ def test_the_packed_attention_is_off_after_the_call(tiny_bert):
 
 def test_the_layout_puts_each_token_in_its_pairs_row():
     layout = PackedLayout.of(torch.tensor([3, 1, 2]))
-    assert layout.width == 3 and layout.pairs == 3
-    assert layout.slots.tolist() == [0, 1, 2, 3, 6, 7]
     assert layout.positions().tolist() == [[0, 1, 2, 0, 0, 1]]
     assert layout.starts.tolist() == [0, 3, 4] and layout.ends.tolist() == [2, 3, 5]
+    (group,) = layout.groups
+    assert (group.first, group.last, group.width, group.pairs) == (0, 6, 3, 3)
+    assert group.slots.tolist() == [0, 1, 2, 3, 6, 7]
     x = torch.arange(6.0).view(1, 1, 6, 1)
-    assert layout.side_by_side(x)[:, 0, :, 0].tolist() == [[0, 1, 2], [3, 0, 0], [4, 5, 0]]
-    causal = layout.mask(causal=True)[2, 0]
+    assert group.side_by_side(x)[:, 0, :, 0].tolist() == [[0, 1, 2], [3, 0, 0], [4, 5, 0]]
+    causal = group.mask(causal=True)[2, 0]
     assert causal.tolist() == [[True, False, False], [True, True, False], [True, True, False]]
+
+
+def test_attention_groups_pad_consecutive_pairs_to_their_own_longest():
+    layout = PackedLayout.of(torch.tensor([1, 2, 2, 5, 6]), groups=2)
+    assert [(g.first, g.last, g.pairs, g.width) for g in layout.groups] == [(0, 5, 3, 2), (5, 16, 2, 6)]
+    x = torch.arange(16.0).view(1, 1, 16, 1)
+    second = layout.groups[1].side_by_side(x)[:, 0, :, 0]
+    assert second.tolist() == [[5, 6, 7, 8, 9, 0], [10, 11, 12, 13, 14, 15]]
+    assert layout.groups[1].tokens(second[:, :, None, None]).flatten().tolist() == list(range(5, 16))
 
 
 def test_pack_lays_the_pairs_end_to_end_without_their_masks():
@@ -144,5 +156,5 @@ def test_pack_lays_the_pairs_end_to_end_without_their_masks():
             {"input_ids": [3], "token_type_ids": [0], "attention_mask": [1]},
         ]
     )
-    assert set(batch) == {"input_ids", "token_type_ids", "pair_lengths"}
+    assert set(batch) == {"input_ids", "token_type_ids", "pair_lengths", "attention_groups"}
     assert batch["input_ids"].tolist() == [[1, 2, 3]] and batch["pair_lengths"].tolist() == [2, 1]

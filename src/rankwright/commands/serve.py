@@ -67,11 +67,6 @@ def build_app(config: ServeConfig):
     from rankwright.serving.logs import install_json_access_log
 
     reranker = load_reranker(config)
-    if reranker.metadata.model_type == "bi-encoder":
-        raise ValueError(
-            f"{config.model} is a bi-encoder: serve takes cross-encoders and generative rerankers so far; score it "
-            "with Reranker.from_pretrained(...).rank, or serve a cross-encoder"
-        )
     app = create_app(reranker, config)
     if config.access_log:
         install_json_access_log()

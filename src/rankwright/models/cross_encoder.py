@@ -12,8 +12,9 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rankwright.models.packing import (
-    PackedLayout,
+    LAYOUT_KEYS,
     is_packed,
+    layout_of,
     pack,
     packed_attention_on,
     packed_call_inputs,
@@ -105,9 +106,10 @@ class CrossEncoderHead:
     def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         return self.tokenizer.pad(features, padding=True, return_tensors="pt")
 
-    def pack(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        """The pairs end to end in one row, without padding (see :mod:`rankwright.models.packing`)."""
-        return pack(features)
+    def pack(self, features: list[dict[str, list[int]]], groups: int = 1) -> dict[str, torch.Tensor]:
+        """The pairs end to end in one row, without padding, their attention in ``groups``
+        runs of consecutive pairs (see :mod:`rankwright.models.packing`)."""
+        return pack(features, groups)
 
     def can_pack(self, model: PreTrainedModel) -> bool:
         return supports_packing(model) and _encoder(model) is not None
@@ -125,7 +127,7 @@ def _encoder(model: PreTrainedModel) -> torch.nn.Module | None:
 def _packed_logits(model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tensor:
     """Logits of a packed batch: the encoder's output is cut down to each pair's first
     token, which is all a sequence-classification head reads (``[:, 0]``)."""
-    layout = PackedLayout.of(batch["pair_lengths"])
+    layout = layout_of(batch)
     embeddings = unwrap(model).base_model.embeddings
     # RoBERTa-style embeddings count positions from the padding id + 1.
     offset = embeddings.padding_idx + 1 if hasattr(embeddings, "create_position_ids_from_input_ids") else 0
@@ -134,7 +136,7 @@ def _packed_logits(model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tenso
         output.last_hidden_state = output.last_hidden_state[0, layout.starts][:, None]
         return output
 
-    inputs = {k: v for k, v in batch.items() if k != "pair_lengths"}
+    inputs = {k: v for k, v in batch.items() if k not in LAYOUT_KEYS}
     handle = _encoder(model).register_forward_hook(first_tokens)
     try:
         with packed_attention_on(model):

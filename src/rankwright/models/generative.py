@@ -33,8 +33,8 @@ from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rankwright.models.packing import (
-    PackedLayout,
     is_packed,
+    layout_of,
     pack,
     packed_attention_on,
     packed_call_inputs,
@@ -274,16 +274,17 @@ class GenerativeHead:
             logits = out.logits[:, -1, :]
         return logits[:, 0] - logits[:, 1] if self.num_labels == 1 else logits
 
-    def pack(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        """The pairs end to end in one row, without padding (see :mod:`rankwright.models.packing`)."""
-        return pack(features)
+    def pack(self, features: list[dict[str, list[int]]], groups: int = 1) -> dict[str, torch.Tensor]:
+        """The pairs end to end in one row, without padding, their attention in ``groups``
+        runs of consecutive pairs (see :mod:`rankwright.models.packing`)."""
+        return pack(features, groups)
 
     def can_pack(self, model: nn.Module) -> bool:
         return supports_packing(model)
 
     def _packed_logits(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         """Label logits at each pair's last token of a packed batch."""
-        layout = PackedLayout.of(batch["pair_lengths"])
+        layout = layout_of(batch)
         with packed_attention_on(model):
             out = model(
                 input_ids=batch["input_ids"],

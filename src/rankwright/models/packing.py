@@ -31,45 +31,68 @@ PACKED_ATTENTION = "rankwright_packed"
 
 
 @dataclass
-class PackedLayout:
-    """Where a packed row's tokens sit when its pairs are laid side by side for attention."""
+class AttentionGroup:
+    """Consecutive pairs of a packed row (tokens ``first`` to ``last``, exclusive) laid
+    side by side for attention, each padded to the group's longest pair."""
 
-    slots: torch.Tensor  # [tokens] each token's row in the [pairs * width] side-by-side layout
+    first: int
+    last: int
+    slots: torch.Tensor  # [tokens of the group] each token's row in the [pairs * width] layout
     pairs: int
     width: int
     keys: torch.Tensor  # [pairs, 1, 1, width] True where a key is a real token
-    starts: torch.Tensor  # [pairs] each pair's first token in the packed row
-    ends: torch.Tensor  # [pairs] each pair's last token in the packed row
 
     @classmethod
-    def of(cls, lengths: torch.Tensor) -> PackedLayout:
-        lengths = lengths.long()
+    def of(cls, lengths: torch.Tensor, first: int) -> AttentionGroup:
         pairs, width = len(lengths), int(lengths.max())
-        ends = lengths.cumsum(0)
-        starts = ends - lengths
-        within = torch.arange(int(ends[-1]), device=lengths.device) - starts.repeat_interleave(lengths)
-        slots = torch.arange(pairs, device=lengths.device).repeat_interleave(lengths) * width + within
+        starts = lengths.cumsum(0) - lengths
+        rows = torch.arange(pairs, device=lengths.device).repeat_interleave(lengths)
+        slots = rows * width + torch.arange(int(lengths.sum()), device=lengths.device) - starts[rows]
         keys = (torch.arange(width, device=lengths.device)[None] < lengths[:, None])[:, None, None, :]
-        return cls(slots, pairs, width, keys, starts, ends - 1)
-
-    def positions(self) -> torch.Tensor:
-        """``[1, tokens]``: each token's position within its pair."""
-        return (
-            torch.arange(len(self.slots), device=self.slots.device)
-            - self.starts.repeat_interleave(self.ends - self.starts + 1)
-        )[None]
+        return cls(first, first + int(lengths.sum()), slots, pairs, width, keys)
 
     def side_by_side(self, x: torch.Tensor) -> torch.Tensor:
-        """``[1, heads, tokens, dim]`` -> ``[pairs, heads, width, dim]`` (zeros where padded)."""
-        flat = x[0].transpose(0, 1)  # [tokens, heads, dim]
+        """The group's tokens of ``[1, heads, tokens, dim]`` as ``[pairs, heads, width, dim]``
+        (zeros where padded)."""
+        flat = x[0, :, self.first : self.last].transpose(0, 1)  # [tokens, heads, dim]
         out = flat.new_zeros(self.pairs * self.width, *flat.shape[1:]).index_copy(0, self.slots, flat)
         return out.view(self.pairs, self.width, *flat.shape[1:]).transpose(1, 2)
+
+    def tokens(self, out: torch.Tensor) -> torch.Tensor:
+        """``[pairs, width, heads, dim]`` back to the group's ``[tokens, heads, dim]``."""
+        return out.reshape(self.pairs * self.width, *out.shape[2:]).index_select(0, self.slots)
 
     def mask(self, causal: bool) -> torch.Tensor:
         if not causal:
             return self.keys
         order = torch.ones(self.width, self.width, dtype=torch.bool, device=self.keys.device).tril()
         return self.keys & order[None, None]
+
+
+@dataclass
+class PackedLayout:
+    """Where each pair of a packed row sits, and the groups its attention runs in:
+    ``groups`` runs of consecutive pairs, so pairs packed shortest first (as training
+    batches are) are padded only to their group's longest pair in attention."""
+
+    starts: torch.Tensor  # [pairs] each pair's first token in the packed row
+    ends: torch.Tensor  # [pairs] each pair's last token in the packed row
+    within: torch.Tensor  # [tokens] each token's position within its pair
+    groups: list[AttentionGroup]
+
+    @classmethod
+    def of(cls, lengths: torch.Tensor, groups: int = 1) -> PackedLayout:
+        lengths = lengths.long()
+        ends = lengths.cumsum(0)
+        starts = ends - lengths
+        within = torch.arange(int(ends[-1]), device=lengths.device) - starts.repeat_interleave(lengths)
+        size = -(-len(lengths) // max(1, groups))
+        runs = [AttentionGroup.of(lengths[i : i + size], int(starts[i])) for i in range(0, len(lengths), size)]
+        return cls(starts, ends - 1, within, runs)
+
+    def positions(self) -> torch.Tensor:
+        """``[1, tokens]``: each token's position within its pair."""
+        return self.within[None]
 
 
 def packed_attention(
@@ -89,18 +112,21 @@ def packed_attention(
     if layout is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
     causal = bool(kwargs.pop("is_causal", None) or getattr(module, "is_causal", False))
-    out, _ = sdpa_attention_forward(
-        module,
-        layout.side_by_side(query),
-        layout.side_by_side(key),
-        layout.side_by_side(value),
-        layout.mask(causal),
-        dropout=dropout,
-        scaling=scaling,
-        is_causal=False,
-        **kwargs,
-    )  # [pairs, width, heads, dim]
-    return out.reshape(layout.pairs * layout.width, *out.shape[2:]).index_select(0, layout.slots)[None], None
+    outs = []
+    for group in layout.groups:
+        out, _ = sdpa_attention_forward(
+            module,
+            group.side_by_side(query),
+            group.side_by_side(key),
+            group.side_by_side(value),
+            group.mask(causal),
+            dropout=dropout,
+            scaling=scaling,
+            is_causal=False,
+            **kwargs,
+        )  # [pairs, width, heads, dim]
+        outs.append(group.tokens(out))
+    return torch.cat(outs)[None], None
 
 
 AttentionInterface.register(PACKED_ATTENTION, packed_attention)
@@ -149,13 +175,23 @@ def packed_call_inputs(layout: PackedLayout, input_ids: torch.Tensor) -> dict:
     return {"packed_layout": layout, "attention_mask": torch.ones_like(input_ids)}
 
 
-def pack(features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+def pack(features: list[dict[str, list[int]]], groups: int = 1) -> dict[str, torch.Tensor]:
     """Unpadded features (one dict of id lists per pair) laid end to end: ``[1, tokens]``
-    tensors of each key but ``attention_mask``, and ``pair_lengths`` (``[pairs]``)."""
+    tensors of each key but ``attention_mask``, ``pair_lengths`` (``[pairs]``) and the
+    number of attention groups (see :class:`PackedLayout`)."""
     keys = [k for k in features[0] if k != "attention_mask"]
     batch = {k: torch.tensor([[i for f in features for i in f[k]]], dtype=torch.long) for k in keys}
     batch["pair_lengths"] = torch.tensor([len(f["input_ids"]) for f in features], dtype=torch.long)
+    batch["attention_groups"] = torch.tensor(groups, dtype=torch.long)
     return batch
+
+
+def layout_of(batch: dict) -> PackedLayout:
+    return PackedLayout.of(batch["pair_lengths"], int(batch.get("attention_groups", 1)))
+
+
+#: the keys :func:`pack` adds that are not model inputs
+LAYOUT_KEYS = ("pair_lengths", "attention_groups")
 
 
 def is_packed(batch: dict) -> bool:

@@ -109,6 +109,8 @@ def relevance_kind(reranker: Reranker) -> str:
     """What ``relevance_score`` is for this model (see rankwright.serving.scoring)."""
     if reranker.metadata.calibration:
         return f"calibrated ({reranker.metadata.calibration.get('method')})"
+    if reranker.metadata.model_type == "bi-encoder":
+        return "sigmoid of the cosine (rankwright calibrate fits probabilities)"
     if reranker.metadata.num_labels == 1:
         return "sigmoid of the logit" + (" (P(yes))" if reranker.metadata.model_type == "generative" else "")
     return "expected gain / max gain"

@@ -105,18 +105,38 @@ def keep_last(tokenizer: Any, texts: Sequence[str], keep: Sequence[int]) -> list
     return out
 
 
+class DocumentsAlone:
+    """What the cuts measure for a bi-encoder: each document is encoded alone, so its
+    room is ``max_length`` less its special tokens, whatever the query."""
+
+    documents_alone = True
+
+    def __init__(self, tokenizer: Any, max_length: int):
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+
+
+def _query_tokens(head: Any, query: str, room: int) -> int:
+    """The query's share of a pair's room (none when documents are encoded alone)."""
+    if getattr(head, "documents_alone", False):
+        return 0
+    return len(_head_offsets(head.tokenizer, [query], [room + 1])[0])
+
+
 def document_room(head: Any, query: str) -> int:
     """Document tokens a pair with ``query`` keeps when the document is long (see
     :func:`rankwright.models.truncation.pair_budget`)."""
     room = pair_room(head)
-    query_tokens = len(_head_offsets(head.tokenizer, [query], [room + 1])[0])
+    query_tokens = _query_tokens(head, query, room)
     return room - query_tokens if query_tokens < room else room - room // 2
 
 
 def overlong(head: Any, query: str, texts: Sequence[str]) -> list[int]:
-    """The indices of the texts whose pair with ``query`` is longer than ``max_length``."""
+    """The indices of the texts whose pair with ``query`` is longer than ``max_length``
+    (for a bi-encoder: the documents longer than ``max_length`` alone)."""
     room = pair_room(head)
-    query_tokens = len(_head_offsets(head.tokenizer, [query], [room + 1])[0])
+    query_tokens = _query_tokens(head, query, room)
     if query_tokens >= room:
         return list(range(len(texts)))
     budget = room - query_tokens

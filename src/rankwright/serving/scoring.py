@@ -26,12 +26,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
-from rankwright.serving.cutting import TooLong, document_room, keep_first, keep_last, overlong
+from rankwright.serving.cutting import DocumentsAlone, TooLong, document_room, keep_first, keep_last, overlong
 from rankwright.serving.errors import Abandoned, InputError
 
 #: what a tokenizer raises for text it cannot take (other errors are the server's)
@@ -171,9 +172,10 @@ def _score_live(
 ) -> list[Scored | Exception]:
     """The jobs' cuts, then the jobs their cuts did not refuse scored together."""
     refused: dict[int, Exception] = {}
+    measure = _cut_measure(reranker)
     for k, job in enumerate(jobs):
         try:
-            apply_cuts(reranker.head, job)
+            apply_cuts(measure, job)
         except InputError as err:
             refused[k] = err
         except TEXT_ERRORS as err:
@@ -183,22 +185,27 @@ def _score_live(
     return [refused[k] if k in refused else next(scored) for k in range(len(jobs))]
 
 
+def _cut_measure(reranker: Reranker) -> Any:
+    """What the cuts measure texts with: the pair head, or a bi-encoder's documents alone."""
+    if reranker.head is not None:
+        return reranker.head
+    return DocumentsAlone(reranker.model.tokenizer, reranker.metadata.max_length)
+
+
 def _score_cut(
     reranker: Reranker, jobs: Sequence[ScoreJob], batch_size: int, count_tokens: bool
 ) -> list[Scored | Exception]:
     queries = [job.query for job in jobs for _ in job.texts]
     docs = [text for job in jobs for text in job.texts]
     try:
-        features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
+        if reranker.head is None:
+            logits, tokens = _bi_encoder_logits(reranker, queries, docs, batch_size, count_tokens)
+        else:
+            logits, tokens = _pair_logits(reranker, jobs, queries, docs, batch_size, count_tokens)
     except TEXT_ERRORS as err:
         if len(jobs) == 1:  # a request alone: name its texts the tokenizer refuses
             raise _input_error(reranker, jobs[0], err) from err
         raise
-    owner = [job for job in jobs for _ in job.texts]
-    logits = reranker.logits_of_features(
-        features, batch_size=batch_size, progress=False, skip=lambda i: not job_alive(owner[i])
-    )
-    tokens = [len(f["input_ids"]) for f in features] if count_tokens else None
     dense = _dense_of_fused_jobs(reranker, jobs, queries, docs)
     results: list[Scored | Exception] = []
     start = 0
@@ -216,10 +223,41 @@ def _score_cut(
     return results
 
 
+def _pair_logits(
+    reranker: Reranker, jobs: Sequence[ScoreJob], queries: list[str], docs: list[str], batch_size: int, count: bool
+) -> tuple[np.ndarray, list[int] | None]:
+    """The pairs' logits, skipping the forward batches of jobs nobody waits for, and
+    each pair's token count."""
+    features = reranker.head.encode(queries, docs)  # once: for the model and for the token counts
+    owner = [job for job in jobs for _ in job.texts]
+    logits = reranker.logits_of_features(
+        features, batch_size=batch_size, progress=False, skip=lambda i: not job_alive(owner[i])
+    )
+    return logits, [len(f["input_ids"]) for f in features] if count else None
+
+
+def _bi_encoder_logits(
+    reranker: Reranker, queries: list[str], docs: list[str], batch_size: int, count: bool
+) -> tuple[np.ndarray, list[int] | None]:
+    """A bi-encoder's cosines (query and documents embedded apart, all of the batch's
+    pairs: nothing is skipped), and each pair's query + document tokens."""
+    logits = reranker.logits(queries, docs, batch_size=batch_size, progress=False)
+    if not count:
+        return logits, None
+    unique = list(dict.fromkeys(queries + docs))
+    ids = reranker.model.tokenizer(unique, truncation=True, max_length=reranker.metadata.max_length)["input_ids"]
+    lengths = dict(zip(unique, map(len, ids), strict=True))
+    return logits, [lengths[q] + lengths[d] for q, d in zip(queries, docs, strict=True)]
+
+
 def _input_error(reranker: Reranker, job: ScoreJob, err: Exception) -> Exception:
     """An :class:`InputError` naming the query or the documents of ``job`` that the
     tokenizer refuses alone (at most one encode per document, only after a failure), or
     ``err`` itself when each encodes on its own."""
+    if reranker.head is None:
+        return InputError(
+            f"the model's tokenizer cannot take the query or the {job.field} ({type(err).__name__}: {err})"
+        )
     bad: list[str] = []
     for i, text in enumerate(job.texts):
         try:

@@ -191,7 +191,11 @@ class SamplingConfig:
         default=False, metadata={"help": "form batches of similar length (faster, but batches are less random)"}
     )
     length_buckets: int = field(
-        default=4, metadata={"help": "score each batch in this many length-sorted chunks (same batch, less padding)"}
+        default=4,
+        metadata={
+            "help": "attention groups of a packed batch, or padded chunks of an unpacked one: runs of pairs "
+            "of similar length, each padded to its own longest pair (same batch, less padding)"
+        },
     )
     packing: bool = field(
         default=True,

@@ -243,7 +243,8 @@ def collate_examples(
     """Tokenise the pairs of a batch, pad them, and lay scores out as ``[groups, docs]``.
 
     With ``pack`` the pairs are laid end to end without padding instead (see
-    :mod:`rankwright.models.packing`): one chunk, ``buckets`` unused.
+    :mod:`rankwright.models.packing`), shortest first: one chunk, whose attention runs
+    in ``buckets`` groups of consecutive pairs, each padded to its own longest pair.
 
     With ``buckets`` > 1 the batch's pairs are sorted by length and cut into that many
     chunks, each padded to its own longest pair: the model sees the same batch (the
@@ -268,7 +269,7 @@ def collate_examples(
     encoded = head.encode(queries, docs)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
     if pack:
-        features = [head.pack([encoded[i] for i in order])]
+        features = [head.pack([encoded[i] for i in order], groups=buckets)]
     else:
         size = -(-len(order) // max(1, buckets))
         chunks = [order[i : i + size] for i in range(0, len(order), size)]
