@@ -64,6 +64,20 @@ def tiny_bert(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_bi_encoder(tmp_path_factory, tiny_bert) -> str:
+    """``tiny_bert`` saved as a sentence-transformers model (mean pooling) with
+    rankwright's bi-encoder metadata (cosine, max_length 16)."""
+    from sentence_transformers import SentenceTransformer
+
+    from rankwright.models.metadata import ModelMetadata
+
+    folder = tmp_path_factory.mktemp("tiny-bi") / "model"
+    SentenceTransformer(tiny_bert).save(str(folder))
+    ModelMetadata(model_type="bi-encoder", score="cosine", max_length=16).save(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
 def tiny_cross_encoder(tmp_path_factory, tiny_bert) -> str:
     """``tiny_bert`` with a seeded one-output sequence-classification head: a plain
     Hugging Face cross-encoder folder (the bare ``tiny_bert`` has no head, so every load

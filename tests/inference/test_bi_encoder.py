@@ -18,13 +18,8 @@ DOCS = ["drill kit with battery", "velvet sofa", "garden hose", "drill bits"]
 
 
 @pytest.fixture(scope="module")
-def bi_folder(tmp_path_factory, tiny_bert) -> str:
-    from sentence_transformers import SentenceTransformer
-
-    folder = tmp_path_factory.mktemp("bi") / "model"
-    SentenceTransformer(tiny_bert).save(str(folder))
-    ModelMetadata(model_type="bi-encoder", score="cosine", max_length=16).save(folder)
-    return str(folder)
+def bi_folder(tiny_bi_encoder) -> str:
+    return tiny_bi_encoder
 
 
 def cosines(folder: str, queries: list[str], docs: list[str]) -> np.ndarray:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from rankwright.inference.reranker import Reranker
-from rankwright.models.metadata import ModelMetadata
 from rankwright.serving.cutting import keep_first, keep_last
 
 QUERY = "cordless drill"
@@ -22,13 +21,8 @@ def sigmoid(x) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def bi_folder(tmp_path_factory, tiny_bert) -> str:
-    from sentence_transformers import SentenceTransformer
-
-    folder = tmp_path_factory.mktemp("bi-serve") / "model"
-    SentenceTransformer(tiny_bert).save(str(folder))
-    ModelMetadata(model_type="bi-encoder", score="cosine", max_length=32).save(folder)
-    return str(folder)
+def bi_folder(tiny_bi_encoder) -> str:
+    return tiny_bi_encoder  # max_length 16
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +57,11 @@ def test_a_bi_encoder_serves_its_cosines_in_every_shape(client, reranker):
 
 def test_a_bi_encoder_cuts_documents_on_their_own_length(client, reranker):
     tokenizer = reranker.model.tokenizer
-    room = 32 - tokenizer.num_special_tokens_to_add(pair=False)
+    room = 16 - tokenizer.num_special_tokens_to_add(pair=False)
     # too long alone: refused with truncate false; a document that fits alone is kept,
     # however long the query (no pair to share the room with)
     refused = client.post("/rerank", json={"query": QUERY, "texts": [DOCS[1], LONG], "truncate": False})
-    assert refused.status_code == 413 and "texts[1]: longer than the model's max_length=32" in refused.text
+    assert refused.status_code == 413 and "texts[1]: longer than the model's max_length=16" in refused.text
     fits = "drill " * (room - 2)
     long_query = "cordless drill " * 20
     accepted = client.post("/rerank", json={"query": long_query, "texts": [fits], "truncate": False})
