@@ -1,13 +1,15 @@
 """Padding-free batches: a batch's pairs laid end to end in one row of tokens.
 
 The model runs on ``[1, total tokens]``: embeddings, projections, feed-forward layers and
-norms (nearly all of the compute) see real tokens only. Each pair keeps its own position
-ids (restarting at 0) and attends only to its own tokens: attention is the one place
-where the pairs are laid out side by side again (``[pairs, longest pair]``, with a key
-mask, causal for decoders), through an attention function registered with transformers'
-``AttentionInterface`` and switched on for the packed call only. The scores, the loss
-and the gradients are those of the padded batch (tests/models/test_packing.py checks
-them to 1e-5 for a cross-encoder and for a generative head).
+norms see real tokens only. Each pair keeps its own position ids (restarting at 0) and
+attends only to its own tokens: attention is the one place where the pairs are laid out
+side by side again, in groups of consecutive pairs (``[pairs, the group's longest
+pair]``, with a key mask, causal for decoders), through an attention function
+registered with transformers' ``AttentionInterface``. Packed shortest first, the groups
+pad attention little: on long pairs attention is most of the compute (bench/packing.py).
+The scores, the loss and the gradients are those of the padded batch
+(tests/models/test_packing.py checks them to 1e-5 for cross-encoders and for generative
+heads).
 
 It works for every model whose attention goes through transformers' attention interface
 (``_supports_attention_backend``): BERT, RoBERTa, ELECTRA and the like, Qwen3, Llama.
