@@ -68,7 +68,7 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
     assert m["queries"] == {**counts, "train_available": counts["train"]}
     assert m["first_stage"]["kind"] == "bm25" and m["first_stage"]["candidates"] == "top 10 of the corpus"
     assert m["mining"]["queries_written"] == counts["train"]
-    assert m["warmup"] is not None and m["supervised"]["model"].startswith(str(out / "reranker"))
+    assert m["warmup"] is not None  # where the supervised model is depends on what won: see warmup_choice below
     systems = list(m["test"]["ranking"])
     # the zero-shot fusion row is there when a first stage + dense fusion beat both alone on validation
     assert (ZERO_SHOT_ROW in systems) == (result.selection.zero_shot is not None)

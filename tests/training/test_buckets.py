@@ -58,3 +58,26 @@ def test_bucketed_batch_gives_the_same_loss_and_gradients(tiny_bert):
     batch = collate_examples(examples, pool, head, torch.float32, buckets=3)
     widths = [f["input_ids"].shape[1] for f in batch["features"]]
     assert widths == sorted(widths) and widths[0] < widths[-1]
+
+
+def test_a_packed_batch_gives_the_padded_loss_and_gradients_through_the_trainer(tiny_bert):
+    """The collator's packed batch (pairs shortest first, attention in 3 groups) through
+    RerankTrainer.compute_loss: the scores go back to their pairs' places."""
+    from rankwright.models.packing import enable_packing
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=1).eval()
+    enable_packing(model)
+    head = CrossEncoderHead(AutoTokenizer.from_pretrained(tiny_bert), max_length=64)
+    examples = [Example(0, [0, 1, 2], [1.0, 0.0, 0.0]), Example(1, [3, 4, 5], [0.0, 1.0, 0.0])]
+    results = []
+    for pack in (False, True):
+        batch = collate_examples(examples, _pool(), head, torch.float32, buckets=1 if not pack else 3, pack=pack)
+        assert ("pair_lengths" in batch["features"][0]) == pack
+        model.zero_grad()
+        loss = _Trainer(head).compute_loss(model, batch)
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (padded, g_padded), (packed, g_packed) = results
+    torch.testing.assert_close(packed, padded, atol=1e-6, rtol=1e-6)
+    assert max((g_packed[n] - g_padded[n]).abs().max().item() for n in g_padded) <= 1e-5
