@@ -32,7 +32,7 @@ from train_homedepot import splits
 
 from rankwright.models.cross_encoder import CrossEncoderHead
 from rankwright.models.loading import resolve_model_path
-from rankwright.models.packing import enable_packing
+from rankwright.models.packing import enable_packing, pack
 
 
 def batch_scores(model, head, features: list, mode: str) -> torch.Tensor:
@@ -44,7 +44,7 @@ def batch_scores(model, head, features: list, mode: str) -> torch.Tensor:
     order = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
     ordered = [features[i] for i in order]
     if mode.startswith("packed"):
-        scores = head.scores(model, head.pack(ordered, int(mode[6:] or 1)))
+        scores = head.scores(model, pack(ordered, int(mode[6:] or 1)))
     else:
         size = -(-len(ordered) // int(mode[6:]))
         scores = torch.cat([head.scores(model, head.pad(ordered[i : i + size])) for i in range(0, len(ordered), size)])

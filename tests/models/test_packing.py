@@ -38,7 +38,7 @@ def _loss_and_grads(model, head, batch) -> tuple[torch.Tensor, torch.Tensor, dic
 
 def _assert_same(model, head, features, groups: int = 1):
     padded = _loss_and_grads(model, head, head.pad(features))
-    packed = _loss_and_grads(model, head, head.pack(features, groups))
+    packed = _loss_and_grads(model, head, pack(features, groups))
     torch.testing.assert_close(packed[0], padded[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(packed[1], padded[1], atol=1e-5, rtol=1e-5)
     assert packed[2].keys() == padded[2].keys() and len(padded[2]) > 0
@@ -122,7 +122,7 @@ def test_the_packed_attention_is_off_after_the_call(tiny_bert):
     before = model.config._attn_implementation
     head = CrossEncoderHead(tokenizer, 64)
     with torch.no_grad():
-        head.scores(model, head.pack(head.encode(QUERIES, DOCS)))
+        head.scores(model, pack(head.encode(QUERIES, DOCS)))
     assert model.config._attn_implementation == before != PACKED_ATTENTION
     assert not model.bert.encoder._forward_hooks
 

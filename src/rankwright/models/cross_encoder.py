@@ -11,16 +11,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rankwright.models.packing import (
-    LAYOUT_KEYS,
-    is_packed,
-    layout_of,
-    pack,
-    packed_attention_on,
-    packed_call_inputs,
-    supports_packing,
-    unwrap,
-)
+from rankwright.models.packing import is_packed, layout_of, packed_forward, supports_packing, unwrap
 from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
 Features = dict[str, list[int]]
@@ -106,11 +97,6 @@ class CrossEncoderHead:
     def pad(self, features: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         return self.tokenizer.pad(features, padding=True, return_tensors="pt")
 
-    def pack(self, features: list[dict[str, list[int]]], groups: int = 1) -> dict[str, torch.Tensor]:
-        """The pairs end to end in one row, without padding, their attention in ``groups``
-        runs of consecutive pairs (see :mod:`rankwright.models.packing`)."""
-        return pack(features, groups)
-
     def can_pack(self, model: PreTrainedModel) -> bool:
         return supports_packing(model) and _encoder(model) is not None
 
@@ -136,14 +122,8 @@ def _packed_logits(model: PreTrainedModel, batch: dict[str, Any]) -> torch.Tenso
         output.last_hidden_state = output.last_hidden_state[0, layout.starts][:, None]
         return output
 
-    inputs = {k: v for k, v in batch.items() if k not in LAYOUT_KEYS}
     handle = _encoder(model).register_forward_hook(first_tokens)
     try:
-        with packed_attention_on(model):
-            return model(
-                **inputs,
-                position_ids=layout.positions() + offset,
-                **packed_call_inputs(layout, inputs["input_ids"]),
-            ).logits
+        return packed_forward(model, batch, layout, position_offset=offset).logits
     finally:
         handle.remove()

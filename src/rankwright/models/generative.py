@@ -32,14 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rankwright.models.packing import (
-    is_packed,
-    layout_of,
-    pack,
-    packed_attention_on,
-    packed_call_inputs,
-    supports_packing,
-)
+from rankwright.models.packing import is_packed, layout_of, packed_forward, supports_packing, unwrap
 from rankwright.models.prompts import Prompt, PromptError
 from rankwright.models.truncation import pair_budget, precut, warn_cut, was_precut
 
@@ -70,13 +63,7 @@ def label_token_ids(tokenizer: PreTrainedTokenizerBase, words: Sequence[str]) ->
 
 def causal_lm_of(model: nn.Module) -> PreTrainedModel:
     """The transformers causal LM inside DDP / peft wrappers."""
-    while True:
-        if hasattr(model, "module") and isinstance(model.module, nn.Module):  # DDP, DataParallel
-            model = model.module
-        elif hasattr(model, "get_base_model"):  # peft
-            model = model.get_base_model()
-        else:
-            return model
+    return unwrap(model)
 
 
 def _label_rows_forward(self: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
@@ -274,26 +261,13 @@ class GenerativeHead:
             logits = out.logits[:, -1, :]
         return logits[:, 0] - logits[:, 1] if self.num_labels == 1 else logits
 
-    def pack(self, features: list[dict[str, list[int]]], groups: int = 1) -> dict[str, torch.Tensor]:
-        """The pairs end to end in one row, without padding, their attention in ``groups``
-        runs of consecutive pairs (see :mod:`rankwright.models.packing`)."""
-        return pack(features, groups)
-
     def can_pack(self, model: nn.Module) -> bool:
         return supports_packing(model)
 
     def _packed_logits(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         """Label logits at each pair's last token of a packed batch."""
         layout = layout_of(batch)
-        with packed_attention_on(model):
-            out = model(
-                input_ids=batch["input_ids"],
-                position_ids=layout.positions(),
-                use_cache=False,
-                logits_to_keep=layout.ends,
-                **packed_call_inputs(layout, batch["input_ids"]),
-            )
-        return out.logits[0]
+        return packed_forward(model, batch, layout, use_cache=False, logits_to_keep=layout.ends).logits[0]
 
     def _scores_sharing_prefix(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor | None:
         """Label logits with the batch's common leading tokens run once (see the module

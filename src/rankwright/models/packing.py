@@ -45,13 +45,13 @@ class AttentionGroup:
     keys: torch.Tensor  # [pairs, 1, 1, width] True where a key is a real token
 
     @classmethod
-    def of(cls, lengths: torch.Tensor, first: int) -> AttentionGroup:
+    def of(cls, lengths: torch.Tensor, first: int, within: torch.Tensor) -> AttentionGroup:
+        """The group of pairs of ``lengths`` whose tokens start at ``first`` and sit at
+        positions ``within`` their pairs."""
         pairs, width = len(lengths), int(lengths.max())
-        starts = lengths.cumsum(0) - lengths
         rows = torch.arange(pairs, device=lengths.device).repeat_interleave(lengths)
-        slots = rows * width + torch.arange(int(lengths.sum()), device=lengths.device) - starts[rows]
         keys = (torch.arange(width, device=lengths.device)[None] < lengths[:, None])[:, None, None, :]
-        return cls(first, first + int(lengths.sum()), slots, pairs, width, keys)
+        return cls(first, first + len(within), rows * width + within, pairs, width, keys)
 
     def side_by_side(self, x: torch.Tensor) -> torch.Tensor:
         """The group's tokens of ``[1, heads, tokens, dim]`` as ``[pairs, heads, width, dim]``
@@ -89,7 +89,10 @@ class PackedLayout:
         starts = ends - lengths
         within = torch.arange(int(ends[-1]), device=lengths.device) - starts.repeat_interleave(lengths)
         size = -(-len(lengths) // max(1, groups))
-        runs = [AttentionGroup.of(lengths[i : i + size], int(starts[i])) for i in range(0, len(lengths), size)]
+        runs = []
+        for i in range(0, len(lengths), size):
+            first, last = int(starts[i]), int(ends[min(i + size, len(lengths)) - 1])
+            runs.append(AttentionGroup.of(lengths[i : i + size], first, within[first:last]))
         return cls(starts, ends - 1, within, runs)
 
     def positions(self) -> torch.Tensor:
@@ -136,10 +139,15 @@ AttentionMaskInterface.register(PACKED_ATTENTION, sdpa_mask)  # the masks of pad
 
 
 def unwrap(model: nn.Module) -> nn.Module:
-    """The transformers model inside data-parallel (``.module``) and PEFT wrappers."""
-    while isinstance(getattr(model, "module", None), nn.Module):
-        model = model.module
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
+    """The transformers model inside data-parallel (``.module``) and PEFT wrappers, in
+    any nesting."""
+    while True:
+        if isinstance(getattr(model, "module", None), nn.Module):  # DDP, DataParallel
+            model = model.module
+        elif hasattr(model, "get_base_model"):  # peft
+            model = model.get_base_model()
+        else:
+            return model
 
 
 def supports_packing(model: nn.Module) -> bool:
@@ -171,10 +179,20 @@ def packed_attention_on(model: nn.Module) -> Iterator[None]:
         config._attn_implementation = before
 
 
-def packed_call_inputs(layout: PackedLayout, input_ids: torch.Tensor) -> dict:
-    """Keyword arguments every packed call adds: the layout, and an all-ones mask (the
-    packed attention ignores it; given, transformers builds no block mask of its own)."""
-    return {"packed_layout": layout, "attention_mask": torch.ones_like(input_ids)}
+def packed_forward(model: nn.Module, batch: dict, layout: PackedLayout, position_offset: int = 0, **kwargs):
+    """``model``'s output on the packed ``batch`` (``kwargs``: more model arguments): each
+    pair's positions (from ``position_offset``), the layout its attention reads, and an
+    all-ones mask (the packed attention ignores it; given, transformers builds no block
+    mask of its own)."""
+    inputs = {k: v for k, v in batch.items() if k not in LAYOUT_KEYS}
+    with packed_attention_on(model):
+        return model(
+            **inputs,
+            position_ids=layout.positions() + position_offset,
+            attention_mask=torch.ones_like(inputs["input_ids"]),
+            packed_layout=layout,
+            **kwargs,
+        )
 
 
 def pack(features: list[dict[str, list[int]]], groups: int = 1) -> dict[str, torch.Tensor]:

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset, Sampler
 
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, DOC_ID, HARD, LABEL, QUERY, QUERY_ID, SCORE
+from rankwright.models import packing
 from rankwright.training.config import SamplingConfig
 
 log = logging.getLogger(__name__)
@@ -269,7 +270,7 @@ def collate_examples(
     encoded = head.encode(queries, docs)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]["input_ids"]))
     if pack:
-        features = [head.pack([encoded[i] for i in order], groups=buckets)]
+        features = [packing.pack([encoded[i] for i in order], groups=buckets)]
     else:
         size = -(-len(order) // max(1, buckets))
         chunks = [order[i : i + size] for i in range(0, len(order), size)]
