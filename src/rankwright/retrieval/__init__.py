@@ -12,6 +12,7 @@ from rankwright.retrieval.config import KINDS, BM25Config, DenseConfig, Retrieve
 if TYPE_CHECKING:
     from rankwright.retrieval.base import Retriever
     from rankwright.retrieval.bm25 import BM25
+    from rankwright.retrieval.bm25_shards import ShardedBM25
     from rankwright.retrieval.dense import DenseEncoder, DenseRetriever
 
 _LAZY = {
@@ -19,6 +20,7 @@ _LAZY = {
     "DenseEncoder": "rankwright.retrieval.dense",
     "DenseRetriever": "rankwright.retrieval.dense",
     "Retriever": "rankwright.retrieval.base",
+    "ShardedBM25": "rankwright.retrieval.bm25_shards",
 }
 
 
@@ -34,7 +36,12 @@ def build_retriever(
     config: RetrieverConfig, documents: dict[str, str], *, progress: bool = True, encoder: DenseEncoder | None = None
 ) -> Retriever:
     """An index of ``documents`` (doc_id -> text) for ``config.kind``; a dense retriever
-    reuses ``encoder`` when it has the same settings."""
+    reuses ``encoder`` when it has the same settings; BM25 with ``bm25.shards`` other than 1
+    is sharded (the same scores)."""
+    if config.kind == "bm25" and config.bm25.shards != 1:
+        from rankwright.retrieval.bm25_shards import ShardedBM25
+
+        return ShardedBM25(documents, config.bm25, progress=progress)
     if config.kind == "bm25":
         from rankwright.retrieval.bm25 import BM25
 
@@ -55,5 +62,6 @@ __all__ = [
     "DenseRetriever",
     "Retriever",
     "RetrieverConfig",
+    "ShardedBM25",
     "build_retriever",
 ]

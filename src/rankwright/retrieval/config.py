@@ -17,6 +17,13 @@ class BM25Config:
     stopwords: str | None = field(default="en", metadata={"help": "stopword list (e.g. en) or none"})
     stemmer: str | None = field(default=None, metadata={"help": "PyStemmer language (e.g. english) or none"})
     top_k: int = field(default=100, metadata={"help": "documents retrieved per query"})
+    shards: int = field(
+        default=1,
+        metadata={
+            "help": "index in this many shards (consecutive documents) with the IDF and average length of the "
+            "whole corpus: scores equal the one-index scores"
+        },
+    )
 
 
 @dataclass
