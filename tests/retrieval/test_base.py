@@ -18,7 +18,7 @@ class FixedRetriever(Retriever):
         super().__init__(documents)
         self.scores = scores
 
-    def iter_scores(self, queries, *, progress=True):
+    def iter_scores(self, queries, *, progress=True, k=None):
         for qid in queries:
             yield qid, self.scores[qid]
 

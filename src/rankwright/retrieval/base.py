@@ -40,8 +40,12 @@ class Retriever:
         ids = self.doc_ids.astype(str)
         self.tie_rank = np.argsort(np.argsort(ids, kind="stable"), kind="stable")
 
-    def iter_scores(self, queries: dict[str, str], *, progress: bool = True) -> Iterator[tuple[str, np.ndarray]]:
-        """(query_id, score of every indexed document) for each query, in order."""
+    def iter_scores(
+        self, queries: dict[str, str], *, progress: bool = True, k: int | None = None
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """(query_id, score of every indexed document) for each query, in order. ``k``:
+        how many of the best documents the caller needs (None: all); an approximate
+        index scores at least those and gives every document it did not find ``-inf``."""
         raise NotImplementedError
 
     def describe(self) -> dict:
@@ -55,11 +59,13 @@ class Retriever:
             raise KeyError(f"document {err.args[0]!r} is not in the {self.name} index") from None
 
     def retrieve(self, queries: dict[str, str], top_k: int = 100, *, progress: bool = True) -> pd.DataFrame:
-        """Top-k documents per query; returns query_id, doc_id, score."""
+        """Top-k documents per query (never one scored ``-inf``, i.e. not found by an
+        approximate index); returns query_id, doc_id, score."""
         frames = []
         ids = self.doc_ids.astype(str)
-        for qid, scores in self.iter_scores(queries, progress=progress):
+        for qid, scores in self.iter_scores(queries, progress=progress, k=top_k):
             order = top_k_rows(scores, self.tie_rank, top_k)
+            order = order[np.isfinite(scores[order])]
             frames.append(pd.DataFrame({QUERY_ID: qid, DOC_ID: ids[order], SCORE: scores[order].astype(float)}))
         if not frames:
             return pd.DataFrame({QUERY_ID: [], DOC_ID: [], SCORE: []})

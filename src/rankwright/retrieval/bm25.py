@@ -122,6 +122,6 @@ class BM25(BM25Base):
         """BM25 score of every indexed document for ``query`` (0 for no shared term)."""
         return index_scores(self.model, query_token_ids(self.tokenizer, query))
 
-    def iter_scores(self, queries: dict[str, str], *, progress: bool = True):
+    def iter_scores(self, queries: dict[str, str], *, progress: bool = True, k: int | None = None):
         for qid, text in progress_over(queries.items(), "BM25 retrieval", progress, len(queries)):
             yield qid, self.query_scores(text)

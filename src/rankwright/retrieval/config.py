@@ -40,6 +40,42 @@ class DenseConfig:
         default=None,
         metadata={"help": "keep embeddings here: a rerun over the same texts and model reads them instead of encoding"},
     )
+    index: str = field(
+        default="exact",
+        metadata={"help": "exact (brute-force cosine) | hnsw | ivf-pq (approximate, FAISS; saved and reloaded)"},
+    )
+    hnsw_m: int = field(default=32, metadata={"help": "hnsw: graph neighbours per node"})
+    hnsw_ef_construction: int = field(default=200, metadata={"help": "hnsw: candidate list size while building"})
+    hnsw_ef_search: int = field(
+        default=256, metadata={"help": "hnsw: candidate list size while searching (at least the neighbours asked for)"}
+    )
+    ivf_nlist: int | None = field(
+        default=None,
+        metadata={"help": "ivf-pq: coarse clusters (default: 4 x sqrt(documents), at most documents / 39)"},
+    )
+    ivf_nprobe: int = field(default=32, metadata={"help": "ivf-pq: clusters searched per query"})
+    pq_m: int | None = field(
+        default=None,
+        metadata={
+            "help": "ivf-pq: sub-quantizers (bytes per vector at 8 bits); must divide the dimension "
+            "(default: dimension / 4)"
+        },
+    )
+    pq_bits: int = field(default=8, metadata={"help": "ivf-pq: bits per sub-quantizer code"})
+    index_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "approximate index file (default: under cache_dir, named by model, settings and corpus; "
+            "neither: built in memory only)"
+        },
+    )
+    recall_sample: int = field(
+        default=100,
+        metadata={
+            "help": "approximate index: probes whose recall@10/@100 against exact search is measured "
+            "when it is built (0: off)"
+        },
+    )
 
 
 @dataclass
