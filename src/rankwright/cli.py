@@ -11,6 +11,7 @@ from dataclasses import asdict, fields
 from typing import Any, TextIO
 
 from rankwright import __version__
+from rankwright.cluster.errors import WorkerError
 from rankwright.commands.registry import COMMANDS
 from rankwright.config import ConfigError, add_arguments, build_config
 from rankwright.data.columns import EVALUATION_ONLY
@@ -258,7 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         config = build_config(command.config_class(), args, every)
         log.debug("config: %s", asdict(config))
         result = command.runner()(config)  # the command's module (torch, pandas, ...) loads here
-    except (ConfigError, ValueError, OSError, ImportError) as err:  # DataError; a model or file not found; extras
+    # DataError; a model or file not found; extras; a Dask task that failed on a worker
+    except (ConfigError, ValueError, OSError, ImportError, WorkerError) as err:
         log.error("%s", err, exc_info=args.verbose)  # -v: with the traceback
         return 2
     except KeyboardInterrupt as err:  # Ctrl-C; an Interrupted says what the command left behind

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rankwright.cluster.config import ClusterConfig
 from rankwright.data.config import (  # noqa: F401 (SUBSETS: re-exported)
     SUBSETS,
     DataConfig,
@@ -73,9 +74,13 @@ class RerankConfig:
     run: str | None = field(default=None, metadata={"help": "TREC run to rerank (default: the data's candidates)"})
     top_k: int | None = field(default=None, metadata={"help": "rerank only the run's top k per query"})
     batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    block: int = field(default=4096, metadata={"help": "pairs scored together (whole queries): Dask's unit of work"})
     output: str = field(default="runs/reranked.trec", metadata={"help": "TREC run file to write"})
     overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    dask: ClusterConfig = field(
+        default_factory=ClusterConfig, metadata={"help": "run on Dask: dask.workers N or dask.scheduler ADDRESS"}
+    )
 
 
 @dataclass
@@ -86,6 +91,9 @@ class MineConfig(DataSelection):
     output: str = field(default="runs/mined.jsonl", metadata={"help": "grouped JSONL to write"})
     overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    dask: ClusterConfig = field(
+        default_factory=ClusterConfig, metadata={"help": "run on Dask: dask.workers N or dask.scheduler ADDRESS"}
+    )
 
 
 @dataclass
@@ -94,7 +102,11 @@ class TeacherScoreConfig(DataSelection):
     output: str = field(default="runs/teacher.jsonl", metadata={"help": "grouped JSONL to write"})
     overwrite: bool = overwrite_field()
     batch_size: int = field(default=64, metadata={"help": "pairs per batch"})
+    block: int = field(default=4096, metadata={"help": "pairs scored together (whole queries): Dask's unit of work"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    dask: ClusterConfig = field(
+        default_factory=ClusterConfig, metadata={"help": "run on Dask: dask.workers N or dask.scheduler ADDRESS"}
+    )
 
 
 @dataclass
@@ -108,9 +120,13 @@ class RetrieveRerankConfig(DataSelection):
     metrics: RankingConfig = field(
         default_factory=lambda: RankingConfig(ndcg_at=[10], precision_at=[10], recall_at=[10, 100])
     )
+    block: int = field(default=64, metadata={"help": "queries retrieved and reranked together: Dask's unit of work"})
     output_dir: str = field(default="runs/retrieve_rerank", metadata={"help": "runs, metrics.json, per_query.csv"})
     overwrite: bool = overwrite_field()
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
+    dask: ClusterConfig = field(
+        default_factory=ClusterConfig, metadata={"help": "run on Dask: dask.workers N or dask.scheduler ADDRESS"}
+    )
 
 
 @dataclass

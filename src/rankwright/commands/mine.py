@@ -8,12 +8,14 @@ import json
 import logging
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rankwright.cluster.session import Executor, Handle, executor
 from rankwright.commands.configs import MineConfig
 from rankwright.data.loading import load_data
-from rankwright.mining.negatives import Miner, group_record
+from rankwright.mining.negatives import MineBlock, Miner, MiningStats, group_record
 from rankwright.mining.teacher import load_teacher
 from rankwright.output_guard import Claim, claim_file, writes_output
 from rankwright.retrieval import build_retriever
@@ -30,6 +32,21 @@ def _claim(config: MineConfig) -> Claim:
     return claim_file(config.output, overwrite=config.overwrite, companions=[summary_path(config.output).name])
 
 
+def _mine_block(miner: Handle, retriever_kind: str, block: MineBlock) -> tuple[list[str], MiningStats]:
+    """A block's JSONL lines and counts (here or on a worker, which loads the miner once)."""
+    m = miner.get()
+    groups, stats = m.mine_block(block)
+    lines = [
+        json.dumps(group_record(g, m.documents, m.teacher is not None, retriever_kind), ensure_ascii=False) + "\n"
+        for g in groups
+    ]
+    return lines, stats
+
+
+def _cluster_summary(ex: Executor) -> dict[str, Any]:
+    return {**ex.describe(), **ex.memory()}
+
+
 @writes_output(_claim)
 def main(config: MineConfig) -> dict[str, Any]:
     config.mining.check()
@@ -41,13 +58,17 @@ def main(config: MineConfig) -> dict[str, Any]:
     shared = getattr(teacher, "encoder", None)
     retriever = build_retriever(config.retriever, documents, progress=config.progress, encoder=shared)
     indexed = time.perf_counter()
-    miner = Miner(retriever, documents, config.mining, teacher, config.teacher, progress=config.progress)
+    miner = Miner(retriever, documents, config.mining, teacher, config.teacher, progress=False)
     out = Path(config.output)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as f:
-        for group in miner.run(loaded.subset, loaded.scheme):
-            record = group_record(group, documents, teacher is not None, config.retriever.kind)
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with executor(config.dask, near=out, progress=config.progress) as ex:
+        blocks = miner.plan(loaded.subset, loaded.scheme)
+        work = partial(_mine_block, ex.share(miner, "miner"), config.retriever.kind)
+        with out.open("w", encoding="utf-8") as f:
+            for lines, stats in ex.map(work, blocks, "mining"):
+                f.writelines(lines)
+                miner.stats.add(stats)
+        cluster = _cluster_summary(ex)
     done = time.perf_counter()
     summary: dict[str, Any] = {
         "output": str(out),
@@ -60,6 +81,7 @@ def main(config: MineConfig) -> dict[str, Any]:
         "mining": asdict(config.mining),
         "teacher": None if teacher is None else {"name": teacher.name, **asdict(config.teacher)},
         "seconds": {"index": round(indexed - started, 2), "mine": round(done - indexed, 2)},
+        "dask": cluster,
     }
     summary_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     log.info(

@@ -9,10 +9,14 @@ them is an error."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from rankwright.cluster.blocks import query_blocks
+from rankwright.cluster.session import Executor, Handle, executor
 from rankwright.commands.configs import RerankConfig
 from rankwright.data.readers import read_relevance, read_run, write_run
 from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, SCORE
@@ -66,6 +70,31 @@ def rerank_candidates(reranker: Reranker, candidates: pd.DataFrame, batch_size: 
     return out
 
 
+def load_reranker(path: str) -> Reranker:
+    return Reranker.from_pretrained(path)
+
+
+def reranker_handle(ex: Executor, reranker: Reranker, path: str) -> Handle:
+    """The model for the tasks: ``reranker`` here; a worker loads ``path`` once."""
+    return ex.model(reranker, partial(load_reranker, path), f"the model {path}")
+
+
+def _rerank_block(model: Handle, batch_size: int, candidates: pd.DataFrame) -> pd.DataFrame:
+    return rerank_candidates(model.get(), candidates, batch_size, progress=False)
+
+
+def rerank_in_blocks(
+    ex: Executor, model: Handle, candidates: pd.DataFrame, batch_size: int, block: int
+) -> pd.DataFrame:
+    """``rerank_candidates`` block by block (whole queries, ``block`` pairs or more), here
+    or on the executor's cluster; rows in the order of ``candidates``. The scores do not
+    depend on where the blocks run."""
+    blocks = query_blocks(candidates[QUERY_ID].tolist(), block) or [np.arange(0)]  # no rows: one empty block
+    parts = list(ex.map(partial(_rerank_block, model, batch_size), [candidates.iloc[b] for b in blocks], "reranking"))
+    out = pd.concat(parts, ignore_index=True)
+    return out.iloc[np.argsort(np.concatenate(blocks), kind="stable")].set_axis(candidates.index)
+
+
 @writes_output(lambda config: claim_file(config.output, overwrite=config.overwrite))
 def main(config: RerankConfig) -> pd.DataFrame:
     if not config.model:
@@ -83,7 +112,9 @@ def main(config: RerankConfig) -> pd.DataFrame:
             "rerank needs --run <first-stage TREC run>, whose scores are used; the data's own candidates have none"
         )
     log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
-    run = rerank_candidates(reranker, candidates, config.batch_size, config.progress)
+    with executor(config.dask, near=config.output, progress=config.progress) as ex:
+        model = reranker_handle(ex, reranker, config.model)
+        run = rerank_in_blocks(ex, model, candidates, config.batch_size, config.block)
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     write_run(run, config.output, tag=Path(config.model).name or "rankwright")
     log.info("wrote %s", config.output)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from rankwright.cluster.blocks import chunks
+from rankwright.cluster.session import Executor, Handle, executor
 from rankwright.commands.configs import RetrieveRerankConfig
 from rankwright.commands.evaluate import model_label
-from rankwright.commands.rerank import rerank_candidates
+from rankwright.commands.rerank import rerank_in_blocks, reranker_handle
 from rankwright.data.loading import load_data
 from rankwright.data.readers import write_run
 from rankwright.data.records import DOC_ID, LABEL, QUERY_ID
@@ -74,15 +77,23 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     if not config.model:
         raise ValueError("retrieve-rerank needs model=<folder>")
     loaded = load_data(config)
-    retrieved = _retrieve(config, loaded)
-    reranker = Reranker.from_pretrained(config.model)
-    candidates = retrieved.candidates
-    log.info("reranking %d candidates of %d queries with %s", len(candidates), retrieved.queries, config.model)
-    reranked = rerank_candidates(reranker, retrieved.candidates, config.batch_size, config.progress)
+    with executor(config.dask, near=Path(config.output_dir) / "job", progress=config.progress) as ex:
+        retrieved = _retrieve(config, loaded, ex)
+        reranker = Reranker.from_pretrained(config.model)
+        candidates = retrieved.candidates
+        log.info("reranking %d candidates of %d queries with %s", len(candidates), retrieved.queries, config.model)
+        # blocks of whole queries: the retrieval's blocks, each query's top k (and the oracle's additions)
+        pairs_per_block = config.block * max(1, len(candidates) // max(1, retrieved.queries))
+        model = reranker_handle(ex, reranker, config.model)
+        reranked = rerank_in_blocks(ex, model, candidates, config.batch_size, pairs_per_block)
     return _evaluate_and_write(config, loaded, retrieved, reranked)
 
 
-def _retrieve(config: RetrieveRerankConfig, loaded: Any) -> _Retrieved:
+def _retrieve_block(retriever: Handle, top_k: int, queries: dict[str, str]) -> pd.DataFrame:
+    return retriever.get().retrieve(queries, top_k, progress=False)
+
+
+def _retrieve(config: RetrieveRerankConfig, loaded: Any, ex: Executor) -> _Retrieved:
     """The first stage's top k of each query of the subset from the corpus, with texts."""
     if loaded.full.corpus is None:
         log.warning("the data has no corpus (not a BEIR/SMART collection): retrieving from the documents of its pairs")
@@ -90,7 +101,9 @@ def _retrieve(config: RetrieveRerankConfig, loaded: Any) -> _Retrieved:
     texts = loaded.subset.query_texts()
     queries = {q: texts[q] for q in dict.fromkeys(loaded.subset.pairs[QUERY_ID])}
     retriever = build_retriever(config.retriever, documents, progress=config.progress)
-    first = retriever.retrieve(queries, config.retriever.top_k, progress=config.progress)
+    blocks = [dict(b) for b in chunks(list(queries.items()), config.block)] or [{}]
+    work = partial(_retrieve_block, ex.share(retriever, "retriever"), config.retriever.top_k)
+    first = pd.concat(list(ex.map(work, blocks, "retrieval")), ignore_index=True)
     candidates = attach_texts(first, loaded.full, config.retriever.kind)
     oracle: dict[str, Any] | None = None
     if config.oracle:

@@ -7,17 +7,41 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+from rankwright.cluster.blocks import query_blocks
+from rankwright.cluster.session import Executor, Handle, executor
 from rankwright.commands.configs import TeacherScoreConfig
+from rankwright.commands.rerank import reranker_handle
 from rankwright.data.loading import load_data
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
 from rankwright.inference.reranker import Reranker
 from rankwright.output_guard import claim_file, writes_output
 
 log = logging.getLogger(__name__)
+
+
+def _raw_block(model: Handle, batch_size: int, block: tuple[list[str], list[str]]) -> np.ndarray:
+    """The scale the student should match: the raw logit (yes - no for generative
+    models), or the expected gain of a class model -- the scalar a calibration maps too."""
+    reranker = model.get()
+    queries, docs = block
+    return np.asarray(reranker.raw_scalar(reranker.logits(queries, docs, batch_size=batch_size, progress=False)))
+
+
+def raw_scores_in_blocks(ex: Executor, model: Handle, pairs, config: TeacherScoreConfig) -> np.ndarray:
+    """The teacher's raw score of every pair, block by block (whole queries), in row order."""
+    blocks = query_blocks(pairs[QUERY_ID].tolist(), config.block)
+    queries, docs = pairs[QUERY].to_numpy(), pairs[DOC].to_numpy()
+    work = [(queries[b].tolist(), docs[b].tolist()) for b in blocks]
+    scores = np.zeros(len(pairs), dtype=np.float64)
+    parts = ex.map(partial(_raw_block, model, config.batch_size), work, "teacher scoring")
+    for rows, part in zip(blocks, parts, strict=True):
+        scores[rows] = part
+    return scores
 
 
 @writes_output(lambda config: claim_file(config.output, overwrite=config.overwrite))
@@ -28,12 +52,8 @@ def main(config: TeacherScoreConfig) -> Path:
     pairs = loaded.subset.pairs
     reranker = Reranker.from_pretrained(config.model)
     log.info("teacher-scoring %d pairs of %d queries with %s", len(pairs), pairs[QUERY_ID].nunique(), config.model)
-    logits = reranker.logits(
-        pairs[QUERY].tolist(), pairs[DOC].tolist(), batch_size=config.batch_size, progress=config.progress
-    )
-    # The scale the student should match: the raw logit (yes - no for generative models),
-    # or the expected gain of a class model -- the scalar a calibration maps too.
-    scores = reranker.raw_scalar(logits)
+    with executor(config.dask, near=config.output, progress=config.progress) as ex:
+        scores = raw_scores_in_blocks(ex, reranker_handle(ex, reranker, config.model), pairs, config)
     relevant = loaded.scheme.relevant(pairs[LABEL])
     out = Path(config.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,19 @@ from rankwright.retrieval.embedding_cache import EmbeddingCache, model_signature
 log = logging.getLogger(__name__)
 
 
+def _sentence_model(config: DenseConfig, model: Any = None) -> Any:
+    """``config.model`` loaded (or ``model``), with ``config``'s token limit."""
+    if model is None:
+        from sentence_transformers import SentenceTransformer
+
+        from rankwright.models.loading import resolve_model_path
+
+        model = SentenceTransformer(resolve_model_path(config.model), device=config.device)
+    if config.max_length:
+        model.max_seq_length = config.max_length
+    return model
+
+
 class DenseEncoder:
     """Unit-length embeddings, so that a dot product is the cosine similarity."""
 
@@ -27,17 +40,26 @@ class DenseEncoder:
 
         self.config = config or DenseConfig()
         path = resolve_model_path(self.config.model)
-        if model is None:
-            from sentence_transformers import SentenceTransformer
-
-            model = SentenceTransformer(path, device=self.config.device)
-        self.model = model
-        if self.config.max_length:
-            self.model.max_seq_length = self.config.max_length
+        self.model = _sentence_model(self.config, model)
         self.cache = None
         self.signature = model_signature(path, self.model.max_seq_length)
         if self.config.cache_dir:
             self.cache = EmbeddingCache(self.config.cache_dir, self.signature)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the model and the embedding cache: a Dask worker loads the
+        model from ``config.model`` once per process (:func:`rankwright.cluster.cache.cached`)
+        and encodes without the cache, which only the client process writes."""
+        return {**self.__dict__, "model": None, "cache": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.model is None:
+            from rankwright.cluster.cache import cached
+
+            # the index settings do not change the model: one load per model and token limit
+            key = ("dense-encoder", self.config.model, self.config.max_length, self.config.device)
+            self.model = cached(key, lambda: _sentence_model(self.config))
 
     @classmethod
     def reuse(cls, config: DenseConfig, encoder: DenseEncoder | None) -> DenseEncoder:
