@@ -43,13 +43,16 @@ def _mine_block(miner: Handle, retriever_kind: str, block: MineBlock) -> tuple[l
     return lines, stats
 
 
-def _cluster_summary(ex: Executor) -> dict[str, Any]:
-    return {**ex.describe(), **ex.memory()}
-
-
 @writes_output(_claim)
 def main(config: MineConfig) -> dict[str, Any]:
     config.mining.check()
+    out = Path(config.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with executor(config.dask, near=out, progress=config.progress) as ex:  # an unreachable cluster fails first
+        return _mine(config, ex, out)
+
+
+def _mine(config: MineConfig, ex: Executor, out: Path) -> dict[str, Any]:
     teacher = load_teacher(config.teacher)
     loaded = load_data(config)
     documents = loaded.full.documents()
@@ -59,16 +62,12 @@ def main(config: MineConfig) -> dict[str, Any]:
     retriever = build_retriever(config.retriever, documents, progress=config.progress, encoder=shared)
     indexed = time.perf_counter()
     miner = Miner(retriever, documents, config.mining, teacher, config.teacher, progress=False)
-    out = Path(config.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with executor(config.dask, near=out, progress=config.progress) as ex:
-        blocks = miner.plan(loaded.subset, loaded.scheme)
-        work = partial(_mine_block, ex.share(miner, "miner"), config.retriever.kind)
-        with out.open("w", encoding="utf-8") as f:
-            for lines, stats in ex.map(work, blocks, "mining"):
-                f.writelines(lines)
-                miner.stats.add(stats)
-        cluster = _cluster_summary(ex)
+    blocks = miner.plan(loaded.subset, loaded.scheme)
+    work = partial(_mine_block, ex.share(miner, "miner"), config.retriever.kind)
+    with out.open("w", encoding="utf-8") as f:
+        for lines, stats in ex.map(work, blocks, "mining"):
+            f.writelines(lines)
+            miner.stats.add(stats)
     done = time.perf_counter()
     summary: dict[str, Any] = {
         "output": str(out),
@@ -81,7 +80,7 @@ def main(config: MineConfig) -> dict[str, Any]:
         "mining": asdict(config.mining),
         "teacher": None if teacher is None else {"name": teacher.name, **asdict(config.teacher)},
         "seconds": {"index": round(indexed - started, 2), "mine": round(done - indexed, 2)},
-        "dask": cluster,
+        "dask": {**ex.describe(), **ex.memory()},
     }
     summary_path(out).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     log.info(

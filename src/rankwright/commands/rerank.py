@@ -99,20 +99,21 @@ def rerank_in_blocks(
 def main(config: RerankConfig) -> pd.DataFrame:
     if not config.model:
         raise ValueError("rerank needs model=<folder>")
-    data = read_relevance(config.data)
-    if config.run:
-        candidates = attach_texts(top_k_of(read_run(config.run), config.top_k), data, config.run)
-    else:
-        candidates = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC]]
-    reranker = Reranker.from_pretrained(config.model)
-    fusion = reranker.metadata.fusion
-    if fusion and not config.run and "first_stage" in required_components(fusion):
-        raise ValueError(
-            f"{config.model} fuses its score with first-stage scores (weight {fusion['weights']['first_stage']:g}): "
-            "rerank needs --run <first-stage TREC run>, whose scores are used; the data's own candidates have none"
-        )
-    log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
-    with executor(config.dask, near=config.output, progress=config.progress) as ex:
+    with executor(config.dask, near=config.output, progress=config.progress) as ex:  # an unreachable cluster fails first
+        data = read_relevance(config.data)
+        if config.run:
+            candidates = attach_texts(top_k_of(read_run(config.run), config.top_k), data, config.run)
+        else:
+            candidates = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC]]
+        reranker = Reranker.from_pretrained(config.model)
+        fusion = reranker.metadata.fusion
+        if fusion and not config.run and "first_stage" in required_components(fusion):
+            raise ValueError(
+                f"{config.model} fuses its score with first-stage scores "
+                f"(weight {fusion['weights']['first_stage']:g}): rerank needs --run <first-stage TREC run>, "
+                "whose scores are used; the data's own candidates have none"
+            )
+        log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
         model = reranker_handle(ex, reranker, config.model)
         run = rerank_in_blocks(ex, model, candidates, config.batch_size, config.block)
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)

@@ -76,8 +76,8 @@ class _Retrieved:
 def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     if not config.model:
         raise ValueError("retrieve-rerank needs model=<folder>")
-    loaded = load_data(config)
     with executor(config.dask, near=Path(config.output_dir) / "job", progress=config.progress) as ex:
+        loaded = load_data(config)  # an unreachable cluster fails before this
         retrieved = _retrieve(config, loaded, ex)
         reranker = Reranker.from_pretrained(config.model)
         candidates = retrieved.candidates

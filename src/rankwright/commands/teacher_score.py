@@ -48,11 +48,11 @@ def raw_scores_in_blocks(ex: Executor, model: Handle, pairs, config: TeacherScor
 def main(config: TeacherScoreConfig) -> Path:
     if not config.model:
         raise ValueError("teacher-score needs model=<folder>")
-    loaded = load_data(config)
-    pairs = loaded.subset.pairs
-    reranker = Reranker.from_pretrained(config.model)
-    log.info("teacher-scoring %d pairs of %d queries with %s", len(pairs), pairs[QUERY_ID].nunique(), config.model)
-    with executor(config.dask, near=config.output, progress=config.progress) as ex:
+    with executor(config.dask, near=config.output, progress=config.progress) as ex:  # an unreachable cluster fails first
+        loaded = load_data(config)
+        pairs = loaded.subset.pairs
+        reranker = Reranker.from_pretrained(config.model)
+        log.info("teacher-scoring %d pairs of %d queries with %s", len(pairs), pairs[QUERY_ID].nunique(), config.model)
         scores = raw_scores_in_blocks(ex, reranker_handle(ex, reranker, config.model), pairs, config)
     relevant = loaded.scheme.relevant(pairs[LABEL])
     out = Path(config.output)
