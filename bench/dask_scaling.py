@@ -69,8 +69,18 @@ def jobs(data: Path, model: str) -> dict[str, list[str]]:
     }
 
 
-def run_job(argv: list[str], output: Path, workers: int | None) -> dict[str, float]:
-    """Wall seconds of the command, and each worker's peak RSS, on a fresh LocalCluster of ``workers``."""
+def warm_imports() -> None:
+    """What a long-lived worker has imported already (torch, transformers, sentence-transformers)."""
+    import sentence_transformers  # noqa: F401
+    import torch  # noqa: F401
+
+    import rankwright.inference.reranker  # noqa: F401
+
+
+def run_job(argv: list[str], output: Path, workers: int | None, warm: bool) -> dict[str, float]:
+    """Wall seconds of the command, and each worker's peak RSS, on a fresh LocalCluster of
+    ``workers`` (``warm``: its libraries imported before the clock starts; the model
+    loads and the index reads stay timed)."""
     from distributed import Client, LocalCluster
 
     from rankwright.cli import main as cli
@@ -85,6 +95,8 @@ def run_job(argv: list[str], output: Path, workers: int | None) -> dict[str, flo
         LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
         Client(cluster) as client,
     ):
+        if warm:
+            client.run(warm_imports)
         started = time.perf_counter()
         assert cli([*argv, "--dask.scheduler", cluster.scheduler_address, "--dask.partitions", str(4 * workers)]) == 0
         seconds = time.perf_counter() - started
@@ -128,6 +140,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts; 0 = this process")
     parser.add_argument("--jobs", default="teacher-score,mine")
+    parser.add_argument("--warm", action="store_true", help="import the libraries on the workers before timing")
     parser.add_argument("--out", default="bench/results/dask_scaling.json")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="dask-scaling-"))
@@ -140,7 +153,7 @@ def main() -> None:
     for job in args.jobs.split(","):
         for round_, workers in interleaved(counts, args.rounds):
             out = folder / f"{job}-{workers}-{round_}.out"
-            run = run_job(commands[job], out, workers or None)
+            run = run_job(commands[job], out, workers or None, args.warm)
             run["digest"] = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
             run["load_average"] = load_average()
             results.setdefault(job, {}).setdefault(str(workers), []).append(run)

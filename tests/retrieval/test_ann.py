@@ -74,7 +74,7 @@ def test_recall_against_exact_is_high_and_equals_an_independent_count(vectors, c
 
 def test_default_parameters():
     build, search = ann.index_params(DenseConfig(index="ivf-pq"), 1_000_000, 384)
-    assert build == {"nlist": 4000, "pq_m": 96, "pq_bits": 8} and search == {"nprobe": 32}
+    assert build == {"nlist": 4000, "pq_m": 384, "pq_bits": 8} and search == {"nprobe": 256}
     assert ann.index_params(DenseConfig(index="ivf-pq"), 10_000, 384)[0]["nlist"] == 256  # n/39 caps 4 sqrt(n)=400
     assert ann.index_params(HNSW, 10, 384) == ({"m": 32, "ef_construction": 200}, {"ef_search": 256})
 

@@ -138,9 +138,12 @@ class Executor:
         log.info("dask: the %s goes to the workers through %s (%.1f MB)", name, path, path.stat().st_size / 2**20)
         return Handle(("shared", str(path), name), partial(load_pickle, str(path)))
 
-    def model(self, value: Any, load: Callable[[], Any], name: str) -> Handle:
-        """A model for the tasks: ``value`` here; each worker runs ``load`` (picklable) once."""
-        return Handle(("model", name), load, None if self.clustered else value)
+    def model(self, load: Callable[[], Any], name: str, value: Any = None) -> Handle:
+        """A model for the tasks: here ``value`` (or ``load()``, run now); on a cluster
+        each worker runs ``load`` (picklable) once and this process loads nothing."""
+        if self.clustered:
+            return Handle(("model", name), load)
+        return Handle(("model", name), load, load() if value is None else value)
 
     def map(self, work: Callable[[Any], Any], blocks: Sequence[Any], desc: str) -> Iterator[Any]:
         """``work(block)`` for each block, yielded in block order."""
@@ -184,7 +187,7 @@ class Executor:
 
     def memory(self) -> dict[str, Any]:
         """Peak resident memory (MiB) of this process and, on a cluster, of each worker."""
-        from rankwright.interactions.cluster import peak_rss_mib
+        from rankwright.cluster.memory import peak_rss_mib
 
         out: dict[str, Any] = {"client_peak_mib": round(peak_rss_mib(), 1)}
         if self.clustered:
@@ -239,14 +242,7 @@ def _client(config: ClusterConfig) -> Iterator[tuple[Any, str]]:
 
     quiet_distributed()
     if config.scheduler:
-        try:
-            client = Client(config.scheduler, timeout=config.connect_timeout)
-        except (OSError, TimeoutError) as err:
-            raise ConnectionError(
-                f"dask.scheduler {config.scheduler}: no Dask scheduler answered within {config.connect_timeout:g} s "
-                f"({type(err).__name__}: {err})"
-            ) from None
-        with client:
+        with connect(config.scheduler, config.connect_timeout) as client:
             yield client, f"the cluster at {config.scheduler}"
         return
     workers = config.workers or os.cpu_count() or 1
@@ -261,6 +257,19 @@ def _client(config: ClusterConfig) -> Iterator[tuple[Any, str]]:
         Client(cluster) as client,
     ):
         yield client, f"a LocalCluster of {workers} worker processes x {config.threads_per_worker} threads"
+
+
+def connect(address: str, timeout: float = 10.0) -> Any:
+    """A client of the scheduler at ``address``; a ConnectionError naming it when none
+    answers within ``timeout`` seconds."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as err:
+        raise ConnectionError(
+            f"dask.scheduler {address}: no Dask scheduler answered within {timeout:g} s ({type(err).__name__}: {err})"
+        ) from None
 
 
 def quiet_distributed() -> None:

@@ -16,7 +16,7 @@ from rankwright.cluster.session import Executor, Handle, executor
 from rankwright.commands.configs import MineConfig
 from rankwright.data.loading import load_data
 from rankwright.mining.negatives import MineBlock, Miner, MiningStats, group_record
-from rankwright.mining.teacher import load_teacher
+from rankwright.mining.teacher import load_teacher, teacher_name
 from rankwright.output_guard import Claim, claim_file, writes_output
 from rankwright.retrieval import build_retriever
 
@@ -53,7 +53,10 @@ def main(config: MineConfig) -> dict[str, Any]:
 
 
 def _mine(config: MineConfig, ex: Executor, out: Path) -> dict[str, Any]:
-    teacher = load_teacher(config.teacher)
+    config.teacher.check()
+    # on Dask the workers load the teacher; here only a dense retriever needs its model (shared)
+    here = not ex.clustered or config.retriever.kind == "dense"
+    teacher = load_teacher(config.teacher) if here else None
     loaded = load_data(config)
     documents = loaded.full.documents()
     started = time.perf_counter()
@@ -78,7 +81,7 @@ def _mine(config: MineConfig, ex: Executor, out: Path) -> dict[str, Any]:
         **miner.stats.to_dict(),
         "retriever": {"kind": config.retriever.kind, **retriever.describe()},
         "mining": asdict(config.mining),
-        "teacher": None if teacher is None else {"name": teacher.name, **asdict(config.teacher)},
+        "teacher": {"name": teacher_name(config.teacher), **asdict(config.teacher)} if config.teacher.enabled else None,
         "seconds": {"index": round(indexed - started, 2), "mine": round(done - indexed, 2)},
         "dask": {**ex.describe(), **ex.memory()},
     }

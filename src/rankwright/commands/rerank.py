@@ -74,9 +74,9 @@ def load_reranker(path: str) -> Reranker:
     return Reranker.from_pretrained(path)
 
 
-def reranker_handle(ex: Executor, reranker: Reranker, path: str) -> Handle:
-    """The model for the tasks: ``reranker`` here; a worker loads ``path`` once."""
-    return ex.model(reranker, partial(load_reranker, path), f"the model {path}")
+def reranker_handle(ex: Executor, path: str, reranker: Reranker | None = None) -> Handle:
+    """The model for the tasks: here ``reranker`` (or ``path`` loaded now); a worker loads ``path`` once."""
+    return ex.model(partial(load_reranker, path), f"the model {path}", reranker)
 
 
 def _rerank_block(model: Handle, batch_size: int, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +99,8 @@ def rerank_in_blocks(
 def main(config: RerankConfig) -> pd.DataFrame:
     if not config.model:
         raise ValueError("rerank needs model=<folder>")
-    with executor(config.dask, near=config.output, progress=config.progress) as ex:  # an unreachable cluster fails first
+    # first: an unreachable cluster fails before any data or model is read
+    with executor(config.dask, near=config.output, progress=config.progress) as ex:
         data = read_relevance(config.data)
         if config.run:
             candidates = attach_texts(top_k_of(read_run(config.run), config.top_k), data, config.run)
@@ -114,7 +115,7 @@ def main(config: RerankConfig) -> pd.DataFrame:
                 "whose scores are used; the data's own candidates have none"
             )
         log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
-        model = reranker_handle(ex, reranker, config.model)
+        model = reranker_handle(ex, config.model, reranker)
         run = rerank_in_blocks(ex, model, candidates, config.batch_size, config.block)
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     write_run(run, config.output, tag=Path(config.model).name or "rankwright")

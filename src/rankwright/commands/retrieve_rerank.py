@@ -84,7 +84,7 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
         log.info("reranking %d candidates of %d queries with %s", len(candidates), retrieved.queries, config.model)
         # blocks of whole queries: the retrieval's blocks, each query's top k (and the oracle's additions)
         pairs_per_block = config.block * max(1, len(candidates) // max(1, retrieved.queries))
-        model = reranker_handle(ex, reranker, config.model)
+        model = reranker_handle(ex, config.model, reranker)
         reranked = rerank_in_blocks(ex, model, candidates, config.batch_size, pairs_per_block)
     return _evaluate_and_write(config, loaded, retrieved, reranked)
 

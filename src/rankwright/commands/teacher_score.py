@@ -18,7 +18,6 @@ from rankwright.commands.configs import TeacherScoreConfig
 from rankwright.commands.rerank import reranker_handle
 from rankwright.data.loading import load_data
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID
-from rankwright.inference.reranker import Reranker
 from rankwright.output_guard import claim_file, writes_output
 
 log = logging.getLogger(__name__)
@@ -48,12 +47,12 @@ def raw_scores_in_blocks(ex: Executor, model: Handle, pairs, config: TeacherScor
 def main(config: TeacherScoreConfig) -> Path:
     if not config.model:
         raise ValueError("teacher-score needs model=<folder>")
-    with executor(config.dask, near=config.output, progress=config.progress) as ex:  # an unreachable cluster fails first
+    # first: an unreachable cluster fails before any data or model is read
+    with executor(config.dask, near=config.output, progress=config.progress) as ex:
         loaded = load_data(config)
         pairs = loaded.subset.pairs
-        reranker = Reranker.from_pretrained(config.model)
         log.info("teacher-scoring %d pairs of %d queries with %s", len(pairs), pairs[QUERY_ID].nunique(), config.model)
-        scores = raw_scores_in_blocks(ex, reranker_handle(ex, reranker, config.model), pairs, config)
+        scores = raw_scores_in_blocks(ex, reranker_handle(ex, config.model), pairs, config)  # loads here unless on Dask
     relevant = loaded.scheme.relevant(pairs[LABEL])
     out = Path(config.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,32 +11,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import resource
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dask
 
+from rankwright.cluster.memory import peak_rss_mib
+from rankwright.cluster.session import connect, quiet_distributed
 from rankwright.interactions.sections import DaskConfig
 
 log = logging.getLogger(__name__)
 
 LOCAL_SCHEDULERS = ("synchronous", "threads")
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of the calling process so far, in MiB.
-
-    Linux's ``VmHWM`` where there is one: ``getrusage``'s ``ru_maxrss`` survives
-    ``exec``, so a worker spawned by a large parent would report the parent's size."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class DaskSession:
@@ -90,12 +77,10 @@ def dask_session(config: DaskConfig, *, progress: bool = True) -> Iterator[DaskS
         return
     from distributed import Client, LocalCluster
 
-    # The scheduler and nanny narrate every start and stop at INFO; the shuffle warns on each run.
-    if not log.isEnabledFor(logging.DEBUG):
-        logging.getLogger("distributed").setLevel(logging.WARNING)
-    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+    quiet_distributed()
+    logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # it warns on each run
     if config.scheduler:
-        with Client(config.scheduler) as client:
+        with connect(config.scheduler) as client:
             yield DaskSession(client, "distributed", progress, f"cluster at {config.scheduler}")
         return
     workers = config.workers or os.cpu_count() or 1

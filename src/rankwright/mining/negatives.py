@@ -118,8 +118,8 @@ class Miner:
         self._ids = retriever.doc_ids.astype(str).tolist()  # Python str: ids go to JSON and messages
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the teacher: a Dask worker loads it once (``load_teacher``)."""
-        return {**self.__dict__, "teacher": None, "_has_teacher": self.teacher is not None}
+        """Pickled without the teacher: a Dask worker loads the configured one once (``load_teacher``)."""
+        return {**self.__dict__, "teacher": None, "_has_teacher": self.teacher_config.enabled}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         has_teacher = state.pop("_has_teacher")

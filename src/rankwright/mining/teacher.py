@@ -25,6 +25,13 @@ class Teacher:
         raise NotImplementedError
 
 
+def teacher_name(config: TeacherConfig) -> str:
+    """What the configured teacher is, without loading it."""
+    if str(config.model).lower() == "dense":
+        return f"dense cosine ({config.dense.model})"
+    return f"rankwright model {config.model} (raw score)"
+
+
 class DenseTeacher(Teacher):
     def __init__(self, config: DenseConfig, encoder: DenseEncoder | None = None):
         self.encoder = DenseEncoder.reuse(config, encoder)

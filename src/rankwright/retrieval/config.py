@@ -53,12 +53,14 @@ class DenseConfig:
         default=None,
         metadata={"help": "ivf-pq: coarse clusters (default: 4 x sqrt(documents), at most documents / 39)"},
     )
-    ivf_nprobe: int = field(default=32, metadata={"help": "ivf-pq: clusters searched per query"})
+    ivf_nprobe: int = field(
+        default=256, metadata={"help": "ivf-pq: clusters searched per query (recall@100 0.96 at 1M documents)"}
+    )
     pq_m: int | None = field(
         default=None,
         metadata={
             "help": "ivf-pq: sub-quantizers (bytes per vector at 8 bits); must divide the dimension "
-            "(default: dimension / 4)"
+            "(default: the dimension, a quarter of the exact matrix)"
         },
     )
     pq_bits: int = field(default=8, metadata={"help": "ivf-pq: bits per sub-quantizer code"})
