@@ -42,6 +42,11 @@ VARIANTS = {
         *["--sampling.negatives_per_group", "7", "--sampling.hard_ratio", "0.5"],
     ],
 }
+# the same groups, answered with words that are one token each in SmolLM2's vocabulary
+# (substitute, complement and irrelevant are read by their first token: "sub", "com", "ir")
+WORDS = ["--model.prompt.label_words", "exact,similar,related,wrong"]
+VARIANTS["groups-words"] = [*VARIANTS["groups"], *WORDS]
+VARIANTS["pairs-words"] = [*VARIANTS["pairs"], *WORDS]
 SHARED = [
     *["--model.max_length", "128", "--model.prompt.template", "chat", "--training.bf16", "false"],
     *["--training.batch_size", "2", "--training.grad_accum", "1", "--training.learning_rate", "1e-3"],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rankwright.cli import main as cli
-from rankwright.cluster.cache import load_counts
+from rankwright.cluster.cache import forget, load_counts
 
 distributed = pytest.importorskip("distributed")
 
@@ -164,13 +164,16 @@ def test_the_summary_counts_match_and_describe_the_cluster(
 def test_each_worker_loads_a_model_and_an_index_once(beir, cluster, tiny_cross_encoder, tiny_bi_encoder, tmp_path):
     client = cluster[1]
     argv, _ = _commands(beir, tiny_cross_encoder, tiny_bi_encoder)["retrieve-rerank"]
+    before = client.run(load_counts)
     _run([*argv, *_output_args("retrieve-rerank", tmp_path), *_dask(cluster, 8)])  # 8 tasks a stage, 2 workers
-    counts = client.run(load_counts)
-    assert len(counts) == 2
-    for worker, loaded in counts.items():
+    after = client.run(load_counts)
+    assert len(after) == 2
+    loads = {w: {k: n - before[w].get(k, 0) for k, n in after[w].items() if n > before[w].get(k, 0)} for w in after}
+    for worker, loaded in loads.items():
         assert loaded and all(n == 1 for n in loaded.values()), (worker, loaded)
-    keys = {k for loaded in counts.values() for k in loaded}
+    keys = {k for loaded in loads.values() for k in loaded}
     assert any(tiny_cross_encoder in k for k in keys) and any("retriever" in k for k in keys)
+    assert sum(client.run(forget).values()) == 0, "the workers dropped the job's models and index at its end"
 
 
 def test_a_worker_killed_mid_job_changes_nothing(beir, tiny_cross_encoder, tmp_path):

@@ -27,7 +27,10 @@ def load_counts() -> dict[str, int]:
         return {repr(k): n for k, n in _LOADS.items()}
 
 
-def clear() -> None:
+def forget() -> int:
+    """Drop everything loaded (the counts stay): a worker of a long-lived cluster does not
+    keep one job's models and index into the next, nor a model folder since rewritten."""
     with _LOCK:
+        n = len(_LOADED)
         _LOADED.clear()
-        _LOADS.clear()
+        return n

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from rankwright.cluster.blocks import partition
-from rankwright.cluster.cache import cached
+from rankwright.cluster.cache import cached, forget
 from rankwright.cluster.config import ClusterConfig
 from rankwright.cluster.errors import WorkerError
 
@@ -243,7 +243,10 @@ def _client(config: ClusterConfig) -> Iterator[tuple[Any, str]]:
     quiet_distributed()
     if config.scheduler:
         with connect(config.scheduler, config.connect_timeout) as client:
-            yield client, f"the cluster at {config.scheduler}"
+            try:
+                yield client, f"the cluster at {config.scheduler}"
+            finally:
+                client.run(forget)  # the workers outlive the job
         return
     workers = config.workers or os.cpu_count() or 1
     with (
