@@ -71,7 +71,8 @@ def test_a_burst_above_capacity_gets_fast_503s_and_every_accepted_request_comple
     statuses = [status for status, _, _ in answers]
     shed = [(seconds, response) for status, seconds, response in answers if status == 503]
     assert set(statuses) == {200, 503}, statuses  # nothing timed out or failed
-    assert statuses.count(200) >= 3 and len(shed) >= 10
+    # the queue's 2, plus one more when the first went to the model before the burst was all in
+    assert statuses.count(200) >= 2 and len(shed) >= 10
     for seconds, response in shed:
         assert seconds < 5.0  # at once, not after request_timeout_s=30
         assert response.json()["error"] == "overloaded" and "max_queue=2" in response.json()["message"]
