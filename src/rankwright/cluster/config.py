@@ -16,7 +16,7 @@ class ClusterConfig:
         metadata={"help": "address of an existing Dask cluster (tcp://host:8786); its workers must see the files"},
     )
     workers: int | None = field(
-        default=None, metadata={"help": "start a LocalCluster of this many worker processes (default: no Dask)"}
+        default=None, metadata={"help": "start a LocalCluster of this many worker processes (none: no Dask)"}
     )
     threads_per_worker: int = field(default=1, metadata={"help": "LocalCluster threads (and torch threads) per worker"})
     memory_limit: str = field(default="auto", metadata={"help": "LocalCluster memory limit per worker, e.g. 4GiB"})
