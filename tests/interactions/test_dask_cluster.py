@@ -13,7 +13,7 @@ from rankwright.interactions.cluster import DaskConfig, dask_session
 def test_peak_memory_grows_with_an_allocation():
     # in a fresh process: this one's peak may already be above any allocation made here
     code = (
-        "import numpy as np; from rankwright.interactions.cluster import peak_rss_mib; a = peak_rss_mib(); "
+        "import numpy as np; from rankwright.cluster.memory import peak_rss_mib; a = peak_rss_mib(); "
         "block = np.ones(300 * 2**20 // 8); del block; print(a, peak_rss_mib())"
     )
     printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

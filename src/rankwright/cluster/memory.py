@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 from pathlib import Path
+from typing import Any
 
 
 def peak_rss_mib() -> float:
@@ -17,3 +18,12 @@ def peak_rss_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_memory(client: Any = None) -> dict[str, Any]:
+    """Peak resident memory (MiB) of this process and, given a Dask client, of each worker."""
+    out: dict[str, Any] = {"client_peak_mib": round(peak_rss_mib(), 1)}
+    if client is not None:
+        peaks = client.run(peak_rss_mib)
+        out["worker_peak_mib"] = {addr: round(v, 1) for addr, v in sorted(peaks.items())}
+    return out

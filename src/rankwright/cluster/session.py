@@ -29,6 +29,7 @@ from rankwright.cluster.blocks import partition
 from rankwright.cluster.cache import cached, forget
 from rankwright.cluster.config import ClusterConfig
 from rankwright.cluster.errors import WorkerError
+from rankwright.cluster.memory import peak_memory
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,12 @@ class Executor:
 
     @property
     def threads(self) -> int:
-        return max(1, sum(self.client.nthreads().values())) if self.clustered else 1
+        return client_threads(self.client) if self.clustered else 1
+
+    @property
+    def partitions(self) -> int:
+        """Tasks a job's blocks go into: ``dask.partitions``, or 4 per worker thread."""
+        return self.config.partitions or 4 * self.threads
 
     def share(self, value: Any, name: str) -> Handle:
         """``value`` for the tasks: itself here; on a cluster, pickled once into the job
@@ -159,7 +165,7 @@ class Executor:
     def _map_on_cluster(self, work: Callable[[Any], Any], blocks: Sequence[Any], desc: str, bar: Any) -> Iterator[Any]:
         from distributed import as_completed
 
-        parts = partition(len(blocks), self.config.partitions or 4 * self.threads)
+        parts = partition(len(blocks), self.partitions)
         token = uuid.uuid4().hex[:8]
         threads = self.config.threads_per_worker
         futures = {
@@ -187,13 +193,7 @@ class Executor:
 
     def memory(self) -> dict[str, Any]:
         """Peak resident memory (MiB) of this process and, on a cluster, of each worker."""
-        from rankwright.cluster.memory import peak_rss_mib
-
-        out: dict[str, Any] = {"client_peak_mib": round(peak_rss_mib(), 1)}
-        if self.clustered:
-            peaks = self.client.run(peak_rss_mib)
-            out["worker_peak_mib"] = {addr: round(v, 1) for addr, v in sorted(peaks.items())}
-        return out
+        return peak_memory(self.client)
 
     def describe(self) -> dict[str, Any]:
         if not self.clustered:
@@ -202,7 +202,7 @@ class Executor:
             "where": self.description,
             "workers": len(self.client.nthreads()),
             "threads": self.threads,
-            "partitions": self.config.partitions or 4 * self.threads,
+            "partitions": self.partitions,
         }
 
 
@@ -238,8 +238,6 @@ def executor(config: ClusterConfig, *, near: str | Path, progress: bool = True) 
 
 @contextlib.contextmanager
 def _client(config: ClusterConfig) -> Iterator[tuple[Any, str]]:
-    from distributed import Client, LocalCluster
-
     quiet_distributed()
     if config.scheduler:
         with connect(config.scheduler, config.connect_timeout) as client:
@@ -249,17 +247,31 @@ def _client(config: ClusterConfig) -> Iterator[tuple[Any, str]]:
                 client.run(forget)  # the workers outlive the job
         return
     workers = config.workers or os.cpu_count() or 1
+    with local_cluster(workers, config.threads_per_worker, True, config.memory_limit) as client:
+        yield client, f"a LocalCluster of {workers} worker processes x {config.threads_per_worker} threads"
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, threads: int, processes: bool, memory_limit: str) -> Iterator[Any]:
+    """A client of a LocalCluster started here (no dashboard), both closed on exit."""
+    from distributed import Client, LocalCluster
+
     with (
         LocalCluster(
             n_workers=workers,
-            threads_per_worker=config.threads_per_worker,
-            processes=True,
-            memory_limit=config.memory_limit,
+            threads_per_worker=threads,
+            processes=processes,
+            memory_limit=memory_limit,
             dashboard_address=None,
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield client, f"a LocalCluster of {workers} worker processes x {config.threads_per_worker} threads"
+        yield client
+
+
+def client_threads(client: Any) -> int:
+    """Threads over every worker of ``client``'s cluster (at least 1)."""
+    return max(1, sum(client.nthreads().values()))
 
 
 def connect(address: str, timeout: float = 10.0) -> Any:

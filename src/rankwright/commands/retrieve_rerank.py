@@ -82,7 +82,7 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
         reranker = Reranker.from_pretrained(config.model)
         candidates = retrieved.candidates
         log.info("reranking %d candidates of %d queries with %s", len(candidates), retrieved.queries, config.model)
-        # blocks of whole queries: the retrieval's blocks, each query's top k (and the oracle's additions)
+        # blocks of whole queries, about as many pairs as `block` queries' candidates (fixed by the data)
         pairs_per_block = config.block * max(1, len(candidates) // max(1, retrieved.queries))
         model = reranker_handle(ex, config.model, reranker)
         reranked = rerank_in_blocks(ex, model, candidates, config.batch_size, pairs_per_block)

@@ -17,8 +17,8 @@ from typing import Any
 
 import dask
 
-from rankwright.cluster.memory import peak_rss_mib
-from rankwright.cluster.session import connect, quiet_distributed
+from rankwright.cluster.memory import peak_memory
+from rankwright.cluster.session import client_threads, connect, local_cluster, quiet_distributed
 from rankwright.interactions.sections import DaskConfig
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class DaskSession:
     def threads(self) -> int:
         if self.client is None:
             return 1 if self.scheduler == "synchronous" else os.cpu_count() or 1
-        return max(1, sum(self.client.nthreads().values()))
+        return client_threads(self.client)
 
     def compute(self, *collections: Any) -> tuple:
         """``dask.compute`` on this session's scheduler; a progress bar when asked."""
@@ -61,10 +61,8 @@ class DaskSession:
 
     def memory(self) -> dict[str, Any]:
         """Peak resident memory (MiB) of this process and of each worker process."""
-        out: dict[str, Any] = {"client_peak_mib": round(peak_rss_mib(), 1)}
+        out = peak_memory(self.client)
         if self.client is not None:
-            peaks = self.client.run(peak_rss_mib)
-            out["worker_peak_mib"] = {addr: round(v, 1) for addr, v in sorted(peaks.items())}
             out["workers_in_client_process"] = self.description.endswith("threads")
         return out
 
@@ -75,8 +73,6 @@ def dask_session(config: DaskConfig, *, progress: bool = True) -> Iterator[DaskS
     if config.scheduler in LOCAL_SCHEDULERS:
         yield DaskSession(None, config.scheduler, progress, f"dask {config.scheduler} scheduler (this process)")
         return
-    from distributed import Client, LocalCluster
-
     quiet_distributed()
     logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)  # it warns on each run
     if config.scheduler:
@@ -85,16 +81,7 @@ def dask_session(config: DaskConfig, *, progress: bool = True) -> Iterator[DaskS
         return
     workers = config.workers or os.cpu_count() or 1
     kind = "processes" if config.processes else "threads"
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=config.threads_per_worker,
-            processes=config.processes,
-            memory_limit=config.memory_limit,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(workers, config.threads_per_worker, config.processes, config.memory_limit) as client:
         description = f"LocalCluster, {workers} workers x {config.threads_per_worker} threads, {kind}"
         log.info("%s", description)
         yield DaskSession(client, "distributed", progress, description)

@@ -83,6 +83,11 @@ class BM25Base(Retriever):
         """BM25 score of every indexed document for ``query`` (0 for no shared term)."""
         raise NotImplementedError
 
+    def iter_scores(self, queries: dict[str, str], *, progress: bool = True, k: int | None = None):
+        """(query_id, :meth:`query_scores`) for each query; ``k`` is ignored (full vectors)."""
+        for qid, text in progress_over(queries.items(), f"{self.name} retrieval", progress, len(queries)):
+            yield qid, self.query_scores(text)
+
     def score_candidates(self, pairs: pd.DataFrame, *, progress: bool = True) -> pd.DataFrame:
         """Scores for each (query, doc_id) row of ``pairs``; returns query_id, doc_id, score."""
         out = pairs[[QUERY_ID, DOC_ID]].copy()
@@ -121,7 +126,3 @@ class BM25(BM25Base):
     def query_scores(self, query: str) -> np.ndarray:
         """BM25 score of every indexed document for ``query`` (0 for no shared term)."""
         return index_scores(self.model, query_token_ids(self.tokenizer, query))
-
-    def iter_scores(self, queries: dict[str, str], *, progress: bool = True, k: int | None = None):
-        for qid, text in progress_over(queries.items(), "BM25 retrieval", progress, len(queries)):
-            yield qid, self.query_scores(text)

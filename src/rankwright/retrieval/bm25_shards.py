@@ -27,8 +27,8 @@ from bm25s.scoring import (
 )
 from tqdm.auto import tqdm
 
+from rankwright.cluster.blocks import partition
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE
-from rankwright.retrieval.base import progress_over
 from rankwright.retrieval.bm25 import BM25Base, index_scores, make_tokenizer, query_token_ids
 from rankwright.retrieval.config import BM25Config
 
@@ -58,14 +58,19 @@ class CorpusStats:
     avg_doc_len: np.float64
 
 
+def _doc_freq(token_ids: list[list[int]], n_terms: int) -> np.ndarray:
+    """How many of the documents (lists of term ids) contain each term id."""
+    present = np.fromiter(itertools.chain.from_iterable(set(doc) for doc in token_ids), dtype=np.int64)
+    return np.bincount(present, minlength=n_terms)
+
+
 def shard_counts(texts: Iterable[str], config: BM25Config) -> TermCounts:
     """Term counts of ``texts`` tokenized as ``config`` says (stopwords, stemmer)."""
     tokenizer = make_tokenizer(config)
     ids = tokenizer.tokenize(list(texts), update_vocab=True, return_as="ids", show_progress=False)
     vocab = tokenizer.get_vocab_dict()
     terms = sorted(vocab, key=vocab.__getitem__)
-    present = np.fromiter(itertools.chain.from_iterable(set(doc) for doc in ids), dtype=np.int64)
-    df = np.bincount(present, minlength=len(terms))
+    df = _doc_freq(ids, len(terms))
     return TermCounts(len(ids), sum(map(len, ids)), {t: int(df[vocab[t]]) for t in terms})
 
 
@@ -135,8 +140,7 @@ def shard_index(token_ids: list[list[int]], stats: CorpusStats, config: BM25Conf
         )
     idf = _build_idf_array(doc_frequencies=doc_freq, n_docs=n_docs, compute_idf_fn=idf_fn, dtype=model.dtype)
     # the shard's own document frequencies only size the arrays of (document, term) scores
-    present = np.fromiter(itertools.chain.from_iterable(set(doc) for doc in token_ids), dtype=np.int64)
-    local = {i: int(df) for i, df in enumerate(np.bincount(present, minlength=len(doc_freq)))}
+    local = dict(enumerate(_doc_freq(token_ids, len(doc_freq)).tolist()))
     flat, rows, cols = _build_scores_and_indices_for_matrix(
         corpus_token_ids=token_ids,
         idf_array=idf,
@@ -182,11 +186,6 @@ class BM25Shard(BM25Base):
         """BM25 score of every document of the shard for ``query`` (0 for no shared term)."""
         return index_scores(self.model, query_token_ids(self.tokenizer, query))
 
-    def iter_scores(self, queries: dict[str, str], *, k: int | None = None, progress: bool = True):
-        """(query_id, scores of the shard's documents); ``k`` is ignored (full vectors)."""
-        for qid, text in progress_over(queries.items(), "BM25 shard retrieval", progress, len(queries)):
-            yield qid, self.query_scores(text)
-
 
 def check_shards(shards: int) -> int:
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
@@ -198,8 +197,7 @@ def split_documents(documents: dict[str, str], shards: int) -> list[dict[str, st
     """``documents`` in ``shards`` parts of consecutive documents (sizes differ by at most
     one; no more parts than documents)."""
     items = list(documents.items())
-    bounds = np.linspace(0, len(items), min(check_shards(shards), len(items)) + 1).round().astype(int)
-    return [dict(items[a:b]) for a, b in itertools.pairwise(bounds)]
+    return [dict(items[part.start : part.stop]) for part in partition(len(items), check_shards(shards))]
 
 
 class ShardedBM25(BM25Base):
@@ -224,11 +222,6 @@ class ShardedBM25(BM25Base):
         """BM25 score of every indexed document for ``query`` (0 for no shared term)."""
         ids = query_token_ids(self.tokenizer, query)
         return np.concatenate([index_scores(shard.model, ids) for shard in self.shards])
-
-    def iter_scores(self, queries: dict[str, str], *, k: int | None = None, progress: bool = True):
-        """(query_id, score of every document, in the order given); ``k`` is ignored."""
-        for qid, text in progress_over(queries.items(), "BM25 retrieval", progress, len(queries)):
-            yield qid, self.query_scores(text)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "shards": len(self.shards)}
