@@ -43,11 +43,6 @@ def test_a_bi_encoder_folder_loads_as_a_cosine_reranker(bi_folder):
         reranker.score(["a", "b"], ["c"])
 
 
-def test_a_bi_encoder_has_no_onnx_backend(bi_folder):
-    with pytest.raises(ValueError, match="is a bi-encoder; backend 'onnx' serves cross-encoders only"):
-        Reranker.from_pretrained(bi_folder, backend="onnx")
-
-
 def test_a_cross_encoder_fused_with_the_fine_tuned_bi_encoder(tmp_path, tiny_cross_encoder, bi_folder):
     folder = tmp_path / "fused"
     shutil.copytree(tiny_cross_encoder, folder)
@@ -98,11 +93,3 @@ def test_evaluate_and_rerank_commands_score_with_a_bi_encoder(tmp_path, write_po
     scores = dict(zip(first["doc_id"], first["score"], strict=True))
     for doc_id, value in expected.items():
         assert abs(scores[doc_id] - value) < 1e-4
-
-
-def test_onnx_export_refuses_a_bi_encoder_with_the_reason(tmp_path, bi_folder):
-    from rankwright.commands.configs import ExportConfig
-    from rankwright.commands.export import main as export
-
-    with pytest.raises(ValueError, match="is a bi-encoder model: ONNX export is for cross-encoders"):
-        export(ExportConfig(model=bi_folder, output=str(tmp_path / "onnx"), onnx=True))

@@ -77,3 +77,22 @@ def test_a_bi_encoder_cuts_documents_on_their_own_length(client, reranker):
     np.testing.assert_allclose(
         cut.json()["results"][0]["relevance_score"], sigmoid(reranker.logits(QUERY, [first]))[0], atol=1e-5
     )
+
+
+def test_a_bi_encoder_serves_from_its_onnx_export(tmp_path, bi_folder, serving, reranker):
+    """``serve --backend onnx`` of an exported bi-encoder: the torch cosines (1e-5),
+    and health says which backend answers."""
+    from rankwright.cli import main as cli
+    from rankwright.commands.configs import ServeConfig
+    from rankwright.commands.serve import load_reranker
+
+    folder = tmp_path / "exported"
+    assert cli(["export", "--model", bi_folder, "--output", str(folder), "--onnx", "true"]) == 0
+    onnx = load_reranker(ServeConfig(model=str(folder), backend="onnx", workers=1))
+    with serving(onnx, name="tiny-bi", backend="onnx") as base, httpx.Client(base_url=base) as client:
+        assert client.get("/health").json()["backend"] == "onnx"
+        answer = client.post("/rerank", json={"query": QUERY, "texts": DOCS, "raw_scores": True})
+        assert answer.status_code == 200, answer.text
+        cosines = reranker.logits(QUERY, DOCS)
+        assert [r["index"] for r in answer.json()] == list(np.argsort(-cosines, kind="stable"))
+        np.testing.assert_allclose([r["score"] for r in answer.json()], np.sort(cosines)[::-1], atol=1e-5)

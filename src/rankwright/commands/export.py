@@ -89,8 +89,8 @@ def main(config: ExportConfig) -> Path:
     src = resolve_model_path(config.model)
     adapter = ModelMetadata.exists(src) and ModelMetadata.load(src).adapter
     kind = model_type_of(src)
-    if onnx and kind != "cross-encoder":
-        raise ValueError(f"{src} is a {kind} model: ONNX export is for cross-encoders (sequence classifiers) so far")
+    if onnx and kind not in ("cross-encoder", "bi-encoder"):
+        raise ValueError(f"{src} is a {kind} model: ONNX export is for cross-encoders and bi-encoders so far")
     if adapter and onnx and not config.merge:
         raise ValueError(f"{src} is a LoRA adapter: ONNX export needs its merged weights (--merge true)")
     if adapter and config.merge:
@@ -115,8 +115,15 @@ def write_onnx(folder: Path, config: ExportConfig) -> dict[str, Any]:
     if not config.int8 and stale.exists():
         log.warning("removing %s: it was quantised from an earlier export", stale)
         stale.unlink()
-    reranker = Reranker.from_pretrained(str(folder), device="cpu")
-    exported = export_onnx(reranker, folder, int8=config.int8, opset=config.opset, int8_config=config.quantization)
+    if ModelMetadata.exists(folder) and ModelMetadata.load(folder).model_type == "bi-encoder":
+        from rankwright.inference.onnx_embedding import export_embedding_onnx
+
+        metadata = ModelMetadata.load(folder)
+        exported = export_embedding_onnx(folder, int8=config.int8, opset=config.opset, int8_config=config.quantization)
+    else:
+        reranker = Reranker.from_pretrained(str(folder), device="cpu")
+        metadata = reranker.metadata
+        exported = export_onnx(reranker, folder, int8=config.int8, opset=config.opset, int8_config=config.quantization)
     record = exported.to_dict()
     if _has_data(config):
         report = compare_backends(
@@ -126,7 +133,6 @@ def write_onnx(folder: Path, config: ExportConfig) -> dict[str, Any]:
         (folder / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         record["report"] = REPORT_FILE
         log.info("wrote %s", folder / REPORT_FILE)
-    metadata = reranker.metadata
     metadata.export = {**(metadata.export or {}), "onnx": record}
     metadata.save(folder)
     return record
@@ -203,15 +209,16 @@ def describe_export(folder: str | Path) -> str:
     table when evaluation data was given."""
     folder = Path(folder)
     lines = [f"model folder: {folder}"]
-    onnx = (ModelMetadata.load(folder).export or {}).get("onnx") if ModelMetadata.exists(folder) else None
+    metadata = ModelMetadata.load(folder) if ModelMetadata.exists(folder) else None
+    onnx = (metadata.export or {}).get("onnx") if metadata else None
     if not onnx:
         return lines[0]
     check = onnx.get("check", {})
+    compared = "embedding component" if metadata.model_type == "bi-encoder" else "logit"
     for backend, path in onnx["files"].items():
         diff = check.get(f"{backend}_max_abs_diff")
-        lines.append(
-            f"{backend}: {folder / path} (opset {onnx['opset']}; max |logit - torch| on the check pairs {diff:.2g})"
-        )
+        where = f"opset {onnx['opset']}; max |{compared} - torch| on the check texts {diff:.2g}"
+        lines.append(f"{backend}: {folder / path} ({where})")
     if onnx.get("int8"):
         settings = {k: v for k, v in onnx["int8"].items() if k != "method"}
         lines.append(f"int8 settings: {settings}")

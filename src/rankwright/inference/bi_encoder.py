@@ -45,10 +45,31 @@ class BiEncoderReranker(Reranker):
             validate_fusion(metadata.fusion)
         self._dense_encoder = None
         self._biencoder: Reranker | None = None
+        self.backend = "torch"
 
     @classmethod
-    def load(cls, path: str | Path, metadata: ModelMetadata, device: str | None = None) -> BiEncoderReranker:
-        return cls(DenseEncoder(encoder_config(path, metadata, device)), metadata, device)
+    def load(
+        cls,
+        path: str | Path,
+        metadata: ModelMetadata,
+        device: str | None = None,
+        backend: str = "torch",
+        **model_kwargs: Any,
+    ) -> BiEncoderReranker:
+        """The folder's sentence-transformers model, or with ``backend`` ``onnx`` /
+        ``onnx-int8`` its ONNX file on CPU (``model_kwargs``: ``threads``)."""
+        if backend == "torch":
+            return cls(DenseEncoder(encoder_config(path, metadata, device)), metadata, device)
+        from rankwright.inference.onnx_embedding import OnnxSentenceEncoder
+
+        if device not in (None, "cpu"):
+            raise ValueError(f"the ONNX backends run on CPU, not {device}; use backend='torch' for a GPU")
+        if metadata.adapter:
+            raise ValueError(f"{path} is a LoRA adapter: `rankwright export --merge true --onnx true` it first")
+        model = OnnxSentenceEncoder.from_pretrained(path, backend, **model_kwargs)
+        reranker = cls(DenseEncoder(encoder_config(path, metadata, "cpu"), model=model), metadata, "cpu")
+        reranker.backend = backend
+        return reranker
 
     def logits(
         self,

@@ -29,7 +29,7 @@ import logging
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -251,15 +251,43 @@ def export_onnx(
         raise ValueError("export a full torch model: merge LoRA adapters first (rankwright export --merge true)")
     reranker.model.to("cpu").float().eval()
     reranker.device = torch.device("cpu")
-    folder = Path(output_dir)
-    fp32 = folder / ONNX_DIR / ONNX_FILES["onnx"]
-    names = _export_fp32(reranker, fp32, opset)
     config = reranker.model.config
-    diff = max_logit_difference(reranker, OnnxSequenceClassifier(fp32, config))
+    return checked_export(
+        Path(output_dir),
+        lambda path: _export_fp32(reranker, path, opset),
+        lambda path: max_logit_difference(reranker, OnnxSequenceClassifier(path, config)),
+        opset=opset,
+        int8=int8,
+        int8_config=int8_config,
+        tolerance=tolerance,
+        started=start,
+    )
+
+
+def checked_export(
+    folder: Path,
+    trace: Callable[[Path], list[str]],
+    difference: Callable[[Path], float],
+    *,
+    opset: int,
+    int8: bool,
+    int8_config: Int8Config | None,
+    tolerance: float,
+    started: float,
+    compared: str = "model",
+    on: str = "check pairs",
+) -> OnnxExport:
+    """``trace(path)`` writes the fp32 file (returning its input names), which must be
+    within ``tolerance`` of torch by ``difference(path)`` (else a RuntimeError, and the
+    file is removed); with ``int8`` the quantised file follows, its difference recorded
+    only. ``started``: when the export began (``perf_counter``)."""
+    fp32 = folder / ONNX_DIR / ONNX_FILES["onnx"]
+    names = trace(fp32)
+    diff = difference(fp32)
     if not diff <= tolerance:
         fp32.unlink()
         raise RuntimeError(
-            f"the exported ONNX model differs from torch by {diff:.3g} (> {tolerance:g}) on the check pairs; "
+            f"the exported ONNX {compared} differs from torch by {diff:.3g} (> {tolerance:g}) on the {on}; "
             "the file was removed"
         )
     log.info("exported %s (opset %d, inputs %s); max |onnx - torch| = %.2g", fp32, opset, names, diff)
@@ -269,7 +297,7 @@ def export_onnx(
         path = quantize_int8(fp32, folder / ONNX_DIR / ONNX_FILES["onnx-int8"], int8_config)
         result.files["onnx-int8"] = str(path.relative_to(folder))
         result.int8 = {"method": "onnxruntime.quantization.quantize_dynamic", **int8_config.to_dict()}
-        result.check["onnx-int8_max_abs_diff"] = max_logit_difference(reranker, OnnxSequenceClassifier(path, config))
+        result.check["onnx-int8_max_abs_diff"] = difference(path)
         log.info("quantised %s (max |int8 - torch| = %.3g)", path, result.check["onnx-int8_max_abs_diff"])
-    result.seconds = round(time.perf_counter() - start, 2)
+    result.seconds = round(time.perf_counter() - started, 2)
     return result

@@ -23,14 +23,14 @@ BACKENDS = ("torch", *ONNX_FILES)
 OUTPUT = "logits"
 
 
-class OnnxSequenceClassifier:
-    """An ONNX Runtime session that behaves like a transformers sequence classifier
-    where ``Reranker`` needs it: ``model(**batch).logits`` (torch tensors in and out),
-    ``.to(device)``, ``.eval()``, ``.training`` and ``.config``. CPU only."""
+class OnnxSession:
+    """An ONNX Runtime CPU session of one file (ONNX Runtime's full graph optimisation,
+    ``threads`` intra-op threads, default torch's), frozen like a torch model in eval
+    mode: ``eval()`` is a no-op and ``train()`` an error."""
 
     training = False
 
-    def __init__(self, path: str | Path, config: PretrainedConfig, *, threads: int | None = None):
+    def __init__(self, path: str | Path, *, threads: int | None = None):
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -43,6 +43,26 @@ class OnnxSequenceClassifier:
         self.threads = options.intra_op_num_threads
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def eval(self) -> OnnxSession:
+        return self
+
+    def train(self, mode: bool = True) -> OnnxSession:
+        if mode:
+            raise RuntimeError("an ONNX model cannot be trained; train the torch model and export it again")
+        return self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path}, threads={self.threads})"
+
+
+class OnnxSequenceClassifier(OnnxSession):
+    """An ONNX Runtime session that behaves like a transformers sequence classifier
+    where ``Reranker`` needs it: ``model(**batch).logits`` (torch tensors in and out),
+    ``.to(device)``, ``.eval()``, ``.training`` and ``.config``. CPU only."""
+
+    def __init__(self, path: str | Path, config: PretrainedConfig, *, threads: int | None = None):
+        super().__init__(path, threads=threads)
         self.config = config
 
     @classmethod
@@ -72,17 +92,6 @@ class OnnxSequenceClassifier:
                 "use backend='torch' for a GPU"
             )
         return self
-
-    def eval(self) -> OnnxSequenceClassifier:
-        return self
-
-    def train(self, mode: bool = True) -> OnnxSequenceClassifier:
-        if mode:
-            raise RuntimeError("an ONNX model cannot be trained; train the torch model and export it again")
-        return self
-
-    def __repr__(self) -> str:
-        return f"OnnxSequenceClassifier({self.path}, threads={self.threads})"
 
 
 def onnx_path(folder: str | Path, backend: str) -> Path:

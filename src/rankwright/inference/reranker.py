@@ -132,20 +132,20 @@ class Reranker:
         model the tokenizer's and the model's limit, at most 512 for encoders and 8192
         for LMs).
 
-        ``backend``: ``torch`` (default), or for cross-encoders ONNX Runtime on CPU:
-        ``onnx`` (the folder's ``onnx/model.onnx``, fp32, the torch scores within 1e-5)
-        or ``onnx-int8`` (``onnx/model_int8.onnx``, dynamic int8, about 2x faster); both
-        are written by ``rankwright export --onnx true [--int8 true]``. With an ONNX
-        backend ``model_kwargs`` go to ``OnnxSequenceClassifier`` (``threads``: ONNX
-        Runtime's intra-op threads, default torch's); scores, ranks and metadata work
-        as with torch."""
+        ``backend``: ``torch`` (default), or for cross-encoders and bi-encoders ONNX
+        Runtime on CPU: ``onnx`` (the folder's ``onnx/model.onnx``, fp32, the torch
+        scores within 1e-5) or ``onnx-int8`` (``onnx/model_int8.onnx``, dynamic int8,
+        about 2x faster); both are written by ``rankwright export --onnx true [--int8
+        true]``. With an ONNX backend ``model_kwargs`` go to ``OnnxSequenceClassifier``
+        or ``OnnxSentenceEncoder`` (``threads``: ONNX Runtime's intra-op threads,
+        default torch's); scores, ranks and metadata work as with torch."""
         path = resolve_model_path(str(path))
         if ModelMetadata.exists(path):
             metadata = ModelMetadata.load(path)
         else:
             metadata = ModelMetadata(model_type=model_type_of(path), base_model=path)
         if metadata.model_type == "bi-encoder":
-            return _bi_encoder(path, metadata, device, backend, max_length)
+            return _bi_encoder(path, metadata, device, backend, max_length, model_kwargs)
         generative = metadata.model_type == "generative"
         model, tokenizer = _load_model(path, metadata, backend, model_kwargs)
         if backend != "torch":
@@ -419,14 +419,19 @@ def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens
     return batches
 
 
-def _bi_encoder(path: str, metadata: ModelMetadata, device: str | None, backend: str, max_length: int | None):
+def _bi_encoder(
+    path: str,
+    metadata: ModelMetadata,
+    device: str | None,
+    backend: str,
+    max_length: int | None,
+    model_kwargs: dict[str, Any],
+):
     from rankwright.inference.bi_encoder import BiEncoderReranker  # sentence-transformers only when needed
 
-    if backend != "torch":
-        raise ValueError(f"{path} is a bi-encoder; backend {backend!r} serves cross-encoders only, use backend torch")
     if max_length is not None:
         metadata.max_length = max_length
-    return BiEncoderReranker.load(path, metadata, device)
+    return BiEncoderReranker.load(path, metadata, device, backend, **model_kwargs)
 
 
 def _sequence_classifier(path: str, **kwargs):
