@@ -47,6 +47,8 @@ VARIANTS = {
 WORDS = ["--model.prompt.label_words", "exact,similar,related,wrong"]
 VARIANTS["groups-words"] = [*VARIANTS["groups"], *WORDS]
 VARIANTS["pairs-words"] = [*VARIANTS["pairs"], *WORDS]
+# the pairs, each class weighted by n / (4 x its count): a wrong "substitute" costs less
+VARIANTS["pairs-balanced"] = [*VARIANTS["pairs"], "--loss.params", "{class_weights: balanced}"]
 SHARED = [
     *["--model.max_length", "128", "--model.prompt.template", "chat", "--training.bf16", "false"],
     *["--training.batch_size", "2", "--training.grad_accum", "1", "--training.learning_rate", "1e-3"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,6 +94,38 @@ def test_multiclass_ce_label_smoothing_hand_computed():
         torch.tensor([CE_LOGITS]), torch.tensor([CE_TARGETS]), full_mask(2)
     )
     assert scalar(loss) == pytest.approx(expected, abs=1e-6)
+
+
+def test_multiclass_ce_balanced_class_weights_hand_computed():
+    """Balanced weights from the training counts (scikit-learn's n / (C x count_c)):
+    3 pairs of class 0, 1 of class 1, none of 2 and 3 -> 4/(4*3), 4/(4*1), 0, 0;
+    each document's loss is its class's weight times its NLL, averaged over documents."""
+    loss = MultiClassCrossEntropyLoss(class_weights="balanced")
+    fitted = loss.fit(np.array([0, 0, 1, 0]), ["E", "S", "C", "I"])
+    assert fitted == {"class_weights": {"E": 0.3333, "S": 1.0, "C": 0.0, "I": 0.0}}
+    weights = [1 / 3, 1.0, 0.0, 0.0]
+    nll = [weights[y] * -log_softmax(row)[y] for row, y in zip(CE_LOGITS, CE_TARGETS, strict=True)]
+    value = loss(torch.tensor([CE_LOGITS]), torch.tensor([CE_TARGETS]), full_mask(2))
+    assert scalar(value) == pytest.approx(sum(nll) / 2, abs=1e-6)
+    # a rare class's error costs more than a common one's: balanced weights move the loss
+    plain = MultiClassCrossEntropyLoss()(torch.tensor([CE_LOGITS]), torch.tensor([CE_TARGETS]), full_mask(2))
+    assert abs(scalar(value) - scalar(plain)) > 1e-3
+
+
+def test_multiclass_ce_given_class_weights_and_their_errors():
+    loss = MultiClassCrossEntropyLoss(class_weights=[1.0, 2.0, 0.5, 1.0])
+    assert loss.fit(np.array([0]), ["E", "S", "C", "I"]) == {"class_weights": {"E": 1.0, "S": 2.0, "C": 0.5, "I": 1.0}}
+    weights = [1.0, 2.0, 0.5, 1.0]
+    nll = [weights[y] * -log_softmax(row)[y] for row, y in zip(CE_LOGITS, CE_TARGETS, strict=True)]
+    value = loss(torch.tensor([CE_LOGITS]), torch.tensor([CE_TARGETS]), full_mask(2))
+    assert scalar(value) == pytest.approx(sum(nll) / 2, abs=1e-6)
+    with pytest.raises(ValueError, match="class_weights has 4 weights but the labels have 3 classes"):
+        loss.fit(np.array([0]), ["E", "S", "I"])
+    with pytest.raises(ValueError, match="'balanced' or one weight per class"):
+        MultiClassCrossEntropyLoss(class_weights="inverse")
+    with pytest.raises(ValueError, match=">= 0 and not all 0"):
+        MultiClassCrossEntropyLoss(class_weights=[0.0, 0.0])
+    assert MultiClassCrossEntropyLoss().fit(np.array([0, 1]), ["a", "b"]) == {}
 
 
 def test_mse_sigmoid_hand_computed():

@@ -154,12 +154,16 @@ def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise, tiny_train_c
         tiny_bert,
         **{
             "labels": {"scheme": "classes", "classes": ["2", "1", "0"], "gains": {"2": 2, "1": 1, "0": 0}},
-            "loss": {"name": "ce"},
+            "loss": {"name": "ce", "params": {"class_weights": "balanced"}},
             "training.epochs": 1,
             "output_dir": str(tmp_path / "cls"),
         },
     )
     result = train(classes)
+    weights = result.metrics["loss_settings"]["class_weights"]
+    assert list(weights) == ["2", "1", "0"] and all(w > 0 for w in weights.values())
+    summary = json.loads((tmp_path / "cls" / "train_summary.json").read_text())
+    assert summary["loss_settings"]["class_weights"] == weights
     reranker = Reranker.from_pretrained(result.final_dir)
     assert reranker.metadata.num_labels == 3
     probs = reranker.score(QUERIES, DOCS, probabilities=True)

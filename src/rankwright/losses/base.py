@@ -9,8 +9,9 @@ upcast), so they behave the same under mixed precision.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -33,6 +34,12 @@ class RerankLoss(nn.Module):
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def fit(self, labels: np.ndarray, classes: list[str]) -> dict[str, Any]:
+        """Settings of a class loss that depend on the training labels (``labels``: the
+        class index of each judged training pair), set once before training; returns
+        what was set, for the log and the summary (nothing here)."""
+        return {}
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -264,6 +264,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         return result
     loss = build_loss(config.loss.name, config.loss.params)
     calibration, grouped = _checks(config, loss, data, model_type)
+    fitted = _fit_loss(loss, data)
     set_seed(config.training.seed)
     model, tokenizer, head = model_and_head(config, model_type, data.scheme, loss)
     examples = _examples_and_collator(config, data, loss, grouped, tokenizer, head, model)
@@ -273,6 +274,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     plan, stop = _budget_plan(config, run, budget_s, started)
     trained = _run_training(run, resume_from)
     summary = _summary(config, run, trained, started)
+    if fitted:
+        summary["loss_settings"] = fitted
     if plan is not None:
         summary["budget"] = {**plan.to_dict(), "stopped_at_step": stop.stopped_step}
     _files(config, run, summary, calibration, data, started)
@@ -290,6 +293,16 @@ def _checks(config: TrainConfig, loss: RerankLoss, data: _Data, model_type: str)
     calibration = check_calibration_setup(config, data.val, data.scheme)
     check_early_stopping_setup(config, data.val)
     return calibration, check_sampling_setup(config, loss, model_type)
+
+
+def _fit_loss(loss: RerankLoss, data: _Data) -> dict[str, Any]:
+    """A class loss's settings that depend on the training labels (class weights)."""
+    if loss.label_kind != "class":
+        return {}
+    fitted = loss.fit(data.scheme.class_index(data.train.pairs[LABEL]), list(data.scheme.classes))
+    if fitted:
+        log.info("loss %s set from the %d training pairs: %s", type(loss).__name__, len(data.train.pairs), fitted)
+    return fitted
 
 
 def _examples_and_collator(
