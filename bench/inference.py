@@ -1,5 +1,9 @@
 """Inference speed and what it costs: rankwright's scoring paths against
 sentence-transformers ``CrossEncoder.predict`` in one process, on the same pairs.
+Given a bi-encoder folder (``model_type: bi-encoder``, e.g. the recipe's
+``bi_encoder/best``), the peer is ``SentenceTransformer.encode`` of the distinct
+queries and documents and the cosine of each pair, and rankwright's systems embed
+through torch, ONNX fp32 and int8 the same way.
 
 Speed: 4,000 Home Depot (query, product title) pairs (a seeded sample of the test
 split of the recipe's 60/20/20 query split, seed 42), max_length 128, raw scores
@@ -50,7 +54,7 @@ from rankwright.data.split import SplitConfig, split_data
 from rankwright.evaluation.evaluate import qrels_of
 from rankwright.evaluation.ranking import RankingConfig, evaluate_run
 from rankwright.inference.reranker import Reranker
-from rankwright.models.loading import resolve_model_path
+from rankwright.models.loading import model_type_of, resolve_model_path
 
 HD = SHARED_DATA / "homedepot" / "train.csv.zip"
 COLUMNS = ColumnMap(query="search_term", docs=["product_title"], label="relevance", doc_id="product_uid")
@@ -98,6 +102,24 @@ def st_system(name: str, model: str, max_length: int, batch_size: int, backend: 
         )
 
     return System(name, score, f"CrossEncoder.predict, backend {backend}, batch_size {batch_size}")
+
+
+def st_bi_system(name: str, model: str, max_length: int, batch_size: int) -> System:
+    """A bi-encoder the sentence-transformers way: ``encode`` each distinct query and
+    document (unit length), then the cosine of each pair."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(model, device="cpu")
+    st.max_seq_length = max_length
+
+    def score(queries, docs):
+        q_texts, q_index = np.unique(np.asarray(queries, dtype=object), return_inverse=True)
+        d_texts, d_index = np.unique(np.asarray(docs, dtype=object), return_inverse=True)
+        kwargs = {"batch_size": batch_size, "normalize_embeddings": True, "show_progress_bar": False}
+        q, d = st.encode(q_texts.tolist(), **kwargs), st.encode(d_texts.tolist(), **kwargs)
+        return np.einsum("ij,ij->i", q[q_index], d[d_index])
+
+    return System(name, score, f"SentenceTransformer.encode of distinct texts, batch_size {batch_size}, cosine")
 
 
 def rw_system(name: str, model: str, max_length: int, backend: str, batch_size: int, max_tokens: int | None) -> System:
@@ -173,9 +195,13 @@ def main() -> None:
     onnx_dir = export(model, Path(args.export_dir or tempfile.mkdtemp(prefix="rw_onnx_")))
 
     systems, skipped = [], {}
+    bi_encoder = model_type_of(model) == "bi-encoder"
     for size in [int(s) for s in args.st_batch_sizes.split(",")]:
-        systems.append(st_system(f"st_torch_b{size}", model, args.max_length, size))
+        peer = st_bi_system if bi_encoder else st_system
+        systems.append(peer(f"st_torch_b{size}", model, args.max_length, size))
     try:
+        if bi_encoder:
+            raise RuntimeError("sentence-transformers' ONNX backend needs optimum, which needs transformers < 4.58")
         systems.append(st_system("st_onnx_b32", model, args.max_length, 32, backend="onnx"))
     except Exception as err:  # optimum / its ONNX export are optional extras of sentence-transformers
         skipped["st_onnx"] = f"{type(err).__name__}: {err}"[:300]

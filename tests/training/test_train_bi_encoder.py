@@ -134,7 +134,7 @@ def test_rows_hold_each_positive_with_own_negatives_first_then_random_ones():
     [
         ({"loss": {"name": "bce"}}, "loss.name must be one of \\('mnrl', 'cached_mnrl'\\)"),
         ({"loss": {"name": "ce"}}, "cannot predict named classes"),
-        ({"lora": {"enabled": True}}, "lora.enabled is not supported for model.type bi-encoder"),
+        ({"lora": {"enabled": True, "quantize": "4bit"}}, r"lora.quantize \(QLoRA\) is for cross-encoders"),
     ],
 )
 def test_impossible_bi_encoder_setups_fail_before_any_model_is_loaded(tmp_path, write_pointwise, overrides, message):
@@ -161,3 +161,35 @@ def test_training_logs_its_rows(trained, caplog, tmp_path, write_pointwise, tiny
         result = train(config)
     assert result.best_dir is None and ModelMetadata.load(result.final_dir).model_type == "bi-encoder"
     assert any("bi-encoder training rows" in r.getMessage() for r in caplog.records)
+
+
+def test_lora_trains_adapters_only_and_saves_merged_weights(tmp_path, write_pointwise, tiny_bert):
+    """LoRA on the encoder: the saved folder is a plain sentence-transformers model
+    (base + the adapter's update) with the adapter itself in adapter/."""
+    from peft import PeftModel
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoModel
+
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=16)
+    lora = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
+    config = bi_config(data, tiny_bert, tmp_path / "out", lora=lora, training={"epochs": 1, "learning_rate": 5e-3})
+    result = train(config)
+    final = Path(result.final_dir)
+    assert (final / "model.safetensors").is_file() and not (final / "adapter_config.json").exists()
+    assert (final / "adapter" / "adapter_model.safetensors").is_file()
+    assert ModelMetadata.load(final).training["config"]["lora"]["enabled"]
+    texts = ["drill number 1", "sofa number 2", "drill model 0", "kettle model 3 with a long description"]
+
+    def embed(model):
+        model.max_seq_length = 16
+        return model.encode(texts, normalize_embeddings=True)
+
+    saved = embed(SentenceTransformer(str(final), device="cpu"))
+    base = SentenceTransformer(tiny_bert, device="cpu")
+    assert np.abs(saved - embed(base)).max() > 1e-4  # the adapter moved the embeddings (10x the tolerance below)
+    # the base weights under the adapter did not move: the untouched base plus the saved
+    # adapter gives the saved (merged) model's embeddings
+    base[0].model = PeftModel.from_pretrained(AutoModel.from_pretrained(tiny_bert), str(final / "adapter"))
+    np.testing.assert_allclose(embed(base), saved, atol=1e-5)
+    expected = np.einsum("ij,ij->i", saved[:2], saved[2:])
+    np.testing.assert_allclose(Reranker.from_pretrained(str(final)).score(texts[:2], texts[2:]), expected, atol=1e-5)

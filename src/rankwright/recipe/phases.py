@@ -132,6 +132,7 @@ def fine_tune_bi_encoder(
             inputs,
             model=replace(inputs.model, type="bi-encoder", max_length=config.max_length),
             sampling=replace(inputs.sampling, negatives_per_group=config.negatives, positives_per_group=0),
+            lora=LoraConfig(),  # the recipe's lora settings are the cross-encoder's: the dense model trains whole
         ),
         model_name=base,
         loss=config.loss,

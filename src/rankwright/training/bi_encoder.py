@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from rankwright.data.labels import LabelScheme
 from rankwright.data.records import DOC, LABEL, QUERY, QUERY_ID, RelevanceData
@@ -58,8 +59,11 @@ def check_bi_encoder_config(config: TrainConfig, scheme: LabelScheme) -> None:
             f"model.type bi-encoder trains with in-batch negatives: loss.name must be one of {LOSSES} "
             f"(sentence-transformers' MultipleNegativesRankingLoss, or its cached form), got {config.loss.name!r}"
         )
-    if config.lora.enabled:
-        raise TrainingSetupError("lora.enabled is not supported for model.type bi-encoder yet: train all weights")
+    if config.lora.quantize:
+        raise TrainingSetupError(
+            "lora.quantize (QLoRA) is for cross-encoders and generative models: a bi-encoder trains LoRA adapters on "
+            "its full-precision weights (lora.enabled true, lora.quantize null)"
+        )
     if config.training.grad_accum != 1 and config.loss.name == "mnrl":
         log.warning(
             "training.grad_accum %d does not add in-batch negatives with loss mnrl; cached_mnrl with a larger "
@@ -127,7 +131,10 @@ def _save(model, metadata: ModelMetadata, folder: Path, extra: dict[str, Any] | 
     from rankwright.training.result import finish_folder
 
     folder.mkdir(parents=True, exist_ok=True)
-    model.save(str(folder))
+    if hasattr(model[0].model, "peft_config"):
+        _save_lora(model, folder)
+    else:
+        model.save(str(folder))
     finish_folder(folder, metadata, extra)
 
 
@@ -230,6 +237,8 @@ def _trainer(
     t = config.training
     model = SentenceTransformer(resolve_model_path(config.model.name))
     model.max_seq_length = config.model.max_length
+    if config.lora.enabled:
+        _add_lora(model, config)
     metadata = ModelMetadata(
         model_type="bi-encoder",
         num_labels=1,
@@ -264,6 +273,67 @@ def _trainer(
     clock = ValidationClock()
     trainer.add_callback(clock)  # last: its on_evaluate ends after best/ is saved
     return _BiRun(model, metadata, trainer, validation, saver, stopper, clock, out)
+
+
+def _add_lora(model: Any, config: TrainConfig) -> None:
+    """LoRA adapters (peft) on the encoder inside the sentence-transformers model: only
+    they train. Saved folders hold the merged weights (:func:`_save`), so they load in
+    ``SentenceTransformer`` as plain models."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    lora = LoraConfig(
+        task_type=TaskType.FEATURE_EXTRACTION,
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,  # None: peft's defaults for the architecture
+    )
+    transformer = model[0]
+    transformer.model = get_peft_model(transformer.model, lora)
+    trainable, total = transformer.model.get_nb_trainable_parameters()
+    log.info(
+        "LoRA on %s: %d of %d parameters trainable (%.2f%%)",
+        sorted(transformer.model.peft_config["default"].target_modules),
+        trainable,
+        total,
+        100 * trainable / total,
+    )
+
+
+def _merged_state_dict(peft_model: Any) -> dict[str, torch.Tensor]:
+    """The encoder's weights with each adapter's update added (W + scale * B A), under
+    the plain model's names; the model being trained is left as it is."""
+    from peft.tuners.lora import LoraLayer
+
+    base = peft_model.get_base_model()
+    deltas = {
+        f"{name}.base_layer.weight": module.get_delta_weight(adapter)
+        for name, module in base.named_modules()
+        if isinstance(module, LoraLayer)
+        for adapter in module.active_adapters
+    }
+    state = {}
+    for key, value in base.state_dict().items():
+        if ".lora_" in key:
+            continue
+        delta = deltas.get(key)
+        state[key.replace(".base_layer.", ".")] = value if delta is None else value + delta.to(value.dtype)
+    return state
+
+
+def _save_lora(model: Any, folder: Path) -> None:
+    """A LoRA-trained model as a plain sentence-transformers folder (merged weights) with
+    the adapter itself in ``adapter/``."""
+    import shutil
+
+    peft_model = model[0].model
+    model.save(str(folder))  # modules, tokenizer and the adapter (peft saves only that)
+    (folder / "adapter").mkdir(exist_ok=True)
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        if (folder / name).exists():
+            shutil.move(str(folder / name), str(folder / "adapter" / name))
+    base = peft_model.get_base_model()
+    base.save_pretrained(str(folder), state_dict=_merged_state_dict(peft_model))
 
 
 def _validation(
