@@ -23,6 +23,8 @@ from rankwright.data.records import DOC, DOC_ID, PROBABILITY, QUERY, QUERY_ID, S
 from rankwright.inference.candidates import FIRST_STAGE_SCORE, attach_texts
 from rankwright.inference.fusion import required_components
 from rankwright.inference.reranker import Reranker
+from rankwright.models.loading import resolve_model_path
+from rankwright.models.metadata import ModelMetadata
 from rankwright.output_guard import claim_file, writes_output
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,17 @@ def load_reranker(path: str) -> Reranker:
     return Reranker.from_pretrained(path)
 
 
-def reranker_handle(ex: Executor, path: str, reranker: Reranker | None = None) -> Handle:
-    """The model for the tasks: here ``reranker`` (or ``path`` loaded now); a worker loads ``path`` once."""
-    return ex.model(partial(load_reranker, path), f"the model {path}", reranker)
+def reranker_handle(ex: Executor, path: str) -> Handle:
+    """The model for the tasks: loaded here now, or on a cluster by each worker once
+    (this process then loads no weights)."""
+    return ex.model(partial(load_reranker, path), f"the model {path}")
+
+
+def saved_fusion(path: str) -> dict | None:
+    """The score fusion a model folder's ``rankwright.json`` records (none for a plain
+    Hugging Face model), read without loading the weights."""
+    folder = resolve_model_path(path)
+    return ModelMetadata.load(folder).fusion if ModelMetadata.exists(folder) else None
 
 
 def _rerank_block(model: Handle, batch_size: int, candidates: pd.DataFrame) -> pd.DataFrame:
@@ -106,8 +116,7 @@ def main(config: RerankConfig) -> pd.DataFrame:
             candidates = attach_texts(top_k_of(read_run(config.run), config.top_k), data, config.run)
         else:
             candidates = data.pairs[[QUERY_ID, QUERY, DOC_ID, DOC]]
-        reranker = Reranker.from_pretrained(config.model)
-        fusion = reranker.metadata.fusion
+        fusion = saved_fusion(config.model)
         if fusion and not config.run and "first_stage" in required_components(fusion):
             raise ValueError(
                 f"{config.model} fuses its score with first-stage scores "
@@ -115,7 +124,7 @@ def main(config: RerankConfig) -> pd.DataFrame:
                 "whose scores are used; the data's own candidates have none"
             )
         log.info("reranking %d pairs of %d queries", len(candidates), candidates[QUERY_ID].nunique())
-        model = reranker_handle(ex, config.model, reranker)
+        model = reranker_handle(ex, config.model)
         run = rerank_in_blocks(ex, model, candidates, config.batch_size, config.block)
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     write_run(run, config.output, tag=Path(config.model).name or "rankwright")

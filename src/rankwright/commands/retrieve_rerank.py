@@ -30,7 +30,6 @@ from rankwright.evaluation.ranking import evaluate_run
 from rankwright.evaluation.report import format_table, write_json
 from rankwright.evaluation.significance import format_comparison, paired_comparison
 from rankwright.inference.candidates import attach_texts
-from rankwright.inference.reranker import Reranker
 from rankwright.output_guard import claim_folder, writes_output
 from rankwright.retrieval import build_retriever
 from rankwright.retrieval.config import KINDS
@@ -79,12 +78,11 @@ def main(config: RetrieveRerankConfig) -> RetrieveRerankResult:
     with executor(config.dask, near=Path(config.output_dir) / "job", progress=config.progress) as ex:
         loaded = load_data(config)  # an unreachable cluster fails before this
         retrieved = _retrieve(config, loaded, ex)
-        reranker = Reranker.from_pretrained(config.model)
         candidates = retrieved.candidates
         log.info("reranking %d candidates of %d queries with %s", len(candidates), retrieved.queries, config.model)
         # blocks of whole queries, about as many pairs as `block` queries' candidates (fixed by the data)
         pairs_per_block = config.block * max(1, len(candidates) // max(1, retrieved.queries))
-        model = reranker_handle(ex, config.model, reranker)
+        model = reranker_handle(ex, config.model)
         reranked = rerank_in_blocks(ex, model, candidates, config.batch_size, pairs_per_block)
     return _evaluate_and_write(config, loaded, retrieved, reranked)
 
