@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 from pathlib import Path
 
@@ -89,6 +90,8 @@ def main() -> None:
         "machine": machine(),
         "settings": vars(args),
         "seconds": seconds,
+        # the largest resident set of the three commands (each a child process)
+        "peak_rss_mib_children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         "train": {k: summary.get(k) for k in ("pairs_per_second", "train_runtime_s", "best_validation", "pairs_seen")},
         "pairs_summary": json.loads((pairs_dir / "summary.json").read_text()),
         "evaluation": json.loads((pairs_dir / "evaluation.json").read_text()),

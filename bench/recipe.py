@@ -15,6 +15,12 @@ bench/results/recipe/<name>.json, so scenarios can run in separate processes.
 
     python bench/recipe.py                      # every scenario (hours on 2 CPU cores)
     python bench/recipe.py --only hd50,hd50_nowarm
+    python bench/recipe.py --only movielens     # interactions: bench/movielens_reranker.py
+
+MovieLens (interactions, ``rankwright pairs``) is not a ``rankwright recipe`` run: the
+``movielens`` scenario runs ``bench/movielens_reranker.py`` (pairs, train, and the
+selection among the model, popularity and their fusions), which writes
+bench/results/movielens_reranker.json.
 """
 
 from __future__ import annotations
@@ -180,7 +186,7 @@ def warmup_ablation(out_root: Path) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenario names")
+    parser.add_argument("--only", default=",".join([*SCENARIOS, "movielens"]), help="comma-separated scenario names")
     parser.add_argument("--out", default=str(REPO / "runs" / "bench_recipe"), help="output folder of the runs")
     parser.add_argument("--table", action="store_true", help="print the markdown tables of the results and exit")
     parser.add_argument("--reuse", action="store_true", help="read a scenario's recipe.json if it is already there")
@@ -203,6 +209,9 @@ def main() -> None:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
+        if name == "movielens":
+            timed_run([sys.executable, str(REPO / "bench" / "movielens_reranker.py"), "--batch-size", "16"], cwd=REPO)
+            continue
         s = run_scenario(name, SCENARIOS[name], Path(args.out), args.extra, args.reuse)
         s["machine"] = machine()
         write_json(RESULTS / f"{name}.json", s)
