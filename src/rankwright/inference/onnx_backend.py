@@ -9,7 +9,7 @@ models, ``token_type_ids``) with dynamic batch and sequence axes and returns
 
 Export uses torch's TorchScript-based exporter (``dynamo=False``; the dynamo exporter
 fails in ``torch.export`` on transformers' BERT here) with the model's eager attention
-(see ``_eager_attention``). Every export is checked with ``onnx.checker`` and scored
+(see ``eager_attention``). Every export is checked with ``onnx.checker`` and scored
 against torch on a few pairs of different lengths and batch sizes; a difference above
 the tolerance is an error, not a warning. The session applies ONNX Runtime's own graph
 optimisations (level ALL) at start; the offline transformer optimiser
@@ -102,8 +102,8 @@ def _export_fp32(reranker: Reranker, path: Path, opset: int) -> list[str]:
     axes = {name: {0: "batch", 1: "sequence"} for name in names} | {OUTPUT: {0: "batch"}}
     path.parent.mkdir(parents=True, exist_ok=True)
     attention = getattr(model.config, "_attn_implementation", None)
-    with _eager_attention(model), torch.no_grad(), warnings.catch_warnings():
-        _ignore_checked_trace_warnings()
+    with eager_attention(model), torch.no_grad(), warnings.catch_warnings():
+        ignore_checked_trace_warnings()
         torch.onnx.export(
             _LogitsOnly(model, names).eval(),
             tuple(encoded[n] for n in names),
@@ -120,7 +120,7 @@ def _export_fp32(reranker: Reranker, path: Path, opset: int) -> list[str]:
     return names
 
 
-def _ignore_checked_trace_warnings() -> None:
+def ignore_checked_trace_warnings() -> None:
     """The tracer warns that Python branches on shapes become constants (transformers'
     mask padding check, always false for an encoder) and that advanced indexing breaks
     on negative indices (none here): the export check scores other batch sizes and
@@ -133,7 +133,7 @@ def _ignore_checked_trace_warnings() -> None:
 
 
 @contextmanager
-def _eager_attention(model: torch.nn.Module) -> Iterator[None]:
+def eager_attention(model: torch.nn.Module) -> Iterator[None]:
     """Trace the plain matmul-softmax attention: the SDPA path traces to a graph with
     NaN guards (IsNaN/Where per layer) that is no more accurate and no faster."""
     before = getattr(model.config, "_attn_implementation", None)

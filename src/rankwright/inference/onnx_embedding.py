@@ -31,9 +31,9 @@ from rankwright.inference.config import DEFAULT_OPSET, Int8Config
 from rankwright.inference.onnx_backend import (
     CHECK_PAIRS,
     OnnxExport,
-    _eager_attention,
-    _ignore_checked_trace_warnings,
     checked_export,
+    eager_attention,
+    ignore_checked_trace_warnings,
 )
 from rankwright.inference.onnx_runtime import OnnxSession, onnx_path
 
@@ -82,8 +82,8 @@ def _export_fp32(model: Any, path: Path, opset: int) -> list[str]:
     axes = {name: {0: "batch", 1: "sequence"} for name in names}
     axes |= {TOKENS: {0: "batch", 1: "sequence"}, EMBEDDING: {0: "batch"}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _eager_attention(transformer.auto_model), torch.no_grad(), warnings.catch_warnings():
-        _ignore_checked_trace_warnings()
+    with eager_attention(transformer.auto_model), torch.no_grad(), warnings.catch_warnings():
+        ignore_checked_trace_warnings()
         torch.onnx.export(
             _ModuleChain(model, names).eval(),
             tuple(encoded[n] for n in names),
