@@ -53,6 +53,8 @@ SCENARIOS: dict[str, list[str]] = {
     "hd50_nowarm": [*HOMEDEPOT, "--train_queries", "50", *NO_WARMUP],
     "hd500": [*HOMEDEPOT, "--train_queries", "500"],
     "hd500_nowarm": [*HOMEDEPOT, "--train_queries", "500", *NO_WARMUP],
+    # hd500's arguments, run with the fine-tuned bi-encoder phase (on by default since hd500 ran)
+    "hd500_bi": [*HOMEDEPOT, "--train_queries", "500"],
     # 7,076 training queries: one supervised epoch, a fifth of an epoch of warm-up (CPU time)
     "hdall": [*HOMEDEPOT, "--training.epochs", "1", "--warmup.epochs", "0.2"],
     "hdall_nowarm": [*HOMEDEPOT, "--training.epochs", "1", *NO_WARMUP],
