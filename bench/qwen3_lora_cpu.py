@@ -255,10 +255,15 @@ def lora_settings() -> dict[str, Any]:
 
 
 def parse_variant(name: str) -> dict[str, Any]:
+    """``PRECISION[-ckpt][-nopack]``: ``-nopack`` trains rankwright on padded batches
+    (``sampling.packing false``); the naive loop never packs."""
     precision, _, rest = name.partition("-")
-    if precision not in PRECISIONS or rest not in ("", "ckpt"):
-        raise argparse.ArgumentTypeError(f"variant {name!r}: expected fp32|bf16|4bit, optionally -ckpt")
-    return {"name": name, "precision": precision, "checkpointing": rest == "ckpt"}
+    flags = rest.split("-") if rest else []
+    if precision not in PRECISIONS or flags not in ([], ["ckpt"], ["nopack"], ["ckpt", "nopack"]):
+        raise argparse.ArgumentTypeError(
+            f"variant {name!r}: expected fp32|bf16|4bit, optionally -ckpt, then optionally -nopack"
+        )
+    return {"name": name, "precision": precision, "checkpointing": "ckpt" in flags, "packing": "nopack" not in flags}
 
 
 def parse_point(text: str) -> tuple[int, int]:
@@ -297,7 +302,7 @@ def rankwright_config(spec: dict[str, Any]) -> dict[str, Any]:
             "prompt": prompt_config(),
         },
         "loss": {"name": "bce"},
-        "sampling": {"mode": "pairs"},
+        "sampling": {"mode": "pairs", "packing": spec.get("packing", True)},
         "lora": {
             "enabled": True,
             "r": lora["r"],

@@ -60,3 +60,4 @@ def test_esci_config_bins_home_depot_grades_into_four_classes(shared_data):
     assert (classes[(raw >= 1.67) & (raw < 2.33)] == "C").all() and (classes[raw < 1.67] == "I").all()
     assert set(classes) == {"E", "S", "C", "I"}
     assert scheme.relevant(data.pairs["label"]).sum() == (raw >= 2.33).sum()
+    assert config.loss.params == {"class_weights": "balanced"}  # the measured fix for the class collapse
