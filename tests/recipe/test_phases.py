@@ -100,3 +100,23 @@ def test_every_phase_validates_as_the_recipes_training_section_says(tmp_path):
         }
     )
     assert list(validation_pairs(candidates)["doc_id"]) == ["d2", "d3", "d1"]
+
+
+def test_the_bi_encoder_phase_trains_all_weights_whatever_the_recipes_lora_says(tmp_path, monkeypatch):
+    """``lora.*`` in a recipe is the cross-encoder's; the dense model's phase gets none."""
+    from rankwright.recipe import phases
+    from rankwright.recipe.config import RecipeConfig
+    from rankwright.recipe.phases import PhaseInputs, fine_tune_bi_encoder
+
+    recipe = RecipeConfig()
+    recipe.lora.enabled, recipe.lora.quantize = True, "4bit"
+    inputs = PhaseInputs(
+        tmp_path / "t.parquet", tmp_path / "v.parquet", 1, 3, recipe.model, recipe.sampling, recipe.training,
+        recipe.lora, recipe.metrics, False,
+    )  # fmt: skip
+    seen = {}
+    monkeypatch.setattr(phases, "run_phase", lambda config, _train: seen.setdefault("config", config))
+    fine_tune_bi_encoder(inputs, recipe.bi_encoder, "dense-model", tmp_path / "bi")
+    config = seen["config"]
+    assert config.model.type == "bi-encoder" and not config.lora.enabled and config.lora.quantize is None
+    assert inputs.lora.enabled  # the cross-encoder phases keep the recipe's LoRA
