@@ -24,6 +24,11 @@ from rankwright.retrieval.dense import DenseConfig, DenseEncoder
 
 log = logging.getLogger(__name__)
 
+#: Texts embedded per batch when scoring pairs. The pairs' batch size (256 by default)
+#: made a fine-tuned MiniLM 0.83x sentence-transformers' speed on Home Depot pairs; 64
+#: texts a batch measured 1.05x, 32 0.99x (bench/inference.py, BENCHMARKS.md).
+TEXTS_PER_BATCH = 64
+
 
 def encoder_config(path: str | Path, metadata: ModelMetadata, device: str | None = None) -> DenseConfig:
     """How a bi-encoder folder encodes: its own model at the max_length it was trained with."""
@@ -80,14 +85,15 @@ class BiEncoderReranker(Reranker):
         max_tokens: int | None = BATCH_TOKENS,
         progress: bool | None = None,
     ) -> np.ndarray:
-        """The cosine of each (query, document) pair, in input order (``max_tokens`` is
-        not used: sentence-transformers batches ``batch_size`` texts)."""
+        """The cosine of each (query, document) pair, in input order. Texts are embedded
+        at most ``TEXTS_PER_BATCH`` (or ``batch_size``, if fewer) at a time; ``max_tokens``
+        is not used (sentence-transformers batches a number of texts)."""
         queries, docs = pair_lists(queries, docs)
         if not docs:
             return np.zeros(0, dtype=np.float32)
         was_training = self.model.training
         self.model.eval()
-        self.encoder.config.batch_size = batch_size
+        self.encoder.config.batch_size = min(batch_size, TEXTS_PER_BATCH)
         try:
             return self.encoder.cosine(queries, docs, progress=bool(progress)).astype(np.float32)
         finally:
