@@ -306,18 +306,19 @@ def _merged_state_dict(peft_model: Any) -> dict[str, torch.Tensor]:
     from peft.tuners.lora import LoraLayer
 
     base = peft_model.get_base_model()
-    deltas = {
-        f"{name}.base_layer.weight": module.get_delta_weight(adapter)
-        for name, module in base.named_modules()
-        if isinstance(module, LoraLayer)
-        for adapter in module.active_adapters
-    }
-    state = {}
-    for key, value in base.state_dict().items():
-        if ".lora_" in key:
-            continue
-        delta = deltas.get(key)
-        state[key.replace(".base_layer.", ".")] = value if delta is None else value + delta.to(value.dtype)
+    with torch.no_grad():
+        deltas = {
+            f"{name}.base_layer.weight": module.get_delta_weight(adapter)
+            for name, module in base.named_modules()
+            if isinstance(module, LoraLayer)
+            for adapter in module.active_adapters
+        }
+        state = {}
+        for key, value in base.state_dict().items():
+            if ".lora_" in key:
+                continue
+            delta = deltas.get(key)
+            state[key.replace(".base_layer.", ".")] = value if delta is None else value + delta.to(value.dtype)
     return state
 
 
