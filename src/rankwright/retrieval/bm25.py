@@ -73,15 +73,17 @@ def index_scores(model: bm25s.BM25, ids: list[int]) -> np.ndarray:
 
 
 class BM25Base(Retriever):
-    """What a BM25 index and a sharded one share: candidates scored with :meth:`query_scores`
-    (subclasses set ``config`` and implement it), top-k retrieval, the description."""
+    """What a BM25 index, a shard and a sharded index share: candidates scored with
+    :meth:`query_scores` (subclasses set ``config``, ``tokenizer`` and ``model``, one
+    bm25s index, or override it), top-k retrieval, the description."""
 
     name = "BM25"
     config: BM25Config
 
     def query_scores(self, query: str) -> np.ndarray:
-        """BM25 score of every indexed document for ``query`` (0 for no shared term)."""
-        raise NotImplementedError
+        """BM25 score of every indexed document for ``query`` (0 for no shared term): the
+        one bm25s index in ``self.model``, queried with ``self.tokenizer``'s term ids."""
+        return index_scores(self.model, query_token_ids(self.tokenizer, query))
 
     def iter_scores(self, queries: dict[str, str], *, progress: bool = True, k: int | None = None):
         """(query_id, :meth:`query_scores`) for each query; ``k`` is ignored (full vectors)."""
@@ -122,7 +124,3 @@ class BM25(BM25Base):
         self.model = bm25s.BM25(k1=self.config.k1, b=self.config.b, method=self.config.method)
         vocab = self.tokenizer.get_vocab_dict()
         self.model.index(bm25s.tokenization.Tokenized(ids=tokens, vocab=vocab), show_progress=progress)
-
-    def query_scores(self, query: str) -> np.ndarray:
-        """BM25 score of every indexed document for ``query`` (0 for no shared term)."""
-        return index_scores(self.model, query_token_ids(self.tokenizer, query))

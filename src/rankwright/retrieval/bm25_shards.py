@@ -182,10 +182,6 @@ class BM25Shard(BM25Base):
         self.model = shard_index(shard_token_ids(list(documents.values()), stats, self.config), stats, self.config)
         self.tokenizer = tokenizer or vocab_tokenizer(self.config, stats.vocab)
 
-    def query_scores(self, query: str) -> np.ndarray:
-        """BM25 score of every document of the shard for ``query`` (0 for no shared term)."""
-        return index_scores(self.model, query_token_ids(self.tokenizer, query))
-
 
 def check_shards(shards: int) -> int:
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
