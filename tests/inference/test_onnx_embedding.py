@@ -108,7 +108,7 @@ def test_the_report_compares_each_onnx_file_with_torch(exported):
 def test_a_folder_without_the_file_says_how_to_export(tiny_bi_encoder):
     with pytest.raises(FileNotFoundError, match="rankwright export --onnx true"):
         Reranker.from_pretrained(tiny_bi_encoder, backend="onnx")
-    with pytest.raises(ValueError, match="run on CPU"):
+    with pytest.raises(ValueError, match="runs on CPU"):
         Reranker.from_pretrained(tiny_bi_encoder, backend="onnx", device="cuda")
 
 

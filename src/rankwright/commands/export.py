@@ -115,10 +115,10 @@ def write_onnx(folder: Path, config: ExportConfig) -> dict[str, Any]:
     if not config.int8 and stale.exists():
         log.warning("removing %s: it was quantised from an earlier export", stale)
         stale.unlink()
-    if ModelMetadata.exists(folder) and ModelMetadata.load(folder).model_type == "bi-encoder":
+    metadata = ModelMetadata.load(folder) if ModelMetadata.exists(folder) else None
+    if metadata is not None and metadata.model_type == "bi-encoder":
         from rankwright.inference.onnx_embedding import export_embedding_onnx
 
-        metadata = ModelMetadata.load(folder)
         exported = export_embedding_onnx(folder, int8=config.int8, opset=config.opset, int8_config=config.quantization)
     else:
         reranker = Reranker.from_pretrained(str(folder), device="cpu")

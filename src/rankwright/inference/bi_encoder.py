@@ -38,7 +38,9 @@ def encoder_config(path: str | Path, metadata: ModelMetadata, device: str | None
 class BiEncoderReranker(Reranker):
     """Cosine of query and document embeddings; see the module docstring."""
 
-    def __init__(self, encoder: DenseEncoder, metadata: ModelMetadata, device: str | None = None):
+    def __init__(
+        self, encoder: DenseEncoder, metadata: ModelMetadata, device: str | None = None, backend: str = "torch"
+    ):
         if metadata.model_type != "bi-encoder":
             raise ValueError(f"a BiEncoderReranker needs a bi-encoder model, this one is a {metadata.model_type}")
         self.encoder = encoder
@@ -50,7 +52,7 @@ class BiEncoderReranker(Reranker):
             validate_fusion(metadata.fusion)
         self._dense_encoder = None
         self._biencoder: Reranker | None = None
-        self.backend = "torch"
+        self.backend = backend
 
     @classmethod
     def load(
@@ -65,16 +67,11 @@ class BiEncoderReranker(Reranker):
         ``onnx-int8`` its ONNX file on CPU (``model_kwargs``: ``threads``)."""
         if backend == "torch":
             return cls(DenseEncoder(encoder_config(path, metadata, device)), metadata, device)
-        from rankwright.inference.onnx_embedding import OnnxSentenceEncoder
+        from rankwright.inference.onnx_runtime import check_cpu, load_onnx_model  # onnxruntime only when asked for
 
-        if device not in (None, "cpu"):
-            raise ValueError(f"the ONNX backends run on CPU, not {device}; use backend='torch' for a GPU")
-        if metadata.adapter:
-            raise ValueError(f"{path} is a LoRA adapter: `rankwright export --merge true --onnx true` it first")
-        model = OnnxSentenceEncoder.from_pretrained(path, backend, **model_kwargs)
-        reranker = cls(DenseEncoder(encoder_config(path, metadata, "cpu"), model=model), metadata, "cpu")
-        reranker.backend = backend
-        return reranker
+        check_cpu(device)  # before the file is looked for
+        model = load_onnx_model(str(path), metadata, backend, **model_kwargs)
+        return cls(DenseEncoder(encoder_config(path, metadata, "cpu"), model=model), metadata, "cpu", backend)
 
     def logits(
         self,

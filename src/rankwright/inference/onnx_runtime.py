@@ -1,5 +1,7 @@
-"""ONNX Runtime CPU inference for cross-encoders: a stand-in for the torch model that
-``Reranker`` scores through unchanged, and where a model folder keeps its ONNX files
+"""ONNX Runtime CPU inference: the session every ONNX model here is built on, a
+stand-in for a cross-encoder's torch model that ``Reranker`` scores through unchanged,
+the loader of a folder's ONNX model (a bi-encoder's encoder is in
+:mod:`rankwright.inference.onnx_embedding`), and where a model folder keeps its ONNX files
 (``onnx/model.onnx`` fp32, ``onnx/model_int8.onnx`` dynamic int8, where
 sentence-transformers and Optimum put them). Export and quantisation are in
 :mod:`rankwright.inference.onnx_backend`, which re-exports these names."""
@@ -23,6 +25,15 @@ BACKENDS = ("torch", *ONNX_FILES)
 OUTPUT = "logits"
 
 
+def check_cpu(device: str | torch.device | None) -> None:
+    """The ONNX backends run on CPU: another device is an error (``None``: the default, CPU)."""
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(
+            f"the ONNX backend runs on CPU (ONNX Runtime's CPUExecutionProvider), not {device}; "
+            "use backend='torch' for a GPU"
+        )
+
+
 class OnnxSession:
     """An ONNX Runtime CPU session of one file (ONNX Runtime's full graph optimisation,
     ``threads`` intra-op threads, default torch's), frozen like a torch model in eval
@@ -43,6 +54,10 @@ class OnnxSession:
         self.threads = options.intra_op_num_threads
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def to(self, device: str | torch.device) -> OnnxSession:
+        check_cpu(device)
+        return self
 
     def eval(self) -> OnnxSession:
         return self
@@ -85,14 +100,6 @@ class OnnxSequenceClassifier(OnnxSession):
         (logits,) = self.session.run([OUTPUT], feeds)
         return SequenceClassifierOutput(logits=torch.from_numpy(logits))
 
-    def to(self, device: str | torch.device) -> OnnxSequenceClassifier:
-        if torch.device(device).type != "cpu":
-            raise ValueError(
-                f"the ONNX backend runs on CPU (ONNX Runtime's CPUExecutionProvider), not {device}; "
-                "use backend='torch' for a GPU"
-            )
-        return self
-
 
 def onnx_path(folder: str | Path, backend: str) -> Path:
     """The ONNX file of ``backend`` in a model folder; a FileNotFoundError that says how
@@ -109,16 +116,22 @@ def onnx_path(folder: str | Path, backend: str) -> Path:
     return path
 
 
-def load_onnx_model(folder: str, metadata: ModelMetadata, backend: str, **kwargs: Any) -> OnnxSequenceClassifier:
+def load_onnx_model(folder: str, metadata: ModelMetadata, backend: str, **kwargs: Any) -> OnnxSession:
     """What ``Reranker.from_pretrained(backend=...)`` scores with: the folder's ONNX
-    model, after refusing what has none (generative models, unmerged LoRA adapters)."""
+    model (a sequence classifier for a cross-encoder, a sentence encoder for a
+    bi-encoder), after refusing what has none (generative models, unmerged LoRA
+    adapters)."""
     if backend not in ONNX_FILES:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if metadata.model_type != "cross-encoder":
+    if metadata.model_type not in ("cross-encoder", "bi-encoder"):
         raise ValueError(
             f"{folder} is a {metadata.model_type} model: the ONNX backends serve cross-encoders "
-            "(sequence classifiers) only; use backend='torch'"
+            "(sequence classifiers) and bi-encoders only; use backend='torch'"
         )
     if metadata.adapter:
         raise ValueError(f"{folder} is a LoRA adapter: `rankwright export --merge true --onnx true` it first")
+    if metadata.model_type == "bi-encoder":
+        from rankwright.inference.onnx_embedding import OnnxSentenceEncoder  # it imports this module
+
+        return OnnxSentenceEncoder.from_pretrained(folder, backend, **kwargs)
     return OnnxSequenceClassifier.from_pretrained(folder, quantized=backend == "onnx-int8", **kwargs)
