@@ -8,8 +8,14 @@
 #                + peft loop with full-vocabulary logits, LoRA on Qwen3-0.6B, bf16, bf16 +
 #                gradient checkpointing and 4-bit QLoRA (QWEN_LORA_TIMEOUT_S, default 240 s;
 #                it starts no new measurement after QWEN_LORA_TIMEOUT_S - 40 s)
-# One check alone ends within 5 minutes, probes included; both take up to ~9 minutes
-# (GPU_CHECKS=qwen3_lora or GPU_CHECKS=generative to run one).
+#   faiss        bench/gpu_faiss.py: retriever.dense.index_device on the GPU (IVF-PQ copied
+#                to the GPU, or why not; queries/s and agreement with the CPU index)
+#                (FAISS_TIMEOUT_S, default 180 s). It needs a GPU build of FAISS: the
+#                machine's own, else the faiss-gpu-cu12 wheel in bench/.gpu-faiss (made by
+#                bench/prepare_gpu_faiss.sh for the GPU machine's Python, carried alone:
+#                the wheel is 48 MiB), installed into a scratch folder.
+# One check alone ends within 5 minutes, probes included; the first two take up to ~9
+# minutes (GPU_CHECKS=qwen3_lora, generative or faiss to run one).
 # The JSON results and a copy of this output (gpu_check.log) go to $OUT when set (the
 # GPU runner collects it), else to bench/results/.
 #
@@ -25,7 +31,7 @@
 # GPU machine has no ../shared, so prepare_gpu_deps.sh copies them into
 # bench/.gpu-deps/shared-data, used when RANKWRIGHT_SHARED_DATA is unset.
 #
-# Environment: PYTHON (default python3), GPU_CHECKS (default "generative qwen3_lora"),
+# Environment: PYTHON (default python3), GPU_CHECKS (default "generative qwen3_lora"; add faiss),
 # BENCH_TIMEOUT_S (default 240: gpu_generative.py's limit; the probes before it take well
 # under a minute), QWEN_LORA_TIMEOUT_S (default 240), QWEN_LORA_ARGS (default
 # "--points 8x512,4x256 --variants bf16,bf16-ckpt,4bit --steps 6"), GPU_DEPS_FIRST (0|1).
@@ -37,6 +43,7 @@ BENCH_TIMEOUT_S=${BENCH_TIMEOUT_S:-240}
 QWEN_LORA_TIMEOUT_S=${QWEN_LORA_TIMEOUT_S:-240}
 QWEN_LORA_ARGS=${QWEN_LORA_ARGS:---points 8x512,4x256 --variants bf16,bf16-ckpt,4bit --steps 6}
 GPU_CHECKS=${GPU_CHECKS:-generative qwen3_lora}
+FAISS_TIMEOUT_S=${FAISS_TIMEOUT_S:-180}
 RESULTS=${OUT:-bench/results}
 DEPS="$PWD/bench/.gpu-deps"
 mkdir -p "$RESULTS"
@@ -80,8 +87,9 @@ main() {
         case $check in
             generative) run_generative "$@" || status=$? ;;
             qwen3_lora) run_qwen3_lora || status=$? ;;
+            faiss) run_faiss || status=$? ;;
             *)
-                echo "unknown check in GPU_CHECKS: $check (generative, qwen3_lora)"
+                echo "unknown check in GPU_CHECKS: $check (generative, qwen3_lora, faiss)"
                 status=2
                 ;;
         esac
@@ -112,6 +120,26 @@ run_qwen3_lora() {
     timeout --kill-after=15 "$QWEN_LORA_TIMEOUT_S" "$PYTHON" bench/qwen3_lora_cpu.py --device cuda --out "$RESULTS" \
         --budget-s $((QWEN_LORA_TIMEOUT_S - 40)) $QWEN_LORA_ARGS || status=$?
     stopped "$status" qwen3_lora_cpu.py "$QWEN_LORA_TIMEOUT_S"
+    return "$status"
+}
+
+run_faiss() {
+    echo "== benchmark gpu_faiss.py (limit ${FAISS_TIMEOUT_S}s)"
+    local path=$PYTHONPATH wheel
+    if ! "$PYTHON" -c "import faiss; faiss.StandardGpuResources" 2>/dev/null; then
+        wheel=$(find bench/.gpu-faiss -name 'faiss_gpu*.whl' 2>/dev/null | head -1)
+        if [[ -z $wheel ]]; then
+            echo "no GPU build of FAISS here and no wheel in bench/.gpu-faiss (bench/prepare_gpu_faiss.sh)"
+            return 1
+        fi
+        echo "installing $(basename "$wheel") into $FILL/faiss"
+        "$PYTHON" -m pip install --quiet --no-deps --no-index --target "$FILL/faiss" "$wheel" || return 1
+        path="$FILL/faiss:$PYTHONPATH"
+    fi
+    local status=0
+    PYTHONPATH=$path timeout --kill-after=15 "$FAISS_TIMEOUT_S" "$PYTHON" bench/gpu_faiss.py --out "$RESULTS" ||
+        status=$?
+    stopped "$status" gpu_faiss.py "$FAISS_TIMEOUT_S"
     return "$status"
 }
 

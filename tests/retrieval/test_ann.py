@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -314,6 +315,22 @@ def test_pq_m_not_dividing_the_dimension_fails_before_encoding(dense, encoder, c
     assert count_encoding == []
 
 
+def test_a_gpu_index_device_without_a_gpu_faiss_fails_before_encoding(dense, encoder, count_encoding):
+    for index, message in (("ivf-pq", r"has no GPU support"), ("hnsw", r"no GPU HNSW"), ("exact", r"exact index")):
+        with pytest.raises(ValueError, match=rf"retriever\.dense\.index_device cuda: .*{message}"):
+            dense.DenseRetriever(_corpus(), _config(encoder, index=index, index_device="cuda"), encoder=encoder)
+    assert count_encoding == []
+
+
+def test_the_report_says_where_the_index_searches_and_why(dense, encoder):
+    config = _config(encoder, index="ivf-pq", pq_m=8, pq_bits=4, recall_sample=0, cache_dir=None)
+    report = dense.DenseRetriever(_corpus(), config, progress=False, encoder=encoder).describe()["index_report"]
+    assert report["search_device"] == "cpu" and "no GPU support" in report["why_cpu"]
+    config = replace(config, index_device="cpu")
+    report = dense.DenseRetriever(_corpus(), config, progress=False, encoder=encoder).describe()["index_report"]
+    assert report["search_device"] == "cpu" and report["why_cpu"] is None
+
+
 def test_automatic_path_under_cache_dir_or_in_memory(dense, encoder, tmp_path, caplog):
     config = _config(encoder, index="hnsw", recall_sample=0)
     corpus = _corpus(60, seed=5)  # a corpus no other test indexes under the shared cache_dir
@@ -357,6 +374,22 @@ def test_the_exact_index_is_unchanged(dense, encoder):
 def test_without_faiss_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "faiss", None)
     with pytest.raises(ImportError, match=r"pip install faiss-cpu"):
+        ann.import_faiss()
+
+
+def test_a_faiss_that_cannot_load_says_so_not_to_install_it(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name == "faiss":
+            raise ModuleNotFoundError("No package metadata was found for nvidia-cuda-runtime-cu12", name="nvidia")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(__import__("sys").modules, "faiss")
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.raises(ImportError, match=r"FAISS is installed but could not load: .*nvidia-cuda-runtime-cu12"):
         ann.import_faiss()
 
 

@@ -41,6 +41,7 @@ INDEX_FIELDS = (
     "pq_bits",
     "index_path",
     "recall_sample",
+    "index_device",
 )
 #: Neighbours asked of the index per query, at least (the usual first-stage depth).
 MIN_NEIGHBOURS = 100
@@ -52,8 +53,12 @@ SEED = 0
 def import_faiss() -> Any:
     try:
         import faiss
-    except ImportError as err:
+    except ModuleNotFoundError as err:
+        if err.name != "faiss":
+            raise ImportError(f"FAISS is installed but could not load: {err}") from err
         raise ImportError("retriever.dense.index hnsw|ivf-pq needs FAISS: pip install faiss-cpu") from err
+    except ImportError as err:  # e.g. a GPU build without its CUDA libraries
+        raise ImportError(f"FAISS is installed but could not load: {err}") from err
     return faiss
 
 
@@ -121,18 +126,24 @@ def build_faiss(vectors: np.ndarray, kind: str, build: dict[str, int], *, seed: 
 
 
 class AnnIndex:
-    """A FAISS index with its kind and search parameters; pickles as the serialised
-    index (a uint8 array), so that it travels to Dask workers."""
+    """A FAISS index with its kind and search parameters, searched where ``device``
+    says (:mod:`rankwright.retrieval.ann_device`); ``index`` is always the CPU index.
+    Pickles as the serialised CPU index (a uint8 array), so that it travels to Dask
+    workers, where it is placed again."""
 
-    def __init__(self, index: Any, kind: str, search: dict[str, int]):
-        self.index, self.kind, self.search_params = index, kind, dict(search)
+    def __init__(self, index: Any, kind: str, search: dict[str, int], device: str = "cpu"):
+        self.index, self.kind, self.search_params, self.device = index, kind, dict(search), device
         self._apply_search_params()
 
     def _apply_search_params(self) -> None:
+        from rankwright.retrieval.ann_device import place
+
+        faiss = import_faiss()
         if self.kind == "hnsw":
             self.index.hnsw.efSearch = self.search_params["ef_search"]
         else:
-            import_faiss().extract_index_ivf(self.index).nprobe = self.search_params["nprobe"]
+            faiss.extract_index_ivf(self.index).nprobe = self.search_params["nprobe"]
+        self.placement = place(self.index, self.kind, self.device, self.search_params, faiss)
 
     @property
     def ntotal(self) -> int:
@@ -140,15 +151,20 @@ class AnnIndex:
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, rows), each (queries, min(k, ntotal)), best first; row -1 where the
-        index found fewer neighbours."""
-        scores, rows = self.index.search(np.ascontiguousarray(queries, dtype=np.float32), min(k, self.ntotal))
-        return scores, rows
+        index found fewer neighbours. More neighbours than a GPU selects: on the CPU."""
+        from rankwright.retrieval.ann_device import GPU_MAX_K
+
+        k = min(k, self.ntotal)
+        searcher = self.placement.searcher if k <= GPU_MAX_K else self.index
+        return searcher.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
     def serialized(self) -> np.ndarray:
         return import_faiss().serialize_index(self.index)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "index": self.serialized()}
+        state = {**self.__dict__, "index": self.serialized()}
+        del state["placement"]
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -264,8 +280,10 @@ def save_index(index: AnnIndex, path: Path, meta: dict[str, Any]) -> None:
     os.replace(tmp_meta, meta_path(path))
 
 
-def load_index(path: Path, expected: dict[str, Any], search: dict[str, int]) -> tuple[AnnIndex, dict[str, Any]]:
-    """The index saved at ``path`` and its meta, after :func:`check_meta`."""
+def load_index(
+    path: Path, expected: dict[str, Any], search: dict[str, int], device: str = "cpu"
+) -> tuple[AnnIndex, dict[str, Any]]:
+    """The index saved at ``path`` (searched on ``device``) and its meta, after :func:`check_meta`."""
     if not meta_path(path).exists():
         raise ValueError(
             f"{path} has no meta file {meta_path(path).name}, so which model and corpus it indexes cannot be "
@@ -273,7 +291,7 @@ def load_index(path: Path, expected: dict[str, Any], search: dict[str, int]) -> 
         )
     meta = json.loads(meta_path(path).read_text(encoding="utf-8"))
     check_meta(meta, expected, path)
-    index = AnnIndex(import_faiss().read_index(str(path)), expected["kind"], search)
+    index = AnnIndex(import_faiss().read_index(str(path)), expected["kind"], search, device)
     return index, meta
 
 
@@ -283,18 +301,20 @@ def open_or_build(
     path: Path | None,
     embed: Callable[[], np.ndarray],
     probes: Callable[[np.ndarray], np.ndarray | None],
+    device: str = "cpu",
 ) -> tuple[AnnIndex, dict[str, Any]]:
     """Load the index at ``path`` when it exists (``embed`` is not called); else embed
     the corpus, build, measure recall on ``probes(vectors)`` (None: not measured), and
-    save at ``path`` (None: kept in memory only). Returns the index and its meta."""
+    save at ``path`` (None: kept in memory only). The index searches on ``device``
+    (:mod:`rankwright.retrieval.ann_device`). Returns the index and its meta."""
     kind = expected["kind"]
     if path is not None and path.exists():
-        index, meta = load_index(path, expected, search)
+        index, meta = load_index(path, expected, search, device)
         log.info("loaded the %s index of %d documents from %s (not encoding the corpus)", kind, index.ntotal, path)
         return index, {**meta, "loaded": True}
     vectors = embed()
     started = time.perf_counter()
-    index = AnnIndex(build_faiss(vectors, kind, expected["build"]), kind, search)
+    index = AnnIndex(build_faiss(vectors, kind, expected["build"]), kind, search, device)
     seconds = round(time.perf_counter() - started, 2)
     log.info("built the %s index %s of %d documents in %.1f s", kind, expected["build"], len(vectors), seconds)
     meta = {**expected, "search": search, "build_seconds": seconds, "recall": None}

@@ -71,6 +71,14 @@ class DenseConfig:
             "neither: built in memory only)"
         },
     )
+    index_device: str = field(
+        default="auto",
+        metadata={
+            "help": "hnsw|ivf-pq: where the FAISS index searches: auto (a GPU when FAISS has GPU support and sees "
+            "one; hnsw and unsupported ivf-pq sizes stay on the CPU, reported) | cpu | cuda | cuda:N (an error "
+            "where the GPU cannot); always built on the CPU"
+        },
+    )
     recall_sample: int = field(
         default=100,
         metadata={

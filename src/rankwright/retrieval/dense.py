@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from rankwright.retrieval.ann_device import check_device
 from rankwright.retrieval.base import Retriever, progress_over
 from rankwright.retrieval.config import DenseConfig
 from rankwright.retrieval.embedding_cache import EmbeddingCache, model_signature
@@ -138,6 +139,7 @@ class DenseRetriever(Retriever):
         self.embeddings = self.ann = None
         self.index_meta: dict[str, Any] = {}
         if self.config.index == "exact":
+            check_device(self.config.index_device, "exact", faiss=None)
             import torch  # here: importing rankwright.retrieval (e.g. for BM25) stays torch-free
 
             self.embeddings = torch.from_numpy(self._embed(documents, progress))
@@ -153,7 +155,7 @@ class DenseRetriever(Retriever):
 
         config, dimension = self.config, self.encoder.dimension()
         build, search = ann.index_params(config, len(documents), dimension)  # bad settings fail before encoding
-        ann.import_faiss()
+        check_device(config.index_device, config.index, ann.import_faiss())
         expected = {
             "model": config.model,
             "model_signature": self.encoder.signature,
@@ -175,7 +177,7 @@ class DenseRetriever(Retriever):
 
         path = ann.index_location(config, expected)
         self.ann, self.index_meta = ann.open_or_build(
-            expected, search, path, lambda: self._embed(documents, progress), probes
+            expected, search, path, lambda: self._embed(documents, progress), probes, config.index_device
         )
         self.index_meta["path"] = None if path is None else str(path)
 
@@ -207,6 +209,8 @@ class DenseRetriever(Retriever):
             out["index_report"] = {
                 **{k: meta.get(k) for k in ("kind", "build", "path", "loaded", "build_seconds")},
                 "search": self.ann.search_params,
+                "search_device": self.ann.placement.where,
+                "why_cpu": self.ann.placement.why_cpu,
                 "recall": meta.get("recall"),  # measured when the index was built, with these search settings:
                 "recall_search": meta.get("search"),
                 "recall_probes": meta.get("recall_probes"),
