@@ -51,13 +51,28 @@ def beir(tmp_path_factory, write_beir) -> Path:
     return write_beir(tmp_path_factory.mktemp("recipe") / "tiny", DOCS, QUERIES, QRELS)
 
 
+#: (model folder, text) of every text sentence-transformers encoded in the corpus run
+ENCODED: list[tuple[str, str]] = []
+
+
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory, beir, tiny_bert):
+    from sentence_transformers import SentenceTransformer
+
     out = tmp_path_factory.mktemp("recipe-out") / "run"
     config = from_dict(RecipeConfig, {"data": {"path": str(beir)}, "model": {"name": tiny_bert}, **TINY})
     config.model.name = tiny_bert
     config.output_dir = str(out)
-    return main(config), out
+    encode = SentenceTransformer.encode
+
+    def counted(self, sentences, *args, **kwargs):
+        folder = str(self[0].auto_model.config._name_or_path)
+        ENCODED.extend((folder, text) for text in ([sentences] if isinstance(sentences, str) else sentences))
+        return encode(self, sentences, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SentenceTransformer, "encode", counted)
+        return main(config), out
 
 
 def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
@@ -138,6 +153,14 @@ def test_corpus_recipe_writes_every_system_and_the_selection(corpus_run, beir):
         assert baselines[name]["test"]["ndcg@10"] == pytest.approx(m["test"]["ranking"][name]["all"]["ndcg@10"])
         assert baselines[name]["val"]["n_queries"] == counts["val"]
     assert (out / "baselines.json").stat().st_mtime < (out / "warmup").stat().st_mtime
+
+
+def test_the_fine_tuned_bi_encoder_encodes_each_text_once_for_scoring_and_retrieval(corpus_run):
+    _, out = corpus_run
+    best = json.loads((out / "recipe.json").read_text())["bi_encoder"]["model"]
+    texts = [text for folder, text in ENCODED if Path(folder).resolve() == Path(best).resolve()]
+    assert set(DOCS.values()) <= set(texts), "it retrieved from the whole corpus"
+    assert len(texts) == len(set(texts)), "a text was encoded twice by the fine-tuned bi-encoder"
 
 
 def test_corpus_recipe_training_file_has_gains_and_teacher_scores(corpus_run):

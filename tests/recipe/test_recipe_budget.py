@@ -91,6 +91,8 @@ def test_estimates_follow_the_settings():
     assert scoring == pytest.approx(
         {"base": 90 * 0.01, "warmup": 0.4, "supervised_without_warmup": 0.4, "bi_encoder": 52 * 0.005}
     )
+    # with a corpus of 200 documents to retrieve from, the candidates are among them: 2 queries + 200 documents
+    assert estimate_phases(config, pairs, ranked, 1, UNITS, True, 200)[2]["bi_encoder"] == pytest.approx(202 * 0.005)
 
 
 def test_the_ablation_rows_go_first():

@@ -139,3 +139,31 @@ def test_an_encoder_with_the_same_settings_is_shared_and_a_different_one_is_not(
     other = DenseEncoder.reuse(DenseConfig(device="cpu", batch_size=2, query_prefix="query: "), retriever.encoder)
     assert other is not retriever.encoder and other.config.query_prefix == "query: "
     assert DenseEncoder.reuse(DenseConfig(device="cpu"), None).model is not retriever.encoder.model
+
+
+def test_kept_embeddings_are_read_not_encoded_again(reference):
+    encoder = DenseEncoder(DenseConfig(device="cpu", batch_size=2), model=reference)
+    fresh = DenseEncoder(DenseConfig(device="cpu", batch_size=2), model=reference)
+    encoded: list[str] = []
+    original = reference.encode
+
+    def counted(texts, **kwargs):
+        encoded.extend(texts)
+        return original(texts, **kwargs)
+
+    encoder.keep_embeddings()
+    assert encoder.cache is not None and encoder.cache.folder is None  # in memory: nothing is written
+    docs, queries = list(DOCS.values()), list(QUERIES.values())
+    reference.encode = counted
+    try:
+        pairs = encoder.cosine([queries[0]] * len(docs), docs)
+        assert sorted(encoded) == sorted([queries[0], *docs])
+        retriever = DenseRetriever(DOCS, encoder.config, progress=False, encoder=encoder)
+        assert retriever.encoder is encoder and len(encoded) == 6, "the corpus was encoded again"
+        scores = dict(retriever.iter_scores({"q": queries[0]}, progress=False))["q"]
+        assert len(encoded) == 6, "the query was encoded again"
+    finally:
+        reference.encode = original
+    np.testing.assert_allclose(scores, pairs, atol=1e-6)
+    np.testing.assert_allclose(pairs, fresh.cosine([queries[0]] * len(docs), docs), atol=1e-6)
+    assert encoder.cache.hits == 6 and encoder.cache.misses == 6

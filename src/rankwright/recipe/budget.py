@@ -197,7 +197,8 @@ def estimate_phases(
     """Each phase's full cost, its cost for one epoch, and the scoring after
     training: ``base`` (the kept reranker on the validation and test candidates) and what
     a phase adds (a cross-encoder not kept is scored on the test candidates for its row;
-    the bi-encoder encodes each distinct text once, and the corpus to retrieve from)."""
+    the bi-encoder encodes each distinct query and document once, the corpus's documents
+    when it retrieves from one)."""
     pair_s, text_s = units.pair_s, units.text_s
     n_val = _validation_pairs(ranked["val"], config.validation_depth)
     max_pairs = config.sampling.max_pairs
@@ -227,7 +228,10 @@ def estimate_phases(
         if config.bi_encoder.warm_start:
             estimates["from_biencoder"] = estimates["supervised"]
             epochs["from_biencoder"] = config.training.epochs
-        scoring["bi_encoder"] = (_texts(ranked["val"], ranked["test"]) + corpus_size) * text_s
+        # each distinct text once (its embeddings are kept): with a corpus, the candidates are corpus documents
+        candidates = pd.concat([ranked["val"], ranked["test"]])
+        documents = corpus_size or candidates[DOC].nunique()
+        scoring["bi_encoder"] = (candidates[QUERY].nunique() + documents) * text_s
     scoring |= {p: test_row for p in ("warmup", "supervised_without_warmup", "from_biencoder") if p in estimates}
     one_pass = {p: estimates[p] / max(epochs[p], 1.0) for p in estimates}
     return {p: estimates[p] for p in PHASES if p in estimates}, one_pass, scoring

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -21,6 +22,9 @@ from rankwright.evaluation.ranking import RankingConfig, evaluate_run
 from rankwright.inference.fusion import METRIC
 from rankwright.recipe.config import RecipeConfig
 from rankwright.recipe.prepare import Prepared
+
+if TYPE_CHECKING:
+    from rankwright.retrieval.dense import DenseEncoder
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +51,25 @@ class RetrievalStage:
         )
 
 
-def bi_encoder_retrieval(config: RecipeConfig, prep: Prepared, biencoder_dir: str | None) -> RetrievalStage | None:
+def bi_encoder_retrieval(
+    config: RecipeConfig, prep: Prepared, biencoder_dir: str, encoder: DenseEncoder | None = None
+) -> RetrievalStage | None:
     """The bi-encoder's top k of the corpus for the val and test queries, or None
-    without a corpus or a bi-encoder."""
-    if biencoder_dir is None or not prep.first.over_corpus:
+    without a corpus. ``encoder``: the bi-encoder's, already loaded (its kept embeddings
+    are read, not encoded again), else it is loaded."""
+    if not prep.first.over_corpus:
         return None
+    from rankwright.retrieval.ann import encoding_settings
     from rankwright.retrieval.dense import DenseRetriever
 
     # the folder's own max length and no prefixes, as it was trained; no embedding cache
-    # (a later run may write another model into the same folder)
+    # on disk (a later run may write another model into the same folder)
     dense = replace(
         config.dense, model=biencoder_dir, max_length=None, query_prefix="", document_prefix="", cache_dir=None
     )
-    retriever = DenseRetriever(prep.first.documents, dense, progress=config.progress)
+    if encoder is not None:
+        dense = replace(dense, **encoding_settings(encoder.config))
+    retriever = DenseRetriever(prep.first.documents, dense, progress=config.progress, encoder=encoder)
     top_k = config.retriever.top_k
     runs = {}
     for name in ("val", "test"):

@@ -129,8 +129,7 @@ def main(config: RecipeConfig) -> RecipeResult:
     biencoder = train_bi_encoder(config, inputs, clock, plan)
     trained = train_reranker(config, inputs, prep.encoder is not None, clock, plan, biencoder)
 
-    scores, others = _score_systems(config, prep, trained, plan.rows_not_kept)
-    retrieval = bi_encoder_retrieval(config, prep, trained.biencoder.model_dir if trained.biencoder else None)
+    scores, others, retrieval = _score_systems(config, prep, trained, plan.rows_not_kept)
     val_scores = {k: v["val"] for k, v in scores.items()}
     selection, model_dir = select_system(config, prep, val_scores, trained, retrieval)
     clock.lap("selection")
@@ -208,10 +207,14 @@ def _phase_inputs(config: RecipeConfig, prep: Prepared, pairs: pd.DataFrame, out
 
 
 def model_scores(
-    config: RecipeConfig, ranked: dict[str, pd.DataFrame], model_dir: str, parts: tuple[str, ...] = ("val", "test")
+    config: RecipeConfig,
+    ranked: dict[str, pd.DataFrame],
+    model: str | Reranker,
+    parts: tuple[str, ...] = ("val", "test"),
 ) -> dict[str, np.ndarray]:
-    """A model folder's own scores (no fusion) of the ``parts`` candidates."""
-    reranker = Reranker.from_pretrained(model_dir)
+    """A model's own scores (no fusion) of the ``parts`` candidates; ``model`` is a
+    folder or a loaded :class:`Reranker`."""
+    reranker = model if isinstance(model, Reranker) else Reranker.from_pretrained(model)
     return {
         name: reranker.score(
             ranked[name][QUERY].tolist(),
@@ -226,13 +229,20 @@ def model_scores(
 
 def _score_systems(
     config: RecipeConfig, prep: Prepared, trained: Trained, rows_not_kept: bool = True
-) -> tuple[Scores, dict[str, np.ndarray]]:
-    """The kept reranker's and the bi-encoder's scores (val and test), and the test scores
+) -> tuple[Scores, dict[str, np.ndarray], RetrievalStage | None]:
+    """The kept reranker's and the bi-encoder's scores (val and test), the test scores
     of the cross-encoders not kept (the warm-up ablations), by their test-table row, unless
-    a budget left no time for them (``rows_not_kept`` false)."""
+    a budget left no time for them (``rows_not_kept`` false), and the bi-encoder's
+    retrieval from the corpus. The bi-encoder keeps its embeddings in memory meanwhile,
+    so each distinct text (a document among the validation and the test candidates and
+    in the corpus) is encoded once."""
     scores = {"reranker": model_scores(config, prep.ranked, trained.kept.model_dir)}
+    retrieval = None
     if trained.biencoder is not None:
-        scores["biencoder"] = model_scores(config, prep.ranked, trained.biencoder.model_dir)
+        biencoder = Reranker.from_pretrained(trained.biencoder.model_dir)
+        biencoder.encoder.keep_embeddings()
+        scores["biencoder"] = model_scores(config, prep.ranked, biencoder)
+        retrieval = bi_encoder_retrieval(config, prep, trained.biencoder.model_dir, biencoder.encoder)
     others = {}
     not_kept = trained.choice.others if trained.choice is not None else {}
     if not_kept and not rows_not_kept:
@@ -240,7 +250,7 @@ def _score_systems(
         not_kept = {}
     for run, result in not_kept.items():
         others[other_reranker_row(run)] = model_scores(config, prep.ranked, result.model_dir, ("test",))["test"]
-    return scores, others
+    return scores, others, retrieval
 
 
 def _test(

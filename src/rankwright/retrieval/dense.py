@@ -47,6 +47,12 @@ class DenseEncoder:
         if self.config.cache_dir:
             self.cache = EmbeddingCache(self.config.cache_dir, self.signature)
 
+    def keep_embeddings(self) -> None:
+        """Keep every embedding in memory from now on (when there is no ``cache_dir``):
+        a text encoded again, as a query or a document, is read instead."""
+        if self.cache is None:
+            self.cache = EmbeddingCache(None, self.signature)
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without the model and the embedding cache: a Dask worker loads the
         model from ``config.model`` once per process (:func:`rankwright.cluster.cache.cached`)

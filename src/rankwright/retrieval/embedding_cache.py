@@ -6,7 +6,9 @@ One folder per model signature (the model's path or id, its files' sizes and
 modification times when it is a local folder, the token limit): ``keys.npy`` holds the
 SHA-1 of each embedded text (with its prefix) and ``vectors.npy`` the float32 rows.
 Both are replaced atomically after each call that added texts. A cache that cannot be
-read is reported and rebuilt, never trusted."""
+read is reported and rebuilt, never trusted. Without a folder the cache lives in memory
+only (one process reusing its own embeddings, e.g. the recipe's fine-tuned bi-encoder
+scoring candidates and then retrieving from the corpus)."""
 
 from __future__ import annotations
 
@@ -41,17 +43,19 @@ def text_key(text: str) -> bytes:
 
 
 class EmbeddingCache:
-    """Embeddings of texts under ``folder/<signature>``; :meth:`encode` embeds only the
-    texts it has not seen."""
+    """Embeddings of texts under ``folder/<signature>`` (``folder`` None: in memory only);
+    :meth:`encode` embeds only the texts it has not seen."""
 
-    def __init__(self, folder: str | Path, signature: str):
-        self.folder = Path(folder) / signature
+    def __init__(self, folder: str | Path | None, signature: str):
+        self.folder = None if folder is None else Path(folder) / signature
         self.rows: dict[bytes, int] = {}
         self.vectors = np.zeros((0, 0), dtype=np.float32)
         self.hits = self.misses = 0
         self._load()
 
     def _load(self) -> None:
+        if self.folder is None:
+            return
         keys_path, vectors_path = self.folder / "keys.npy", self.folder / "vectors.npy"
         if not keys_path.exists():
             return
@@ -72,6 +76,8 @@ class EmbeddingCache:
         self.vectors = vectors.astype(np.float32, copy=False)
 
     def _save(self) -> None:
+        if self.folder is None:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         keys = np.frombuffer(b"".join(self.rows), dtype=np.uint8).reshape(-1, 20)
         for name, array in (("vectors.npy", self.vectors), ("keys.npy", keys)):
