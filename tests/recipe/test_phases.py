@@ -103,13 +103,16 @@ def test_every_phase_validates_as_the_recipes_training_section_says(tmp_path):
 
 
 def test_the_bi_encoder_phase_trains_all_weights_whatever_the_recipes_lora_says(tmp_path, monkeypatch):
-    """``lora.*`` in a recipe is the cross-encoder's; the dense model's phase gets none."""
+    """``lora.*``, ``sampling.*`` and ``model.dtype`` in a recipe are the cross-encoder's;
+    the dense model's phase gets none of them (a bi-encoder refuses what it does not use)."""
     from rankwright.recipe import phases
     from rankwright.recipe.config import RecipeConfig
     from rankwright.recipe.phases import PhaseInputs, fine_tune_bi_encoder
+    from rankwright.training.bi_encoder import ignored_options
 
     recipe = RecipeConfig()
     recipe.lora.enabled, recipe.lora.quantize = True, "4bit"
+    recipe.sampling.max_pairs, recipe.sampling.packing, recipe.model.dtype = 500, False, "bfloat16"
     inputs = PhaseInputs(
         tmp_path / "t.parquet", tmp_path / "v.parquet", 1, 3, recipe.model, recipe.sampling, recipe.training,
         recipe.lora, recipe.metrics, False,
@@ -119,4 +122,6 @@ def test_the_bi_encoder_phase_trains_all_weights_whatever_the_recipes_lora_says(
     fine_tune_bi_encoder(inputs, recipe.bi_encoder, "dense-model", tmp_path / "bi")
     config = seen["config"]
     assert config.model.type == "bi-encoder" and not config.lora.enabled and config.lora.quantize is None
+    assert ignored_options(config) == [] and config.sampling.negatives_per_group == recipe.bi_encoder.negatives
+    assert config.model.max_length == recipe.bi_encoder.max_length and config.model.name == "dense-model"
     assert inputs.lora.enabled  # the cross-encoder phases keep the recipe's LoRA

@@ -135,6 +135,7 @@ def test_rows_hold_each_positive_with_own_negatives_first_then_random_ones():
         ({"loss": {"name": "bce"}}, "loss.name must be one of \\('mnrl', 'cached_mnrl'\\)"),
         ({"loss": {"name": "ce"}}, "cannot predict named classes"),
         ({"lora": {"enabled": True, "quantize": "4bit"}}, r"lora.quantize \(QLoRA\) is for cross-encoders"),
+        ({"lora": {"enabled": True}, "training": {"resume": True}}, r"a LoRA bi-encoder cannot resume"),
     ],
 )
 def test_impossible_bi_encoder_setups_fail_before_any_model_is_loaded(tmp_path, write_pointwise, overrides, message):
@@ -193,3 +194,89 @@ def test_lora_trains_adapters_only_and_saves_merged_weights(tmp_path, write_poin
     np.testing.assert_allclose(embed(base), saved, atol=1e-5)
     expected = np.einsum("ij,ij->i", saved[:2], saved[2:])
     np.testing.assert_allclose(Reranker.from_pretrained(str(final)).score(texts[:2], texts[2:]), expected, atol=1e-5)
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(Path(folder) / "model.safetensors"))
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_to_the_same_model(tmp_path, write_pointwise, tiny_bert, caplog):
+    import shutil
+
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=24)
+    keep = {"save_steps": 2, "keep_checkpoints": True, "save_total_limit": None}
+    whole = train(bi_config(data, tiny_bert, tmp_path / "whole", training=keep))
+    checkpoints = sorted(Path(whole.output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert len(checkpoints) >= 2
+    # the run as a kill after its first checkpoint leaves it: that checkpoint only
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    shutil.copytree(checkpoints[0], cut / checkpoints[0].name)
+    from transformers import TrainerCallback
+
+    class Steps(TrainerCallback):
+        taken = 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            Steps.taken += 1
+
+    config = bi_config(data, tiny_bert, cut, training={**keep, "resume": True})
+    with caplog.at_level(logging.INFO, logger="rankwright"):
+        resumed = train(config, callbacks=[Steps()])
+    assert f"resuming from {cut / checkpoints[0].name}" in caplog.text
+    start = int(checkpoints[0].name.split("-")[1])
+    assert Steps.taken == whole.metrics["global_steps"] - start, "the steps before the checkpoint ran again"
+    summary = json.loads(Path(resumed.output_dir, "train_summary.json").read_text())
+    assert summary["resumed_from"] == str(cut / checkpoints[0].name)
+    assert summary["global_steps"] == whole.metrics["global_steps"]
+    first, again = _weights(whole.final_dir), _weights(resumed.final_dir)
+    assert first.keys() == again.keys()
+    for name in first:
+        torch.testing.assert_close(again[name], first[name], rtol=0, atol=1e-6, msg=name)
+    # best/ is the same checkpoint's model: the validation history before the cut was restored
+    assert summary["best_step"] == whole.metrics["best_step"]
+    assert summary["best_validation"] == pytest.approx(whole.metrics["best_validation"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"sampling": {"max_pairs": 100}}, "sampling.max_pairs 100"),
+        ({"sampling": {"mode": "groups", "packing": False}}, "sampling.mode 'groups', sampling.packing False"),
+        ({"model": {"dtype": "bfloat16"}}, "model.dtype 'bfloat16'"),
+    ],
+)
+def test_options_a_bi_encoder_does_not_use_are_refused(tmp_path, write_pointwise, overrides, named):
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=10)
+    model = overrides.pop("model", {})
+    config = bi_config(data, str(tmp_path / "no-such-model"), tmp_path / "out", **overrides)
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    with pytest.raises(TrainingSetupError, match=rf"does not use {named}: remove them"):
+        train(config)
+
+
+def test_calibration_is_fitted_on_the_cosines_and_stored(tmp_path, write_pointwise, tiny_bert):
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=30)
+    config = bi_config(
+        data, tiny_bert, tmp_path / "out", split={"ratios": [0.6, 0.2, 0.2]}, training={"calibration": "platt"}
+    )
+    result = train(config)
+    summary = json.loads(Path(result.output_dir, "train_summary.json").read_text())
+    report = summary["calibration"]
+    assert report["method"] == "platt" and report["val_pairs"] > 0 and report["test_pairs"] > 0
+    assert report["ece_after"] is not None and report["best"] is not None
+    for folder in (result.final_dir, result.best_dir):
+        calibration = ModelMetadata.load(folder).calibration
+        assert calibration["method"] == "platt"
+    final = ModelMetadata.load(result.final_dir)
+    assert final.training["result"]["calibration"] == report
+    # the stored Platt fit maps the model's cosine to its relevance
+    reranker = Reranker.from_pretrained(result.final_dir)
+    queries, docs = ["drill number 1", "drill number 1"], ["drill model 0", "kettle model 3"]
+    raw = reranker.logits(queries, docs)
+    a, b = final.calibration["a"], final.calibration["b"]
+    assert a != 0  # a fit, not a constant
+    np.testing.assert_allclose(reranker.calibrated_from_logits(raw), 1 / (1 + np.exp(-(a * raw + b))), atol=1e-6)

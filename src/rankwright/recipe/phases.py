@@ -130,8 +130,9 @@ def fine_tune_bi_encoder(
     phase = phase_config(
         replace(
             inputs,
-            model=replace(inputs.model, type="bi-encoder", max_length=config.max_length),
-            sampling=replace(inputs.sampling, negatives_per_group=config.negatives, positives_per_group=0),
+            # the recipe's model and sampling options are the cross-encoders': a bi-encoder uses none of them
+            model=ModelConfig(name=inputs.model.name, type="bi-encoder", max_length=config.max_length),
+            sampling=SamplingConfig(negatives_per_group=config.negatives, positives_per_group=0),
             lora=LoraConfig(),  # the recipe's lora settings are the cross-encoder's: the dense model trains whole
         ),
         model_name=base,

@@ -42,6 +42,25 @@ from rankwright.training.console import quiet_console
 log = logging.getLogger(__name__)
 
 LOSSES = ("mnrl", "cached_mnrl")
+#: options of the cross-encoder and generative paths that sentence-transformers' trainer
+#: does not use: set to anything but their default, they are refused
+IGNORED = {
+    "sampling": ("mode", "hard_ratio", "max_group_size", "max_pairs", "length_grouping", "length_buckets", "packing"),
+    "model": ("dtype", "attn_implementation"),
+}
+
+
+def ignored_options(config: TrainConfig) -> list[str]:
+    """``section.option value`` of each :data:`IGNORED` option set to other than its default."""
+    from rankwright.training.config import ModelConfig, SamplingConfig
+
+    defaults = {"sampling": SamplingConfig(), "model": ModelConfig()}
+    return [
+        f"{section}.{name} {getattr(getattr(config, section), name)!r}"
+        for section, names in IGNORED.items()
+        for name in names
+        if getattr(getattr(config, section), name) != getattr(defaults[section], name)
+    ]
 
 
 def check_bi_encoder_config(config: TrainConfig, scheme: LabelScheme) -> None:
@@ -63,6 +82,19 @@ def check_bi_encoder_config(config: TrainConfig, scheme: LabelScheme) -> None:
         raise TrainingSetupError(
             "lora.quantize (QLoRA) is for cross-encoders and generative models: a bi-encoder trains LoRA adapters on "
             "its full-precision weights (lora.enabled true, lora.quantize null)"
+        )
+    if config.lora.enabled and config.training.resume:
+        raise TrainingSetupError(
+            "training.resume with lora.enabled: a LoRA bi-encoder cannot resume (sentence-transformers' trainer "
+            "loads a checkpoint into the plain encoder, not into the peft-wrapped one); train it again from the "
+            "start (training.resume false, overwrite true), or train all weights (lora.enabled false)"
+        )
+    ignored = ignored_options(config)
+    if ignored:
+        raise TrainingSetupError(
+            f"model.type bi-encoder trains with sentence-transformers' trainer, which does not use "
+            f"{', '.join(ignored)}: remove them (they are the cross-encoders' and generative models' options; a "
+            "bi-encoder's rows are set by sampling.negatives_per_group and sampling.positives_per_group)"
         )
     if config.training.grad_accum != 1 and config.loss.name == "mnrl":
         log.warning(
@@ -150,6 +182,7 @@ class _BiRun:
     stopper: Any  # EarlyStopCallback | None
     clock: Any  # ValidationClock
     out: Path
+    resumed_from: str | None = None  # the checkpoint training resumed from (training.resume)
 
 
 def train_bi_encoder(
@@ -165,14 +198,16 @@ def train_bi_encoder(
 
     from rankwright.training.baselines import check_against_baselines, pair_documents
     from rankwright.training.result import TrainResult
+    from rankwright.training.run import resume_checkpoint
 
     started = time.perf_counter()
     check_bi_encoder_config(config, scheme)
     rows, skipped = _rows(config, train_data, scheme)
     set_seed(config.training.seed)
     run = _trainer(config, train_data, val_data, scheme, rows, callbacks)
+    run.resumed_from = resume_checkpoint(config, run.out, [run.saver, run.stopper])
     train_start = time.perf_counter()
-    output = run.trainer.train()
+    output = run.trainer.train(resume_from_checkpoint=run.resumed_from)
     train_seconds = time.perf_counter() - train_start
     summary = _summary(config, run, output, train_seconds, rows, skipped, started)
     documents = pair_documents(train_data, val_data)
@@ -392,6 +427,7 @@ def _summary(
     seen = output.global_step * t.batch_size * t.grad_accum
     if t.max_steps < 0:  # epochs decide: the last batch of an epoch can be short
         seen = min(seen, math.ceil(len(rows["anchor"]) * t.epochs))
+    before = _checkpoint_step(run.resumed_from) * t.batch_size * t.grad_accum  # rows seen before resuming
     stepping = train_seconds - run.clock.seconds
     return {
         "train_runtime_s": train_seconds,
@@ -400,7 +436,9 @@ def _summary(
         "train_rows": len(rows["anchor"]),
         "train_queries_skipped_no_positive": skipped,
         "pairs_seen": int(seen * (texts_per_row - 1)),
-        "pairs_per_second": seen * (texts_per_row - 1) / stepping if stepping > 0 else None,  # validation excluded
+        # in this process's training steps (validation excluded)
+        "pairs_per_second": (seen - before) * (texts_per_row - 1) / stepping if stepping > 0 else None,
+        "resumed_from": run.resumed_from,
         "train_loss": output.training_loss,
         "final_validation": {k: v for k, v in final_metrics.items() if k.startswith("eval_")},
         "best_validation": {saver.metric: saver.best} if saver.best is not None else None,
@@ -411,6 +449,10 @@ def _summary(
         "validation_per_evaluation": validation_per_evaluation(run.trainer.state.log_history),
         "total_runtime_s": time.perf_counter() - started,
     }
+
+
+def _checkpoint_step(checkpoint: str | None) -> int:
+    return 0 if checkpoint is None else int(Path(checkpoint).name.split("-")[1])
 
 
 def _files(run: _BiRun, summary: dict[str, Any]) -> Path:

@@ -257,9 +257,12 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         from rankwright.training.bi_encoder import train_bi_encoder
 
         check_early_stopping_setup(config, data.val)
+        calibration = check_calibration_setup(config, data.val, data.scheme)
         if budget_s is not None:  # no probe for sentence-transformers' trainer: it stops before the time is up
             callbacks = [*(callbacks or []), make_time_stop(started + budget_s, MARGIN * budget_s)]
         result = train_bi_encoder(config, data.train, data.val, data.scheme, callbacks)
+        if calibration is not None:
+            _calibrate_bi_encoder(config, result, calibration, data, started)
         result.metrics["output_folder"] = slim_output(Path(result.output_dir), config.training.keep_checkpoints)
         return result
     loss = build_loss(config.loss.name, config.loss.params)
@@ -420,15 +423,20 @@ def _trainer_and_callbacks(
 
 
 def _resume(config: TrainConfig, run: _Run) -> str | None:
-    """The checkpoint to resume from (``training.resume``), with the callbacks' state put back."""
+    return resume_checkpoint(config, run.out, [run.saver, run.stopper, run.trainer.progress])
+
+
+def resume_checkpoint(config: TrainConfig, out: Path, callbacks: list) -> str | None:
+    """The checkpoint in ``out`` to resume from (``training.resume``), with the
+    ``callbacks``' state put back."""
     if not config.training.resume:
         return None
-    resume_from = last_complete_checkpoint(run.out)
+    resume_from = last_complete_checkpoint(out)
     if resume_from is None:
-        log.warning("training.resume: no checkpoint in %s; starting from scratch", run.out)
+        log.warning("training.resume: no checkpoint in %s; starting from scratch", out)
     else:
         log.info("resuming from %s", resume_from)
-        restore_callbacks(resume_from, [run.saver, run.stopper, run.trainer.progress])
+        restore_callbacks(resume_from, callbacks)
     return resume_from
 
 
@@ -543,6 +551,23 @@ def _calibrate(
     final_metadata = ModelMetadata.load(run.final_dir)  # now with its calibration
     final_metadata.training["result"] = summary
     final_metadata.save(run.final_dir)
+
+
+def _calibrate_bi_encoder(config: TrainConfig, result: TrainResult, method: str, data: _Data, started: float) -> None:
+    """Calibrate a trained bi-encoder's final/ and best/ (its cosines, as a cross-encoder's
+    logits) and record it in ``train_summary.json`` and final/'s metadata."""
+    assert data.val is not None  # check_calibration_setup made sure
+    summary, final_dir = result.metrics, Path(result.final_dir)
+    best_dir = Path(result.best_dir) if result.best_dir else None
+    final = Reranker.from_pretrained(final_dir)
+    summary["calibration"] = _calibrate_folders(
+        config, method, final, final_dir, best_dir, data.val, data.test, data.scheme
+    )
+    summary["total_runtime_s"] = time.perf_counter() - started
+    final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
+    final_metadata.training["result"] = {k: v for k, v in summary.items() if k not in ("log_history", "files")}
+    final_metadata.save(final_dir)
+    write_json(summary, Path(result.output_dir) / "train_summary.json")
 
 
 def _log_done(run: _Run, trained: _Trained, summary: dict[str, Any]) -> None:
