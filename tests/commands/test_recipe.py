@@ -231,6 +231,8 @@ def test_sample_queries_is_seeded_and_a_subset(write_pointwise, tmp_path):
         ({"split": {"ratios": [0.8, 0.2, 0.0]}}, "three shares > 0"),
         ({"subset": "test"}, "subset must be all"),
         ({"train_queries": 0}, "at least 1"),
+        ({"training": {"metric_for_best_model": "map"}}, "metric_for_best_model must be ndcg@10, got 'map'"),
+        ({"metrics": {"ndcg_at": [5]}}, r"metrics.ndcg_at must include 10, got \[5\]"),
     ],
 )
 def test_impossible_setups_fail_before_any_work(overrides, message):

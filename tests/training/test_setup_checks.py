@@ -137,3 +137,36 @@ def test_the_qwen3_reranker_prompt_needs_room_for_a_pair(qwen3_tokenizer_dir):
     longer = build_prompt(PromptConfig(instruction="Given a product search query, find the product. " * 4), tok)
     with pytest.raises(TrainingSetupError, match=rf"model\.max_length {enough} leaves -?\d+ tokens"):
         check_prompt_room(GenerativeHead(tok, longer, enough), enough)
+
+
+@pytest.mark.parametrize(
+    ("metric", "model_type"),
+    [("nDCG@10", "cross-encoder"), ("ndcg@5", "cross-encoder"), ("p@10", "bi-encoder")],
+)
+def test_a_best_model_metric_validation_does_not_compute_fails_before_any_model_is_read(
+    tmp_path, write_pointwise, metric, model_type
+):
+    """A typo, an nDCG cut-off outside metrics.ndcg_at, or p@k without metrics.precision_at
+    would train to the end without ever saving best/."""
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=8)
+    config = _config(tmp_path, data, {"name": str(tmp_path / "no-such-model"), "type": model_type})
+    if model_type == "bi-encoder":
+        config.loss.name = "mnrl"
+    config.metrics.ndcg_at, config.metrics.precision_at = [10], []
+    config.training.metric_for_best_model = metric
+    with pytest.raises(TrainingSetupError, match=rf"metric_for_best_model '{re.escape(metric)}' is not a validation"):
+        train(config)
+
+
+def test_the_valid_best_model_metrics_are_listed_and_accepted():
+    from rankwright.training.checks import check_best_metric
+
+    config = from_dict(TrainConfig, {"metrics": {"ndcg_at": [10], "precision_at": [5], "recall_at": [100]}})
+    for name in ("ndcg@10", "eval_ndcg@10", "ndcg@10_informative", "map", "mrr", "ndcg", "p@5", "recall@100"):
+        config.training.metric_for_best_model = name
+        check_best_metric(config)
+    config.training.metric_for_best_model = "ndcg@20"
+    with pytest.raises(
+        TrainingSetupError, match=r"choose one of ndcg@10, ndcg, map, mrr, p@5, recall@100, ndcg@10_inf"
+    ):
+        check_best_metric(config)

@@ -143,6 +143,15 @@ class RecipeConfig(DataSelection):
             parse_budget(self.budget, "budget")
         if self.train_queries is not None and self.train_queries < 1:
             raise ValueError(f"train_queries must be at least 1, got {self.train_queries}")
+        if self.training.metric_for_best_model.removeprefix("eval_") != "ndcg@10":
+            raise ValueError(
+                "recipe chooses checkpoints, cross-encoders and the final system by validation nDCG@10: "
+                f"training.metric_for_best_model must be ndcg@10, got {self.training.metric_for_best_model!r}"
+            )
+        if 10 not in self.metrics.ndcg_at:
+            raise ValueError(
+                f"recipe reports and tests nDCG@10: metrics.ndcg_at must include 10, got {self.metrics.ndcg_at}"
+            )
 
     @property
     def dense_enabled(self) -> bool:

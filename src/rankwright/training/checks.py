@@ -102,9 +102,26 @@ def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, sche
     return method
 
 
+def check_best_metric(config: TrainConfig) -> None:
+    """``training.metric_for_best_model`` must be a metric validation computes (one of
+    ``metrics.*``, or its ``_informative`` mean): otherwise ``best/`` would never be saved."""
+    from rankwright.evaluation.ranking import measure_names
+
+    names = list(measure_names(config.metrics, 1))
+    valid = [*names, *(f"{n}_informative" for n in names)]
+    metric = config.training.metric_for_best_model.removeprefix("eval_")
+    if metric not in valid:
+        raise TrainingSetupError(
+            f"training.metric_for_best_model {config.training.metric_for_best_model!r} is not a validation metric "
+            f"with these metrics.* settings: choose one of {', '.join(valid)}"
+        )
+
+
 def check_early_stopping_setup(config: TrainConfig, val: RelevanceData | None) -> None:
-    """``training.early_stopping_*``, checked before any model is loaded: stopping
-    follows the validation metric, so validation must run."""
+    """``training.metric_for_best_model`` (:func:`check_best_metric`) and
+    ``training.early_stopping_*``, checked before any model is loaded: stopping follows
+    the validation metric, so validation must run."""
+    check_best_metric(config)
     t = config.training
     if t.early_stopping_patience is None:
         return
