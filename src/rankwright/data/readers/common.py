@@ -90,8 +90,35 @@ def finalize_pairs(
         log.info("data: %s: %s", report.source, note)
         report.notes.append(note)
     _fill_ids(df, DOC_ID, DOC, "d")
+    _one_text_per_id(df, report)
     df = _resolve_duplicates(df, report, on_duplicate)
     return df.reset_index(drop=True)
+
+
+def _one_text_per_id(df: pd.DataFrame, report: DropReport) -> None:
+    """A query or document id given with different texts keeps its first row's text in
+    every row (so training, BM25, mining and scoring all see one text per id); how many
+    ids and rows, with an example, goes in the report's notes and the log."""
+    for id_col, text_col, kind in ((QUERY_ID, QUERY, "query"), (DOC_ID, DOC, "document")):
+        first = df.groupby(id_col, sort=False)[text_col].transform("first")
+        changed = df[text_col] != first
+        if not changed.any():
+            continue
+        example = df.loc[changed].iloc[0]
+        original = df.loc[(df[id_col] == example[id_col]) & ~changed].iloc[0]
+        ids = int(df.loc[changed, id_col].nunique())
+        note = (
+            f"{ids} {kind} id(s) are given with more than one text ({int(changed.sum())} row(s) changed); each id keeps the "
+            f"text of its first row, e.g. {kind} id {example[id_col]!r}: row {original[SOURCE_ROW]} "
+            f"{_short(original[text_col])!r}, row {example[SOURCE_ROW]} {_short(example[text_col])!r}"
+        )
+        log.warning("data: %s: %s", report.source, note)
+        report.notes.append(note)
+        df[text_col] = first
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _resolve_duplicates(df: pd.DataFrame, report: DropReport, policy: str) -> pd.DataFrame:
