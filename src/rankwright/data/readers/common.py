@@ -106,9 +106,9 @@ def _one_text_per_id(df: pd.DataFrame, report: DropReport) -> None:
             continue
         example = df.loc[changed].iloc[0]
         original = df.loc[(df[id_col] == example[id_col]) & ~changed].iloc[0]
-        ids = int(df.loc[changed, id_col].nunique())
+        ids, rows = int(df.loc[changed, id_col].nunique()), int(changed.sum())
         note = (
-            f"{ids} {kind} id(s) are given with more than one text ({int(changed.sum())} row(s) changed); each id keeps the "
+            f"{ids} {kind} id(s) are given with more than one text ({rows} row(s) changed); each id keeps the "
             f"text of its first row, e.g. {kind} id {example[id_col]!r}: row {original[SOURCE_ROW]} "
             f"{_short(original[text_col])!r}, row {example[SOURCE_ROW]} {_short(example[text_col])!r}"
         )
