@@ -107,6 +107,18 @@ def test_rerank_without_a_model_is_a_clear_error(trained, caplog):
     assert "rerank needs model=<folder>" in caplog.text
 
 
+def test_rerank_reports_the_rows_its_data_dropped(trained, tmp_path, caplog):
+    import logging
+
+    _, model = trained
+    data = tmp_path / "pairs.csv"
+    data.write_text("query_id,query,doc_id,doc,label\nA,usb cable,d1,braided cable,1\nA,usb cable,d2,,0\n")
+    with caplog.at_level(logging.INFO, logger="rankwright"):
+        rc = cli(["rerank", "--model", model, "--data.path", str(data), "--output", str(tmp_path / "r.trec")])
+    assert rc == 0 and len(read_run(tmp_path / "r.trec")) == 1
+    assert f"{data}: 2 rows in = 1 used + 1 dropped (empty document: 1)" in caplog.text
+
+
 def test_teacher_score_writes_flag_jsonl_that_distillation_trains_on(trained, tmp_path):
     from rankwright.data.readers import DataConfig, read_relevance
 

@@ -104,3 +104,16 @@ def test_train_prints_the_training_steps_pairs_per_second():
     assert "training: 10.0 s (4.0 s of it validating), 50.0 pairs/s (training steps only, validation excluded)" in (
         out.getvalue()
     )
+
+
+def test_a_separate_validation_file_reports_its_dropped_rows(tmp_path, caplog):
+    from rankwright.training.run import _datasets
+
+    train_file, val_file = tmp_path / "train.csv", tmp_path / "val.csv"
+    train_file.write_text("query,doc,label\nusb cable,cable,1\nusb cable,hub,0\n")
+    val_file.write_text("query,doc,label\ndesk lamp,lamp,1\ndesk lamp,,0\ndesk lamp,bulb,0\n")
+    config = from_dict(TrainConfig, {"data": {"path": str(train_file)}, "val_path": str(val_file)})
+    with caplog.at_level(logging.INFO, logger="rankwright"):
+        _, val, _, _ = _datasets(config)
+    assert len(val.pairs) == 2
+    assert f"validation: {val_file}: 3 rows in = 2 used + 1 dropped (empty document: 1)" in caplog.text

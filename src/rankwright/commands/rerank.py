@@ -112,6 +112,7 @@ def main(config: RerankConfig) -> pd.DataFrame:
     # first: an unreachable cluster fails before any data or model is read
     with executor(config.dask, near=config.output, progress=config.progress) as ex:
         data = read_relevance(config.data)
+        log.info("%s", data.report.summary())
         if config.run:
             candidates = attach_texts(top_k_of(read_run(config.run), config.top_k), data, config.run)
         else:

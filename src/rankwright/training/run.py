@@ -84,6 +84,7 @@ def _datasets(
         val_config = DataConfig(**{**asdict(config.data), "path": config.val_path})
         val_config.columns = config.data.columns
         val = read_relevance(val_config)
+        log.info("validation: %s", val.report.summary())
         scheme.validate(val)
         return data, val, None, scheme
     parts = split_data(data, config.split)
