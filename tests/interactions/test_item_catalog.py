@@ -55,6 +55,19 @@ def test_repeated_ids_and_empty_texts_are_dropped_and_counted(tmp_path):
     assert catalog.report["examples"]["repeated item id (first row kept)"] == [f"{path}: rows 1 and 3: id 'a'"]
 
 
+def test_missing_values_of_a_parquet_table_are_counted_like_a_csvs(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "items.parquet"
+    frame = pd.DataFrame({"item_id": [1, 2, None, 4], "title": ["First", None, "Nameless", "Fourth"]})
+    frame["item_id"] = frame["item_id"].astype("Int64")  # an integer column with a missing id
+    frame.to_parquet(path)
+    catalog = read_items(ItemsConfig(path=str(path)))
+    assert catalog.ids == ["1", "4"] and catalog.titles == ["First", "Fourth"]
+    assert catalog.report["dropped_by_reason"] == {"empty item text": 1, "missing item id": 1}
+    assert "nan" not in catalog.ids and not any("nan" in t.lower() for t in catalog.texts)
+
+
 def test_bad_item_configs_name_the_file_and_the_problem(tmp_path):
     path = tmp_path / "items.csv"
     path.write_text("item_id,title\na,First\n")

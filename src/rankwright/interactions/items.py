@@ -92,7 +92,9 @@ def _read_frame(config: ItemsConfig) -> tuple[pd.DataFrame, str, list[str]]:
         config.path, fmt, config.sep or ("|" if fmt == "movielens" else None), config.header, names, []
     )
     if layout.format == "parquet":
-        return pd.read_parquet(path).astype(str), layout.format, []
+        frame = pd.read_parquet(path).astype(object)
+        # missing values become "" (as keep_default_na=False reads a CSV): a missing id or text is counted, not "nan"
+        return frame.where(frame.notna(), "").astype(str), layout.format, []
     encoding = config.encoding or ("latin-1" if layout.format == "movielens" else "utf-8")
     read = {
         "sep": layout.sep,
