@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -91,6 +92,19 @@ def test_flag_scores_of_wrong_length_name_the_line(tmp_path):
     path = _jsonl(tmp_path / "flag.jsonl", [FLAG, bad])
     with pytest.raises(DataError, match=r"line 2: 'neg_scores'"):
         read_grouped(path)
+
+
+@pytest.mark.parametrize("score", [None, "high", [0.5], True])
+def test_a_teacher_score_that_is_not_a_number_names_the_line_and_the_entry(tmp_path, score):
+    bad = {**FLAG, "neg_scores": [0.1, score]}
+    path = _jsonl(tmp_path / "flag.jsonl", [FLAG, bad])
+    with pytest.raises(DataError, match=rf"line 2: neg_scores\[1\] is {re.escape(repr(score))}, not a number"):
+        read_grouped(path)
+
+
+def test_teacher_scores_written_as_numeric_strings_are_read(tmp_path):
+    path = _jsonl(tmp_path / "flag.jsonl", [{**FLAG, "neg_scores": ["0.12", "5e-2"]}])
+    assert sorted(read_grouped(path).pairs["score"].dropna()) == pytest.approx([0.05, 0.12, 0.91])
 
 
 def test_malformed_json_names_file_and_line(tmp_path):

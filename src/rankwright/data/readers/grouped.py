@@ -67,7 +67,15 @@ def _scores(record: dict[str, Any], key: str | None, n: int, source: str, lineno
     scores = record[key]
     if not isinstance(scores, list) or len(scores) != n:
         raise DataError(source, f"{key!r} must be a list of {n} numbers, one per document", line=lineno)
-    return [float(s) for s in scores]
+    out = []
+    for i, score in enumerate(scores):
+        try:
+            if isinstance(score, bool | list | dict) or score is None:
+                raise TypeError
+            out.append(float(score))  # numbers, and numbers written as strings
+        except (TypeError, ValueError):
+            raise DataError(source, f"{key}[{i}] is {score!r}, not a number", line=lineno) from None
+    return out
 
 
 def read_grouped(path: str | Path, layout: str | None = None, *, on_duplicate: str = "drop") -> RelevanceData:
