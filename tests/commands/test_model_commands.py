@@ -69,6 +69,27 @@ def test_evaluate_with_a_model_scores_every_judged_pair(trained, tmp_path):
     assert np.abs(merged["expected"] - merged["score"]).max() <= 1e-5
 
 
+def test_evaluate_with_a_model_and_no_scorer_uses_the_model(trained, tmp_path, caplog):
+    import logging
+
+    data, model = trained
+    common = ["evaluate", "--data.path", str(data), "--labels.scheme", "graded", "--labels.relevant_gain", "2"]
+    common += ["--progress", "false", "--report", "false"]
+    out = tmp_path / "auto"
+    assert cli([*common, "--model", model, "--output_dir", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["system"] != "BM25" and metrics["model"] == model
+    # both a run and a model without --scorer: ambiguous
+    run = tmp_path / "run.trec"
+    run.write_text("q1 Q0 d1 1 1.0 x\n")
+    with caplog.at_level(logging.WARNING, logger="rankwright"):
+        assert cli([*common, "--model", model, "--run", str(run), "--output_dir", str(tmp_path / "both")]) == 2
+        assert "say which to evaluate with --scorer run or --scorer model" in caplog.text
+        # a model the chosen scorer does not use is said
+        assert cli([*common, "--scorer", "bm25", "--model", model, "--output_dir", str(tmp_path / "bm25")]) == 0
+    assert f"scorer bm25: --model {model} not used (choose it with --scorer)" in caplog.text
+
+
 def test_rerank_a_trec_run_keeps_only_its_documents(trained, tmp_path):
     data, model = trained
     run = tmp_path / "first.trec"

@@ -47,7 +47,10 @@ class BM25CommandConfig(DataSelection):
 @dataclass
 class EvaluateConfig(RunDataSelection):
     scorer: str = field(
-        default="auto", metadata={"help": "bm25, run (scores read from `run`), model; auto: run if given, else bm25"}
+        default="auto",
+        metadata={
+            "help": "bm25, run (scores read from `run`), model; auto: the model if given, else the run, else bm25"
+        },
     )
     model: str | None = field(default=None, metadata={"help": "trained model folder (scorer=model)"})
     batch_size: int = field(default=64, metadata={"help": "pairs per batch when scoring with a model"})

@@ -102,11 +102,22 @@ def _baselines(
 
 
 def _scorer_and_mode(config: EvaluateConfig, loaded: LoadedData) -> tuple[str, str]:
-    """The scorer (``auto``: run when one is given, else BM25) and the evaluation mode;
-    a qrels file alone has no texts, so only a run is evaluated there (mode ``qrels``)."""
+    """The scorer (``auto``: the model when one is given, else the run when one is
+    given, else BM25; both is an error) and the evaluation mode; a qrels file alone has
+    no texts, so only a run is evaluated there (mode ``qrels``). A run or model the
+    chosen scorer does not use is said in the log."""
     if config.scorer not in SCORERS:
         raise ValueError(f"scorer must be one of {SCORERS}, got {config.scorer!r}")
-    scorer = config.scorer if config.scorer != "auto" else "run" if config.run else "bm25"
+    if config.scorer == "auto" and config.run and config.model:
+        raise ValueError(
+            f"evaluate got both a run ({config.run}) and a model ({config.model}): say which to evaluate with "
+            "--scorer run or --scorer model"
+        )
+    scorer = config.scorer if config.scorer != "auto" else "model" if config.model else "run" if config.run else "bm25"
+    unused = [f"--{name} {value}" for name, value in (("run", config.run), ("model", config.model)) if value]
+    unused = [u for u in unused if not u.startswith(f"--{scorer} ")]
+    if unused:
+        log.warning("scorer %s: %s not used (choose it with --scorer)", scorer, " and ".join(unused))
     if loaded.full.has_texts:
         return scorer, resolve_mode(config.mode, loaded.full)
     if scorer != "run" or config.baseline == "bm25":
