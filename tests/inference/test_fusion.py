@@ -4,6 +4,8 @@ without the first-stage scores it needs, round-trip through rankwright.json)."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -234,10 +236,18 @@ def test_rerank_candidates_fuses_with_the_runs_first_stage_scores(fused_dir, mod
     np.testing.assert_allclose(out["score"], expected, atol=1e-6)
 
 
-def test_without_fusion_behaviour_is_unchanged(model_dir):
+def test_without_fusion_behaviour_is_unchanged(model_dir, caplog):
     reranker = Reranker.from_pretrained(model_dir)
-    own = reranker.score("drill", DOCS)
-    ranked = reranker.rank("drill", DOCS, first_stage_scores=np.arange(6.0))  # ignored, with a warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="rankwright"):
+        own = reranker.score("drill", DOCS)
+    assert "first_stage_scores are ignored" not in caplog.text  # none given, no warning
+    with caplog.at_level(logging.WARNING, logger="rankwright"):
+        ranked = reranker.rank("drill", DOCS, first_stage_scores=np.arange(6.0))  # ignored, with a warning
+    ignored = [(r.levelno, r.getMessage()) for r in caplog.records if "first_stage_scores" in r.getMessage()]
+    assert ignored == [
+        (logging.WARNING, "first_stage_scores are ignored: this model has no score fusion (`rankwright fuse`)")
+    ]
     assert [r.index for r in ranked] == np.argsort(-own, kind="stable").tolist()
     assert [r.score for r in ranked] == pytest.approx(np.sort(own)[::-1].tolist(), abs=1e-6)
     with pytest.raises(ValueError, match="no score fusion"):

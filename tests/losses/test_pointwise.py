@@ -69,6 +69,10 @@ def test_bce_labels_as_ints_and_bools_work():
     ref = BinaryCrossEntropyLoss()(scores, torch.tensor([BCE_LABELS]), full_mask(3))
     as_long = BinaryCrossEntropyLoss()(scores, torch.tensor([[1, 0, 1]]), full_mask(3))
     assert torch.allclose(ref, as_long, atol=1e-7)
+    as_bool = BinaryCrossEntropyLoss()(scores, torch.tensor([[True, False, True]]), full_mask(3))
+    assert torch.allclose(ref, as_bool, atol=1e-7)
+    flipped = BinaryCrossEntropyLoss()(scores, torch.tensor([[False, True, False]]), full_mask(3))
+    assert not torch.allclose(ref, flipped, atol=1e-3)  # the boolean labels are read, not ignored
 
 
 CE_LOGITS = [[1.0, 2.0, 0.5, -1.0], [0.0, -0.5, 3.0, 1.0]]

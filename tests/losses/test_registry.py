@@ -92,11 +92,19 @@ def test_bad_parameter_names_raise_value_error_naming_the_loss(name, params):
 
 
 @pytest.mark.parametrize(
-    ("name", "params"),
-    [("listwise_ce", {"temperature": 0.0}), ("mse", {"activation": "relu"})],
+    ("name", "params", "message"),
+    [
+        ("listwise_ce", {"temperature": 0.0}, r"^temperature must be positive$"),
+        ("listwise_ce", {"temperature": -1.0}, r"^temperature must be positive$"),
+        ("listwise_kl", {"temperature": 0.0}, r"^temperature must be positive, got 0\.0$"),
+        ("mse", {"activation": "relu"}, r"^mse activation must be sigmoid or identity, got 'relu'$"),
+        ("ce", {"class_weights": "even"}, r"^class_weights must be 'balanced' or one weight per class, got 'even'$"),
+        ("ce", {"class_weights": [0.0, 0.0]}, r"^class_weights must be >= 0 and not all 0, got \[0\.0, 0\.0\]$"),
+        ("ce", {"class_weights": [1.0, -1.0]}, r"^class_weights must be >= 0 and not all 0, got \[1\.0, -1\.0\]$"),
+    ],
 )
-def test_bad_parameter_values_raise_value_error(name, params):
-    with pytest.raises(ValueError):
+def test_bad_parameter_values_raise_value_error(name, params, message):
+    with pytest.raises(ValueError, match=message):
         build_loss(name, params)
 
 

@@ -207,8 +207,27 @@ def test_concurrent_requests_are_scored_in_one_model_call(tiny_cross_encoder, se
 
 
 def test_batch_stats_are_plain_numbers():
-    stats = BatchStats(requests=2, pairs=7, seconds=0.5)
-    assert (stats.requests, stats.pairs, stats.seconds) == (2, 7, 0.5)
+    recorder, stats = Recorder(delay=0.05), []
+
+    async def main():
+        batcher = Batcher(recorder, max_batch_pairs=7, max_wait_s=0.1, on_batch=stats.append)
+        await batcher.start()
+        sizes = {1: 3, 2: 3, 3: 3, 4: 1}
+        results = await asyncio.gather(*(batcher.submit(j, n) for j, n in sizes.items()))
+        await batcher.close()
+        return results
+
+    assert run(main()) == [10, 20, 30, 40]
+    assert recorder.batches == [[1, 2], [3, 4]]  # 3 + 3 fit in 7, the third 3 waits for the next batch
+    assert [(s.requests, s.pairs, s.isolated) for s in stats] == [(2, 6, False), (2, 4, False)]
+    for s in stats:
+        assert type(s.requests) is int and type(s.pairs) is int and type(s.isolated) is bool
+        assert type(s.seconds) is float and s.seconds >= 0.05  # the model call's own time (its 50 ms sleep)
+        assert isinstance(s.queue_seconds, tuple) and len(s.queue_seconds) == s.requests
+        assert all(type(q) is float and q >= 0 for q in s.queue_seconds)
+    # the second batch's requests waited for the whole first call
+    assert min(stats[1].queue_seconds) >= stats[0].seconds - 0.01
+    assert isinstance(stats[0], BatchStats)
 
 
 def test_fused_jobs_share_one_dense_call_and_match_their_scores_alone(tiny_cross_encoder, tmp_path):

@@ -5,6 +5,7 @@ on the model thread (max_tokens_per_doc, truncation_direction left, truncate fal
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rankwright.inference.reranker import Reranker
@@ -79,8 +80,16 @@ def test_a_job_gets_its_cuts_once(reranker):
 
 
 def test_a_job_refused_by_its_cuts_fails_alone(reranker):
-    good = ScoreJob("drill", ["cordless drill", "sofa"])
+    docs = ["cordless drill", "sofa", "drill bits and a battery", "garden hose"]
+    good = ScoreJob("drill", list(docs))
     bad = ScoreJob("drill", [" ".join(["x"] * 30)])
     bad.refuse_overlong = True
     results = score_jobs(reranker, [good, bad])
-    assert results[0].order in ([0, 1], [1, 0]) and isinstance(results[1], TooLong)
+    assert isinstance(results[1], TooLong)
+    assert str(results[1]).startswith("documents[0]: longer than the model's max_length=24 tokens")
+    # the good job is scored as it would be alone: the model's own logits, best first
+    logits = reranker.logits("drill", docs, progress=False)
+    assert len(set(logits.round(5).tolist())) == len(docs)  # no near-ties: the order is well defined
+    assert results[0].order == np.argsort(-logits, kind="stable").tolist()
+    np.testing.assert_allclose(results[0].relevance, 1 / (1 + np.exp(-logits.astype(np.float64))), atol=1e-5)
+    np.testing.assert_allclose(results[0].raw, logits, atol=1e-5)

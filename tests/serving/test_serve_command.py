@@ -6,6 +6,7 @@ draining, new requests get 503, the one in flight its 200, and the process exits
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -45,9 +46,42 @@ def test_the_model_is_also_the_positional_argument():
         build_config(ServeConfig, build_parser().parse_args(["serve", "a", "--model", "b"]))
 
 
-def test_serve_without_a_model_or_with_bad_settings_is_an_error(capsys):
-    assert cli(["serve"]) == 2
-    assert cli(["serve", "--model", "m", "--max_documents", "0"]) == 2
+def test_serve_without_a_model_or_with_bad_settings_is_an_error(tiny_cross_encoder, monkeypatch, caplog):
+    import rankwright.serving.server as server_module
+
+    served = []
+
+    class FakeServer:  # records what would be served instead of blocking on a port
+        failed = None
+
+        def __init__(self, config, ignore_sigint=False):
+            served.append(config)
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr(server_module, "DrainingServer", FakeServer)
+
+    def errors() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+    with caplog.at_level(logging.INFO):
+        assert cli(["serve"]) == 2
+    assert len(errors()) == 1 and "serve needs a model" in errors()[0]
+    assert served == []
+
+    # the same real model with good settings gets as far as the server ...
+    caplog.clear()
+    assert cli(["serve", "--model", tiny_cross_encoder, "--port", "0", "--max_documents", "1"]) == 0
+    assert len(served) == 1 and errors() == []
+
+    # ... so with --max_documents 0 only the setting stops it, and the error names it
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        code = cli(["serve", "--model", tiny_cross_encoder, "--port", "0", "--max_documents", "0"])
+    assert code == 2
+    assert errors() == ["max_documents must be at least 1, got 0"]
+    assert len(served) == 1  # nothing more was served
 
 
 def test_load_reranker_serves_the_onnx_export_with_the_torch_scores(tiny_cross_encoder, tmp_path):

@@ -133,6 +133,13 @@ def test_multi_positive_margin_groups_from_seed002_jsonl(tmp_path, tiny_bert, wr
     result = train(cfg)
     assert result.metrics["global_steps"] > 0
     assert result.metrics["train_loss"] > 0
+    # 14 training queries (70% of 20), each one group of both its positives and 2
+    # negatives, for 2 epochs; validation: 6 queries with 2 positives and 3 negatives each
+    assert result.metrics["train_examples_per_epoch"] == 14
+    assert result.metrics["pairs_seen"] == 2 * 14 * (2 + 2)
+    assert result.metrics["validation"] == {"queries": 6, "pairs": 6 * (2 + 3)}
+    summary = json.loads((tmp_path / "out" / "train_summary.json").read_text())
+    assert summary["pairs_seen"] == result.metrics["pairs_seen"]
 
 
 def test_listwise_and_classes(tmp_path, tiny_bert, write_pointwise, tiny_train_config):
@@ -196,8 +203,9 @@ def test_classes_on_binary_data_fails_before_training(tmp_path, tiny_bert, write
     assert not (tmp_path / "out").exists()
 
 
-def _write_flag(path: Path, n_queries: int = 16, scores: bool = True) -> Path:
-    """FlagEmbedding JSONL with teacher scores: the document repeating the query word scores highest."""
+def _write_flag(path: Path, n_queries: int = 16, scores: bool = True, scale: float = 1.0) -> Path:
+    """FlagEmbedding JSONL with teacher scores: the document repeating the query word scores
+    highest (``scale``: every teacher score multiplied by it; 0: a teacher with no preference)."""
     import json
 
     words = ["drill", "sofa", "lamp", "kettle", "hose", "table", "chair", "fan"]
@@ -206,8 +214,8 @@ def _write_flag(path: Path, n_queries: int = 16, scores: bool = True) -> Path:
         word = words[q % len(words)]
         record = {"query": f"{word} {q}", "pos": [f"{word} model {q}"], "neg": [f"{w} model" for w in words[:4]]}
         if scores:
-            record["pos_scores"] = [5.0]
-            record["neg_scores"] = [4.0 if w == word else -1.0 - i for i, w in enumerate(words[:4])]
+            record["pos_scores"] = [5.0 * scale]
+            record["neg_scores"] = [(4.0 if w == word else -1.0 - i) * scale for i, w in enumerate(words[:4])]
         lines.append(json.dumps(record))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -215,21 +223,31 @@ def _write_flag(path: Path, n_queries: int = 16, scores: bool = True) -> Path:
 
 @pytest.mark.parametrize("loss", ["margin_mse", "listwise_kl"])
 def test_distillation_from_flag_teacher_scores(tmp_path, tiny_bert, loss, tiny_train_config):
-    data = _write_flag(tmp_path / "flag.jsonl")
-    cfg = tiny_train_config(
-        tmp_path,
-        data,
-        tiny_bert,
-        **{
-            "labels": {"scheme": "binary", "threshold": 1},
-            "loss": {"name": loss},
-            "sampling": {"negatives_per_group": 4, "positives_per_group": 1},
-            "training.epochs": 1,
-        },
-    )
-    result = train(cfg)
-    assert result.metrics["global_steps"] > 0 and np.isfinite(result.metrics["train_loss"])
-    assert result.metrics["train_loss"] > 0
+    def run(name: str, scale: float) -> dict:
+        data = _write_flag(tmp_path / f"{name}.jsonl", scale=scale)
+        cfg = tiny_train_config(
+            tmp_path,
+            data,
+            tiny_bert,
+            **{
+                "labels": {"scheme": "binary", "threshold": 1},
+                "loss": {"name": loss},
+                "sampling": {"negatives_per_group": 4, "positives_per_group": 1},
+                "training.epochs": 1,
+                "output_dir": str(tmp_path / name),
+            },
+        )
+        return train(cfg).metrics
+
+    metrics = run("teacher", 1.0)
+    assert metrics["global_steps"] > 0 and np.isfinite(metrics["train_loss"])
+    assert metrics["train_loss"] > 0
+    assert metrics["pairs_seen"] == metrics["train_examples_per_epoch"] * (1 + 4)
+    # The same pairs and labels under a teacher that prefers no document: the loss follows
+    # the teacher (the near-random student is far from the peaked teacher, close to the flat one).
+    flat = run("flat", 0.0)
+    assert flat["pairs_seen"] == metrics["pairs_seen"]
+    assert flat["train_loss"] < 0.5 * metrics["train_loss"]
 
 
 def test_distillation_needs_teacher_scores_and_listed_negatives(tmp_path, tiny_bert, tiny_train_config):
