@@ -93,6 +93,17 @@ def test_guess_separator_ignores_separators_only_inside_text():
     assert guess_separator([], ",") is None
 
 
+def test_a_score_table_scoring_a_pair_twice_names_the_rows(tmp_path):
+    from rankwright.commands.evaluate import load_scores
+
+    rows = [["query_id", "doc_id", "score"], ["q1", "d1", "1.5"], ["q1", "d2", "0.5"], ["q1", "d1", "0.2"]]
+    path = _write(tmp_path / "scores.csv", ",", rows)
+    with pytest.raises(
+        DataError, match=r"scores.csv, row 3: query_id q1 and document d1 are scored more than once \(rows 1, 3\)"
+    ):
+        load_scores(str(path))
+
+
 def test_run_score_tables_say_to_save_the_file_instead(tmp_path):
     from rankwright.commands.evaluate import load_scores
 

@@ -90,3 +90,6 @@ def test_scored_pair_files(tmp_path):
     frame.rename(columns={"score": "value"}).to_csv(path, index=False)
     with pytest.raises(DataError, match="needs columns"):
         read_scores(path, p)
+    pd.concat([frame, frame.iloc[[2]].assign(score=99.0)]).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"scores.csv, row 9: query_id u\S+ and document \S+ are scored more than once"):
+        read_scores(path, p)  # the last score used to win silently

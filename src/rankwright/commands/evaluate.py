@@ -14,6 +14,7 @@ from rankwright.commands.configs import EvaluateConfig
 from rankwright.commands.rerank import rerank_candidates
 from rankwright.data.loading import LoadedData, load_data
 from rankwright.data.readers import read_run
+from rankwright.data.readers.common import no_repeated_scores
 from rankwright.data.readers.tables import read_table_file
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
 from rankwright.evaluation.evaluate import Evaluation, evaluate_scores
@@ -49,7 +50,9 @@ def load_scores(path: str) -> pd.DataFrame:
         if frame[SCORE].isna().any():
             row = int(frame.index[frame[SCORE].isna()][0]) + 1
             raise DataError(path, "score is missing or not a number", row=row)
-        return frame.astype({QUERY_ID: str, DOC_ID: str})
+        frame = frame.astype({QUERY_ID: str, DOC_ID: str})
+        no_repeated_scores(frame, path)
+        return frame
     return read_run(path)[[QUERY_ID, DOC_ID, SCORE]]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rankwright.data.readers.common import no_repeated_scores
 from rankwright.data.records import DOC_ID, QUERY_ID, SCORE, DataError
 from rankwright.evaluation.classification import binary_metrics
 from rankwright.evaluation.ranking import GAIN, RankingConfig, evaluate_run
@@ -118,7 +119,8 @@ def read_scores(path: str | Path, pairs: pd.DataFrame) -> np.ndarray:
     if key is None or not {"doc_id", "score"} <= set(frame):
         raise DataError(str(path), f"needs columns query_id (or user_id), doc_id, score; has {list(frame.columns)}")
     frame = frame.astype({key: str, "doc_id": str})
-    lookup = frame.drop_duplicates([key, "doc_id"], keep="last").set_index([key, "doc_id"])["score"]
+    no_repeated_scores(frame, str(path), key)
+    lookup = frame.set_index([key, "doc_id"])["score"]
     index = pd.MultiIndex.from_arrays([pairs[key].astype(str), pairs["doc_id"].astype(str)])
     scores = lookup.reindex(index).to_numpy(dtype=float)
     missing = np.isnan(scores)

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import unicodedata
 
+import numpy as np
 import pandas as pd
 
 from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, DataError, DropReport
@@ -46,6 +47,23 @@ def _fill_ids(df: pd.DataFrame, column: str, text: str, prefix: str) -> int:
         df.loc[missing, column] = filled
     df[column] = df[column].astype(str)
     return int(df.loc[missing, text].nunique())
+
+
+def no_repeated_scores(frame: pd.DataFrame, source: str, key: str = QUERY_ID) -> None:
+    """A score table (``key``, doc_id, score) gives each pair one score: a DataError
+    naming the rows (1-based, in file order) of the first pair given twice."""
+    dup = frame.duplicated([key, DOC_ID], keep=False).to_numpy()
+    if not dup.any():
+        return
+    first = np.flatnonzero(dup)[0]
+    query, doc = frame[key].iloc[first], frame[DOC_ID].iloc[first]
+    same = np.flatnonzero(((frame[key] == query) & (frame[DOC_ID] == doc)).to_numpy()) + 1
+    raise DataError(
+        source,
+        f"{key} {query} and document {doc} are scored more than once (rows {', '.join(map(str, same[:5]))}): "
+        "give each pair one score",
+        row=int(same[1]),
+    )
 
 
 def truncate_words(text: str, n_words: int) -> str:
