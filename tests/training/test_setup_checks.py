@@ -170,3 +170,13 @@ def test_the_valid_best_model_metrics_are_listed_and_accepted():
         TrainingSetupError, match=r"choose one of ndcg@10, ndcg, map, mrr, p@5, recall@100, ndcg@10_inf"
     ):
         check_best_metric(config)
+
+
+@pytest.mark.parametrize("ratio", [1.0, 5, -0.1])
+def test_a_warmup_ratio_outside_0_1_fails_before_any_model_is_read(tmp_path, write_pointwise, ratio):
+    """transformers would take 1 or more as a number of warm-up steps."""
+    data = write_pointwise(tmp_path / "pairs.jsonl", n_queries=8)
+    config = _config(tmp_path, data, {"name": str(tmp_path / "no-such-model"), "type": "cross-encoder"})
+    config.training.warmup_ratio = ratio
+    with pytest.raises(TrainingSetupError, match=rf"warmup_ratio is the share .* 0 <= ratio < 1, got {ratio}"):
+        train(config)

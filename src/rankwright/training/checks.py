@@ -102,6 +102,16 @@ def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, sche
     return method
 
 
+def check_schedule_setup(config: TrainConfig) -> None:
+    """``training.warmup_ratio`` is a share of the steps, 0 <= r < 1 (transformers takes
+    a value of 1 or more as a number of warm-up steps)."""
+    ratio = config.training.warmup_ratio
+    if not 0 <= ratio < 1:
+        raise TrainingSetupError(
+            f"training.warmup_ratio is the share of the steps spent warming up, 0 <= ratio < 1, got {ratio}"
+        )
+
+
 def check_best_metric(config: TrainConfig) -> None:
     """``training.metric_for_best_model`` must be a metric validation computes (one of
     ``metrics.*``, or its ``_informative`` mean): otherwise ``best/`` would never be saved."""

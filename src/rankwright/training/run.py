@@ -39,6 +39,7 @@ from rankwright.training.checks import (
     check_loss_fits_data,
     check_precision_setup,
     check_sampling_setup,
+    check_schedule_setup,
 )
 from rankwright.training.config import TrainConfig
 from rankwright.training.lean import slim_output
@@ -254,6 +255,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     name = config.model.name if config.model.type else resolve_model_path(config.model.name)
     model_type = model_type_of(name, config.model.type)
     check_precision_setup(config)
+    check_schedule_setup(config)
     if model_type == "bi-encoder":
         from rankwright.training.bi_encoder import train_bi_encoder
 
