@@ -95,7 +95,9 @@ class PoisonedReranker:
 
 
 @pytest.mark.parametrize("error,status", [(TypeError, 422), (RuntimeError, 500)])
-def test_a_poisoned_request_fails_alone_and_the_good_ones_batched_with_it_get_200(reranker, serving, error, status):
+def test_a_poisoned_request_fails_alone_and_the_good_ones_batched_with_it_get_200(
+    reranker, serving, error, status, caplog
+):
     poisoned = PoisonedReranker(reranker, error)
     bad = {"query": QUERY, "documents": ["drill kit", f"a {POISON} here", "sofa"]}
     requests = [*GOOD[:3], bad, *GOOD[3:]]
@@ -117,6 +119,9 @@ def test_a_poisoned_request_fails_alone_and_the_good_ones_batched_with_it_get_20
         assert "cannot take documents[1]" in answer["message"] and answer["error"] == "invalid_request"
     else:
         assert "scoring request r3 failed: RuntimeError" in answer["message"] and answer["error"] == "scoring_failed"
+        # the server's log keeps the traceback the client is not sent
+        failed = [r for r in caplog.records if r.getMessage() == "scoring request r3 failed"]
+        assert len(failed) == 1 and failed[0].exc_info is not None and failed[0].exc_info[0] is RuntimeError
     for request, response in zip(requests, responses, strict=True):
         if response.status_code != 200:
             continue

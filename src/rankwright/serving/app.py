@@ -367,6 +367,8 @@ async def _scored(served: _Served, job: ScoreJob, pairs: int, request: Request) 
     except InputError as err:
         raise ApiError(422, str(err)) from None
     except Exception as err:
+        # the client gets the one-line reason; the server's log keeps the traceback
+        log.error("scoring request %s failed", request.state.request_id, exc_info=err)
         raise ApiError(
             500, f"scoring request {request.state.request_id} failed: {type(err).__name__}: {err}", "scoring_failed"
         ) from None
