@@ -56,6 +56,12 @@ def test_beir_unknown_document_and_query_are_counted_drops(tmp_path):
     assert report.rows_used == 3
 
 
+def test_beir_queries_without_a_judgment_are_left_out_and_counted(tmp_path):
+    data = read_relevance(_beir(tmp_path / "beir"))
+    assert "q3" not in data.queries
+    assert "queries.jsonl: 1 of 3 queries have no judgment in test.tsv and are left out, e.g. 'q3'" in data.report.notes
+
+
 def test_separate_corpus_queries_and_qrels_files(tmp_path):
     folder = _beir(tmp_path / "beir")
     (tmp_path / "queries.tsv").write_text("q1\thow do solar panels work\nq2\twind energy\n")

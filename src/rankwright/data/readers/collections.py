@@ -177,6 +177,12 @@ def read_collection(
     report.rows_in = len(qrels)
     pairs, eval_only = pairs_from_qrels(qrels, queries, corpus, report, textless=textless)
     judged = set(qrels[QUERY_ID])
+    unjudged = [q for q in queries if q not in judged]
+    if unjudged:  # usual in BEIR: one queries file for every split, a qrels file per split
+        report.notes.append(
+            f"{queries_path.name}: {len(unjudged)} of {len(queries)} queries have no judgment in {qrels_path.name} "
+            f"and are left out, e.g. {unjudged[0]!r}"
+        )
     return RelevanceData(pairs, report, corpus, {q: t for q, t in queries.items() if q in judged}, fmt, eval_only)
 
 
