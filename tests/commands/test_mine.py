@@ -256,4 +256,9 @@ def test_bad_settings_are_clear_errors(beir, tmp_path, caplog):
     assert "need a teacher" in caplog.text
     assert cli([*mine_args(beir, out), "--mining.ranks", "5,2"]) == 2
     assert "1 <= first <= last" in caplog.text
+    # depths that mine does not use are refused, not ignored
+    assert cli([*mine_args(beir, out), "--retriever.top_k", "30"]) == 2
+    assert "retriever.top_k 30 is not used by mine: it retrieves down to the last rank of mining.ranks" in caplog.text
+    assert cli([*mine_args(beir, out), "--retriever.bm25.top_k", "30"]) == 2
+    assert "retriever.bm25.top_k 30 is not used by a first-stage retriever: set its depth with" in caplog.text
     assert not out.exists()

@@ -18,7 +18,7 @@ from rankwright.data.loading import load_data
 from rankwright.mining.negatives import MineBlock, Miner, MiningStats, group_record
 from rankwright.mining.teacher import load_teacher, teacher_name
 from rankwright.output_guard import Claim, claim_file, writes_output
-from rankwright.retrieval import build_retriever
+from rankwright.retrieval import RetrieverConfig, build_retriever
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,11 @@ def _mine_block(miner: Handle, retriever_kind: str, block: MineBlock) -> tuple[l
 @writes_output(_claim)
 def main(config: MineConfig) -> dict[str, Any]:
     config.mining.check()
+    if config.retriever.top_k != RetrieverConfig().top_k:
+        raise ValueError(
+            f"retriever.top_k {config.retriever.top_k} is not used by mine: it retrieves down to the last rank of "
+            f"mining.ranks ({config.mining.ranks[1]})"
+        )
     out = Path(config.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     with executor(config.dask, near=out, progress=config.progress) as ex:  # an unreachable cluster fails first

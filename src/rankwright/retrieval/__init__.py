@@ -37,7 +37,13 @@ def build_retriever(
 ) -> Retriever:
     """An index of ``documents`` (doc_id -> text) for ``config.kind``; a dense retriever
     reuses ``encoder`` when it has the same settings; BM25 with ``bm25.shards`` other than 1
-    is sharded (the same scores)."""
+    is sharded (the same scores). The depth is the caller's (``config.top_k``, or the
+    mining window): ``bm25.top_k``, which ``evaluate`` uses, is refused here."""
+    if config.bm25.top_k != BM25Config().top_k:
+        raise ValueError(
+            f"retriever.bm25.top_k {config.bm25.top_k} is not used by a first-stage retriever: set its depth with "
+            "retriever.top_k (rankwright mine: the last rank of mining.ranks)"
+        )
     if config.kind == "bm25" and config.bm25.shards != 1:
         from rankwright.retrieval.bm25_shards import ShardedBM25
 
