@@ -1,12 +1,19 @@
 """``rankwright split`` prints what it did: rows in, used and dropped by reason, and
-the queries and rows of each split."""
+the queries and rows of each split; a collection's judgments on documents without
+text go to the qrels of their split, so a re-read split evaluates as the original."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 
+import pandas as pd
+
 from rankwright import cli
+from rankwright.commands.configs import EvaluateConfig
+from rankwright.commands.evaluate import main as evaluate_main
+from rankwright.config import from_dict
 
 
 def test_split_prints_rows_dropped_and_counts_per_split(tmp_path, capsys):
@@ -33,3 +40,80 @@ def test_split_prints_rows_dropped_and_counts_per_split(tmp_path, capsys):
         assert counted[name] == (summary["splits"][name]["queries"], summary["splits"][name]["pairs"])
     assert sum(q for q, _ in counted.values()) == 20 and sum(r for _, r in counted.values()) == 60
     assert f"summary: {out / 'split.json'}" in printed
+
+
+def _textless_collection(tmp_path, write_beir, *, only_textless: bool = False):
+    """A BEIR folder of four queries; d5 has no text and is judged relevant for q1 and q2
+    (evaluation only); ``only_textless``: and for q5, which has no other judgment."""
+    docs = {
+        "d1": "red lamp",
+        "d2": "blue lamp shade",
+        "d3": "green sofa",
+        "d4": "red sofa cover",
+        "d5": "",
+        "d6": "lamp",
+    }
+    queries = {"q1": "red lamp", "q2": "sofa", "q3": "blue shade", "q4": "lamp cover"}
+    judged = [("q1", "d1", 2), ("q1", "d6", 1), ("q1", "d5", 2), ("q1", "d3", 0)]
+    judged += [("q2", "d3", 1), ("q2", "d5", 2), ("q2", "d1", 0), ("q3", "d2", 1), ("q3", "d4", 0)]
+    judged += [("q4", "d6", 1), ("q4", "d4", 0)]
+    if only_textless:
+        queries["q5"] = "shade"
+        judged.append(("q5", "d5", 1))
+    return write_beir(tmp_path / "beir", docs, queries, judged)
+
+
+def _evaluate(path, out, *, ratios=None):
+    config = {"data": {"path": str(path)}, "output_dir": str(out), "report": False, "progress": False}
+    config["eval"] = {"random_baseline": False}
+    if ratios is not None:
+        config["split"] = {"ratios": ratios}
+        config["subset"] = "test"
+    return evaluate_main(from_dict(EvaluateConfig, config))
+
+
+def test_split_keeps_evaluation_only_judgments_in_the_qrels_of_their_split(tmp_path, write_beir, capsys, caplog):
+    folder = _textless_collection(tmp_path, write_beir, only_textless=True)
+    out = tmp_path / "split"
+    argv = ["split", "--data.path", str(folder), "--output_dir", str(out), "--split.ratios", "1,1,1"]
+    with caplog.at_level(logging.INFO, logger="rankwright"):
+        assert cli.main(argv) == 0
+    capsys.readouterr()
+    # q5 has no pair, so no split: its judgment is counted, not silently lost
+    assert "1 judgment(s) on documents without text are of queries with no judged pair" in caplog.text
+    summary = json.loads((out / "split.json").read_text())
+    written = 0
+    for name in ("train", "val", "test"):
+        qrels = pd.read_csv(out / "qrels" / f"{name}.tsv", sep="\t", dtype=str)
+        queries = set(pd.read_parquet(out / f"{name}.parquet")["query_id"])
+        assert set(qrels["query-id"]) == queries
+        textless = qrels[qrels["corpus-id"] == "d5"]
+        assert sorted(textless["query-id"]) == sorted({"q1", "q2"} & queries)
+        assert (textless["score"].astype(float) == 2).all()
+        assert summary["splits"][name]["evaluation_only"] == len(textless)
+        written += len(textless)
+    assert written == 2 and summary["evaluation_only_in_no_split"] == 1
+    assert "judgment(s) on documents without text kept for evaluation only (not trained on or scored), written to" in (
+        caplog.text
+    )
+    # d5 is in corpus.jsonl without text, so reading the folder back keeps its judgments for evaluation only
+    corpus = [json.loads(line) for line in (out / "corpus.jsonl").read_text().splitlines()]
+    assert {"_id": "d5", "title": "", "text": ""} in corpus
+
+
+def test_a_re_read_split_evaluates_as_the_original_collection(tmp_path, write_beir, capsys):
+    folder = _textless_collection(tmp_path, write_beir)
+    out = tmp_path / "split"
+    argv = ["split", "--data.path", str(folder), "--output_dir", str(out), "--split.ratios", "0,0,1"]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    original = _evaluate(folder, tmp_path / "original", ratios=[0, 0, 1])
+    reread = _evaluate(out, tmp_path / "reread")  # qrels/test.tsv of the split folder
+    assert reread.metrics["data"]["evaluation_only"] == original.metrics["data"]["evaluation_only"] == 2
+    assert reread.metrics["data"]["rows_dropped"] == 0
+    assert original.per_query.loc["q2", "n_judged"] == reread.per_query.loc["q2", "n_judged"] == 3
+    assert original.per_query.loc["q1", "n_relevant"] == reread.per_query.loc["q1", "n_relevant"] == 3
+    columns = [c for c in original.per_query.columns if c != "query"]
+    pd.testing.assert_frame_equal(
+        original.per_query[columns].sort_index(), reread.per_query[columns].sort_index(), check_dtype=False
+    )
