@@ -14,7 +14,7 @@ import pandas as pd
 
 from rankwright.data.labels import LabelScheme
 from rankwright.data.readers.common import SOURCE_ROW
-from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData
+from rankwright.data.records import DOC, DOC_ID, LABEL, QUERY, QUERY_ID, SCORE, RelevanceData, is_missing
 from rankwright.evaluation.classification import binary_metrics, by_label, class_metrics
 from rankwright.evaluation.config import EvalOptions
 from rankwright.evaluation.ranking import GAIN, RankingResult, evaluate_run, random_baseline, table_metrics
@@ -128,17 +128,60 @@ def _per_query(
     if data.has_texts:
         per_query.insert(0, QUERY, per_query.index.map(data.query_texts()))
     if options.breakdown_by:
-        if options.breakdown_by not in data.pairs:
-            raise ValueError(f"breakdown_by={options.breakdown_by!r} is not a column of the data")
-        owner = data.pairs.drop_duplicates(QUERY_ID).set_index(QUERY_ID)[options.breakdown_by]
-        per_query[options.breakdown_by] = per_query.index.map(owner)
-        grouped = per_query.groupby(options.breakdown_by)[result.metrics].mean()
-        return per_query, {
-            "by": options.breakdown_by,
-            "n_groups": len(grouped),
-            "mean_over_groups": grouped.mean().to_dict(),
-        }
+        return per_query, _breakdown(data, per_query, result.metrics, options.breakdown_by)
     return per_query, None
+
+
+#: the breakdown group of the queries without a value in the ``breakdown_by`` column
+MISSING_GROUP = "(missing)"
+
+
+def _breakdown(data: RelevanceData, per_query: pd.DataFrame, metrics: list[str], by: str) -> dict[str, Any]:
+    """Adds the ``by`` column to ``per_query`` (each query's first non-missing value) and
+    averages the metrics per group. Every evaluated query is in one group: those without a
+    value form the group :data:`MISSING_GROUP` (counted and logged), so the queries per
+    group add up to the evaluated queries."""
+    if by not in data.pairs:
+        raise ValueError(f"breakdown_by={by!r} is not a column of the data")
+    column = data.pairs[by]
+    blank = column.isna()
+    if not pd.api.types.is_numeric_dtype(column):
+        blank |= column.astype(str).str.strip().eq("")  # blanks are missing too
+    values = column.where(~blank)
+    owners = values.groupby(data.pairs[QUERY_ID], sort=False).agg(["first", "nunique"])
+    mixed = owners[owners["nunique"] > 1]
+    if len(mixed):
+        log.warning(
+            "breakdown_by=%r: %d queries have more than one value; each counts in the group of its first, e.g. "
+            "query %r in %r",
+            by,
+            len(mixed),
+            mixed.index[0],
+            mixed["first"].iloc[0],
+        )
+    per_query[by] = per_query.index.map(owners["first"])
+    grouped = per_query.groupby(by, dropna=False)[metrics]
+    means, sizes = grouped.mean(), grouped.size()
+    names = [MISSING_GROUP if is_missing(key) else str(key) for key in sizes.index]
+    if len(set(names)) < len(names):  # e.g. 1 and "1", or a value "(missing)": keep every group apart
+        names = [MISSING_GROUP if is_missing(key) else repr(key) for key in sizes.index]
+    missing = int(per_query[by].isna().sum())
+    if missing:
+        log.warning(
+            "breakdown_by=%r: %d of %d evaluated queries have no value; they are the group %r",
+            by,
+            missing,
+            len(per_query),
+            MISSING_GROUP,
+        )
+    return {
+        "by": by,
+        "n_groups": len(means),
+        "mean_over_groups": means.mean().to_dict(),
+        "queries": len(per_query),
+        "queries_per_group": dict(zip(names, sizes.astype(int).tolist(), strict=True)),
+        "queries_missing": missing,
+    }
 
 
 def _systems(
