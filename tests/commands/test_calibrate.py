@@ -149,6 +149,22 @@ def test_calibrate_command_without_report_subset(trained, folder, capsys):
     assert "calibration: platt fitted on val" in printed and "ECE" not in printed
 
 
+@pytest.mark.parametrize("value", ["all", "tset"])
+def test_an_unknown_report_subset_is_refused_before_any_data_or_model_is_read(
+    trained, folder, value, caplog, monkeypatch
+):
+    import rankwright.commands.calibrate as command
+
+    data, _ = trained
+    monkeypatch.setattr(command, "load_data", lambda *a, **k: pytest.fail("the data was read"))
+    monkeypatch.setattr(Reranker, "from_pretrained", lambda *a, **k: pytest.fail("a model was loaded"))
+    args = ["calibrate", "--model", str(folder), "--data.path", str(data), "--progress", "false"]
+    args += ["--labels.scheme", "graded", "--labels.relevant_gain", "2", "--report_subset", value]
+    assert cli(args) == 2
+    assert f"report_subset must be one of train, val, test or none (no report), got {value!r}" in caplog.text
+    assert ModelMetadata.load(folder).calibration is None
+
+
 def test_evaluate_reports_the_calibrated_probability_of_a_calibrated_model(trained, folder, parts, tmp_path):
     import pandas as pd
 

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from rankwright.commands.configs import CalibrateConfig
+from rankwright.data.config import SPLIT_NAMES
 from rankwright.data.loading import load_data
 from rankwright.data.split import split_data
 from rankwright.inference.calibrate import calibrate_model
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def main(config: CalibrateConfig) -> dict[str, Any]:
+    if config.report_subset and config.report_subset not in SPLIT_NAMES:  # before any data or model is read
+        raise ValueError(
+            f"report_subset must be one of {', '.join(SPLIT_NAMES)} or none (no report), got {config.report_subset!r}"
+        )
     if not config.model:
         raise ValueError("calibrate needs model=<folder>")
     if not ModelMetadata.exists(config.model):
