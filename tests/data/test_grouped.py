@@ -107,6 +107,29 @@ def test_teacher_scores_written_as_numeric_strings_are_read(tmp_path):
     assert sorted(read_grouped(path).pairs["score"].dropna()) == pytest.approx([0.05, 0.12, 0.91])
 
 
+def test_parallel_id_lists_name_the_documents_and_query_id_the_query(tmp_path):
+    record = {**FLAG, "query_id": "Q7", "pos_ids": ["p1"], "neg_ids": ["n1", 2]}
+    pairs = read_grouped(_jsonl(tmp_path / "flag.jsonl", [record])).pairs
+    assert list(pairs["doc_id"]) == ["p1", "n1", "2"] and set(pairs["query_id"]) == {"Q7"}
+    assert "pos_ids" not in pairs and "neg_ids" not in pairs  # ids, not metadata columns
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({**FLAG, "neg_ids": ["n1"]}, r"line 1: 'neg_ids' must be a list of 2 ids, one per 'neg' entry"),
+        ({**FLAG, "pos_ids": "p1"}, r"line 1: 'pos_ids' must be a list of 1 ids"),
+        (
+            {"query_text": "q", "positives": [{"doc_id": "a", "text": "t"}], "positives_ids": ["b"]},
+            r"line 1: 'positives' entries carry their own doc_id: 'positives_ids' would contradict them",
+        ),
+    ],
+)
+def test_id_lists_that_do_not_fit_name_the_line(tmp_path, record, message):
+    with pytest.raises(DataError, match=message):
+        read_grouped(_jsonl(tmp_path / "g.jsonl", [record]))
+
+
 def test_malformed_json_names_file_and_line(tmp_path):
     path = _jsonl(tmp_path / "bad.jsonl", [SWIFT, SWIFT, '{"query": "x", "positive": ["a"],'])
     with pytest.raises(DataError) as err:

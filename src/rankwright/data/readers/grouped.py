@@ -8,6 +8,10 @@ Three layouts are read (detected from the keys of the first line):
 - ``flag`` (FlagEmbedding): ``{"query", "pos": [str], "neg": [str], "pos_scores",
   "neg_scores", "prompt"}``
 
+A list of plain texts may carry its documents' ids in a parallel list named after it
+with ``_ids`` (``pos_ids``/``neg_ids``: what ``rankwright teacher-score`` writes);
+``query_id`` names the query in any layout.
+
 Every positive becomes a pair with label 1 and every negative a pair with label 0;
 teacher scores (``pos_scores``/``neg_scores``) go to the ``score`` column.
 """
@@ -61,6 +65,22 @@ def _doc_entries(value: Any, source: str, lineno: int, key: str) -> list[tuple[s
     return entries
 
 
+def _with_ids(
+    entries: list[tuple[str | None, Any]], record: dict[str, Any], key: str, source: str, lineno: int
+) -> list[tuple[str | None, Any]]:
+    """``entries`` with the ids of the parallel list ``<key>_ids``, when the record has one."""
+    ids = record.get(f"{key}_ids")
+    if ids is None:
+        return entries
+    if not isinstance(ids, list) or len(ids) != len(entries):
+        raise DataError(source, f"'{key}_ids' must be a list of {len(entries)} ids, one per {key!r} entry", line=lineno)
+    if any(doc_id is not None for doc_id, _ in entries):
+        raise DataError(
+            source, f"{key!r} entries carry their own doc_id: '{key}_ids' would contradict them", line=lineno
+        )
+    return [(str(doc_id), text) for doc_id, (_, text) in zip(ids, entries, strict=True)]
+
+
 def _scores(record: dict[str, Any], key: str | None, n: int, source: str, lineno: int) -> list[float | None]:
     if key is None or record.get(key) is None:
         return [None] * n
@@ -95,10 +115,11 @@ def read_grouped(path: str | Path, layout: str | None = None, *, on_duplicate: s
         query_key, pos_key, neg_key, pos_scores, neg_scores = GROUPED_LAYOUTS[name]
         if query_key not in record:
             raise DataError(source, f"missing field {query_key!r}", line=lineno)
-        extra = {k: v for k, v in record.items() if k not in {query_key, pos_key, neg_key, pos_scores, neg_scores}}
+        known = {query_key, pos_key, neg_key, pos_scores, neg_scores, f"{pos_key}_ids", f"{neg_key}_ids"}
+        extra = {k: v for k, v in record.items() if k not in known}
         meta = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v) for k, v in extra.items()}
         for key, label, score_key in ((pos_key, 1, pos_scores), (neg_key, 0, neg_scores)):
-            entries = _doc_entries(record.get(key), source, lineno, key)
+            entries = _with_ids(_doc_entries(record.get(key), source, lineno, key), record, key, source, lineno)
             scores = _scores(record, score_key, len(entries), source, lineno)
             for (doc_id, text), score in zip(entries, scores, strict=True):
                 row = {QUERY: record[query_key], DOC: text, LABEL: label, DOC_ID: doc_id, SCORE: score}
