@@ -117,3 +117,15 @@ def test_a_re_read_split_evaluates_as_the_original_collection(tmp_path, write_be
     pd.testing.assert_frame_equal(
         original.per_query[columns].sort_index(), reread.per_query[columns].sort_index(), check_dtype=False
     )
+
+
+def test_labels_the_scheme_cannot_read_fail_before_anything_is_written(tmp_path, caplog):
+    data = tmp_path / "esci.csv"
+    data.write_text("query,doc,label\nusb cable,cable,E\nusb cable,hub,X\ndesk lamp,lamp,S\n")
+    out = tmp_path / "split"
+    argv = ["split", "--data.path", str(data), "--output_dir", str(out)]
+    classes = ["--labels.scheme", "classes", "--labels.gains", '{"E": 3, "S": 2, "C": 1, "I": 0}']
+    assert cli.main([*argv, *classes]) == 2
+    assert "'X'" in caplog.text and not (out / "train.parquet").exists()
+    assert cli.main([*argv, *classes[:3], '{"E": 3, "S": 2, "C": 1, "I": 0, "X": 0}']) == 0
+    assert json.loads((out / "split.json").read_text())["labels"]["scheme"] == "classes"

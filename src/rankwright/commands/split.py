@@ -11,6 +11,7 @@ import pandas as pd
 
 from rankwright.commands.configs import SplitCommandConfig
 from rankwright.data.config import SPLIT_NAMES
+from rankwright.data.labels import build_scheme
 from rankwright.data.readers import read_relevance
 from rankwright.data.records import DOC_ID, EVALUATION_ONLY, LABEL, PAIR_COLUMNS, QUERY_ID, RelevanceData
 from rankwright.data.split import split_data
@@ -67,8 +68,11 @@ def _unsplit_eval_only(data: RelevanceData, parts: dict[str, RelevanceData]) -> 
 @writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: SplitCommandConfig) -> dict[str, str]:
     """Write ``train|val|test.parquet`` (rankwright's pair columns, readable by every
-    command) and ``split.json``; for collections also ``qrels/<split>.tsv``."""
+    command) and ``split.json``; for collections also ``qrels/<split>.tsv``. The labels
+    are checked against ``labels.*`` first, as ``train`` will check them."""
     data = read_relevance(config.data)
+    scheme = build_scheme(config.labels, data)
+    scheme.validate(data)
     parts = split_data(data, config.split)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,6 +99,7 @@ def main(config: SplitCommandConfig) -> dict[str, str]:
                 "split: not written to any qrels/<split>.tsv",
                 unsplit,
             )
+    summary["labels"] = scheme.to_dict()
     summary["data"] = data.report.to_dict()
     write_json(summary, out / "split.json")
     paths["summary"] = str(out / "split.json")
