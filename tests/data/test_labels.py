@@ -219,3 +219,33 @@ def test_another_label_column_gets_no_layout_labels(tmp_path):
     data = read_table(tmp_path / "train.csv", ColumnMap(label="id"))  # grades 1..5 in the id column, say
     assert data.labels is None and data.layout is None
     assert build_scheme(LabelConfig(), data).kind == "graded"  # inferred from the integers, as before
+
+
+@pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        (
+            LabelConfig(scheme="binary", threshold=1, gains={"1": 1}, relevant_gain=1),
+            "labels.gains, labels.relevant_gain",
+        ),
+        (LabelConfig(scheme="graded", relevant_gain=2, threshold=2.5), "labels.threshold"),
+        (LabelConfig(scheme="graded", classes=["a"], bins={"a": 1.0}), "labels.classes, labels.bins"),
+        (LabelConfig(scheme="classes", classes=["E", "I"], gains={"E": 1}, gain_scale=12), "labels.gain_scale"),
+    ],
+)
+def test_label_keys_the_scheme_does_not_read_are_said(config, said, caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="rankwright"):
+        build_scheme(config)
+    assert f"labels.scheme {config.scheme} does not use {said}:" in caplog.text
+
+
+def test_keys_the_scheme_reads_say_nothing(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="rankwright"):
+        build_scheme(LabelConfig(scheme="graded", gain_offset=1, gain_scale=12, threshold=2.33))
+        build_scheme(LabelConfig(scheme="binary", threshold=2.33, target_range=[1, 3]))
+        build_scheme(LabelConfig(scheme="classes", classes=["E", "I"], gains={"E": 1}, relevant_classes=["E"]))
+    assert "does not use" not in caplog.text

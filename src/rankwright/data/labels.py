@@ -288,9 +288,36 @@ def describe_labels(config: LabelConfig, label: str = "label") -> str:
     return text + ", relevant when gain >= 1"
 
 
+#: labels.* keys a scheme does not read
+UNUSED_BY_SCHEME = {
+    "binary": ("gains", "gain_offset", "gain_scale", "relevant_gain", "classes", "relevant_classes", "bins"),
+    "graded": ("classes", "relevant_classes", "bins"),
+    "classes": ("threshold", "gain_offset", "gain_scale", "relevant_gain"),
+}
+
+
+def unused_label_keys(config: LabelConfig) -> list[str]:
+    """The keys set (not at their default) that ``config.scheme`` does not read; for
+    graded, ``threshold`` too when ``relevant_gain`` is given (it decides relevance)."""
+    default = LabelConfig()
+    keys = [k for k in UNUSED_BY_SCHEME.get(config.scheme, ()) if getattr(config, k) != getattr(default, k)]
+    if config.scheme == "graded" and config.relevant_gain is not None and config.threshold is not None:
+        keys.append("threshold")
+    return keys
+
+
 def build_scheme(config: LabelConfig, data: RelevanceData | None = None) -> LabelScheme:
     """The scheme of ``config``, completed from the known layout ``data`` was recognised
-    as (said once, in the log), else inferred from the labels for ``scheme: auto``."""
+    as (said once, in the log), else inferred from the labels for ``scheme: auto``. Keys
+    given that the scheme does not read are said in the log (:func:`unused_label_keys`)."""
+    unused = unused_label_keys(config)
+    if unused:
+        log.warning(
+            "labels.scheme %s does not use %s: %s has no effect",
+            config.scheme,
+            ", ".join(f"labels.{k}" for k in unused),
+            "it" if len(unused) == 1 else "they",
+        )
     if data is not None and data.labels is not None:
         config, filled, given = with_layout_labels(config, data.labels)
         if filled:
