@@ -172,7 +172,9 @@ class ExportConfig(DataSelection):
     output: str = field(default="", metadata={"help": "folder to write"})
     overwrite: bool = overwrite_field()
     merge: bool = field(default=True, metadata={"help": "merge LoRA adapters into the base weights"})
-    onnx: bool = field(default=False, metadata={"help": "also write onnx/model.onnx (cross-encoders; CPU inference)"})
+    onnx: bool = field(
+        default=False, metadata={"help": "also write onnx/model.onnx (cross-encoders and bi-encoders; CPU inference)"}
+    )
     int8: bool = field(default=False, metadata={"help": "also write onnx/model_int8.onnx (dynamic int8; implies onnx)"})
     opset: int = field(default=DEFAULT_OPSET, metadata={"help": "ONNX opset"})
     quantization: Int8Config = field(default_factory=Int8Config)
