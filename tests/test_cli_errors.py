@@ -148,3 +148,46 @@ def test_the_command_line_prints_no_traceback_for_a_missing_model(pairs, tmp_pat
     assert "Traceback" not in done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1 and MISSING_MODEL in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["evaluate", "--eval.metrics.ndcg_at", "0"], "metrics.ndcg_at cut-offs must be whole numbers >= 1, got [0]"),
+        (["evaluate", "--eval.random_repeats", "0"], "eval.random_repeats (shuffles averaged for the random row)"),
+        (["evaluate", "--run", "{tmp}/nan.run"], "nan.run, line 1: score 'nan' is not a finite number"),
+        (
+            ["bm25", "--bm25.stemmer", "klingon", "--output", "{tmp}/b.trec"],
+            "bm25.stemmer 'klingon' is not a PyStemmer",
+        ),
+        (["bm25", "--bm25.b", "7", "--output", "{tmp}/b.trec"], "bm25.b must be in [0, 1], got 7.0"),
+        (
+            ["bm25", "--bm25.shards", "0", "--output", "{tmp}/b.trec"],
+            "bm25.shards must be a positive integer (1: one index), got 0",
+        ),
+        (["split", "--data.encoding", "klingon", "--output_dir", "{tmp}/s"], "data.encoding 'klingon' is not a text"),
+        (["train", "--training.epochs", "-1"], "training.epochs -1.0 with training.max_steps -1 trains nothing"),
+        (["train", "--training.grad_accum", "0"], "training.grad_accum must be at least 1, got 0"),
+        (["train", "--training.learning_rate", "-1"], "training.learning_rate must be positive, got -1.0"),
+        (["mine", "--mining.block", "-5", "--output", "{tmp}/m.jsonl"], "mining.block (queries processed together)"),
+        (["compare", "--runs", "{tmp}/nan.run,{tmp}/nan.run", "--rounds", "0"], "rounds (sign flips of the rando"),
+        (["serve", "--model", "/nope", "--port", "70000"], None),
+        (["rerank", "--model", "/nope", "--run", "{tmp}/ok.run", "--top_k", "0"], None),
+    ],
+)
+def test_values_out_of_range_are_clear_errors_before_any_work(argv, expected, pairs, tmp_path, capsys, caplog):
+    """Each used to crash (trec_eval aborting the process on a cut-off of 0, tracebacks),
+    or to exit 0 having done nothing useful (no training steps, an empty mined file)."""
+    (tmp_path / "nan.run").write_text("q1 Q0 d1 1 nan sys\nq1 Q0 d2 2 1.0 sys\n")
+    (tmp_path / "ok.run").write_text("q1 Q0 d1 1 2.0 sys\n")
+    (tmp_path / "pairs.csv").write_text("query,doc,label\nred shoe,red running shoe,1\nred shoe,blue hat,0\n")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    command = argv[0]
+    data = {"serve": [], "split": ["--data.path", str(tmp_path / "pairs.csv")]}.get(
+        command, ["--data.path", str(pairs)]
+    )
+    progress = [] if command in ("serve", "split", "compare") else ["--progress", "false"]
+    message = _fails_cleanly([*argv, *data, *progress], capsys, caplog)
+    if expected is None:  # serve's port, rerank's top_k: checked before the (missing) model is looked for
+        expected = "port must be 0..65535, got 70000" if argv[0] == "serve" else "top_k must be at least 1"
+    assert expected in message

@@ -33,7 +33,13 @@ def bm25_run(
     full: RelevanceData, subset: RelevanceData, config: BM25Config, mode: str, *, progress: bool = True
 ) -> pd.DataFrame:
     """BM25 scores: IDF over every document of ``full``; candidates or top-k of ``subset``'s queries."""
-    index = BM25(full.documents(), config, progress=progress)
+    config.check()
+    if config.shards != 1:
+        from rankwright.retrieval.bm25_shards import ShardedBM25
+
+        index = ShardedBM25(full.documents(), config, progress=progress)
+    else:
+        index = BM25(full.documents(), config, progress=progress)
     if mode == "retrieve":
         queries = subset.queries or dict(zip(subset.pairs["query_id"], subset.pairs["query"], strict=True))
         return index.retrieve(queries, config.top_k, progress=progress)

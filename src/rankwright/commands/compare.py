@@ -85,6 +85,8 @@ def check_runs(config: CompareConfig) -> list[str]:
 
 @writes_output(lambda config: claim_folder(config.output_dir, OUTPUTS, overwrite=config.overwrite))
 def main(config: CompareConfig) -> Comparison:
+    if config.rounds < 1:
+        raise ValueError(f"rounds (sign flips of the randomisation test) must be at least 1, got {config.rounds}")
     names = check_runs(config)
     loaded = load_data(config)
     runs = [(name, path, load_scores(path)) for name, path in zip(names, config.runs, strict=True)]

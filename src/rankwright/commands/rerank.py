@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 def top_k_of(run: pd.DataFrame, k: int | None) -> pd.DataFrame:
     if k is None:
         return run
+    if k < 1:
+        raise ValueError(f"top_k must be at least 1 (or unset: every document of the run), got {k}")
     ordered = run.sort_values([QUERY_ID, SCORE, DOC_ID], ascending=[True, False, False], kind="mergesort")
     return ordered.groupby(QUERY_ID, sort=False).head(k)
 

@@ -101,6 +101,8 @@ def main(config: ServeConfig) -> None:
     if not config.model:
         raise ValueError("serve needs a model: rankwright serve MODEL (a folder, a hub id, or all-MiniLM-L6-v2)")
     config.check()
+    if not 0 <= config.port <= 65535:  # before the model loads
+        raise ValueError(f"port must be 0..65535, got {config.port}")
     if not config.name:
         config.name = model_name(config.model) or "rankwright"
     log.info("rankwright serve: %s on http://%s:%d", config.model, config.host, config.port)

@@ -35,6 +35,10 @@ def measure_names(config: RankingConfig, relevant_gain: int) -> dict[str, ir_mea
     """Our column name -> ir-measures measure."""
     import ir_measures  # here, not at import: training without validation needs no metrics library
 
+    for name in ("ndcg_at", "precision_at", "recall_at"):
+        bad = [k for k in getattr(config, name) if not isinstance(k, int) or k < 1]
+        if bad:  # trec_eval aborts the whole process on a cut-off of 0
+            raise ValueError(f"metrics.{name} cut-offs must be whole numbers >= 1, got {bad}")
     rel = int(relevant_gain)
     measures: dict[str, ir_measures.Measure] = {f"ndcg@{k}": ir_measures.nDCG @ k for k in config.ndcg_at}
     measures["ndcg"] = ir_measures.nDCG
@@ -125,6 +129,10 @@ def random_baseline(
 ) -> RankingResult:
     """The expected metrics of a random order, estimated as the per-query mean over
     ``repeats`` seeded shuffles of the candidates."""
+    if repeats < 1:
+        raise ValueError(
+            f"eval.random_repeats (shuffles averaged for the random row) must be at least 1, got {repeats}"
+        )
     rng = np.random.default_rng(seed)
     results = [evaluate_run(random_scores(candidates, rng), qrels, relevant_gain, config) for _ in range(repeats)]
     first = results[0]

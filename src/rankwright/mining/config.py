@@ -28,6 +28,8 @@ class MiningConfig:
             raise ValueError(f"mining.sampling must be one of {SAMPLING}, got {self.sampling!r}")
         if self.negatives < 1:
             raise ValueError(f"mining.negatives must be at least 1, got {self.negatives}")
+        if self.block < 1:
+            raise ValueError(f"mining.block (queries processed together) must be at least 1, got {self.block}")
 
 
 @dataclass

@@ -44,6 +44,8 @@ def build_retriever(
             f"retriever.bm25.top_k {config.bm25.top_k} is not used by a first-stage retriever: set its depth with "
             "retriever.top_k (rankwright mine: the last rank of mining.ranks)"
         )
+    if config.kind == "bm25":
+        config.bm25.check()
     if config.kind == "bm25" and config.bm25.shards != 1:
         from rankwright.retrieval.bm25_shards import ShardedBM25
 

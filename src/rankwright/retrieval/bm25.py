@@ -30,7 +30,13 @@ class _Stemmer:
         except ImportError as err:
             raise ImportError("bm25.stemmer needs PyStemmer: pip install PyStemmer") from err
         self.language = language
-        self._stem = Stemmer.Stemmer(language).stemWord
+        try:
+            self._stem = Stemmer.Stemmer(language).stemWord
+        except KeyError:
+            raise ValueError(
+                f"bm25.stemmer {language!r} is not a PyStemmer language; choose one of "
+                f"{', '.join(Stemmer.algorithms())}"
+            ) from None
 
     def __call__(self, word: str) -> str:
         return self._stem(word)

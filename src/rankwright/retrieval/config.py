@@ -25,6 +25,15 @@ class BM25Config:
         },
     )
 
+    def check(self) -> None:
+        """Raise a ValueError naming the first parameter out of range (shards: ShardedBM25's own check)."""
+        if self.k1 < 0:
+            raise ValueError(f"bm25.k1 must be >= 0, got {self.k1}")
+        if not 0 <= self.b <= 1:
+            raise ValueError(f"bm25.b must be in [0, 1], got {self.b}")
+        if self.top_k < 1:
+            raise ValueError(f"bm25.top_k must be at least 1, got {self.top_k}")
+
 
 @dataclass
 class DenseConfig:

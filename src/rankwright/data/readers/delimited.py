@@ -41,6 +41,13 @@ def read_delimited(
     is given); returns (frame, notes). ``sep_flag``: the setting a message about the
     separator tells the user to pass (None: the file must be re-saved)."""
     sep = separator(path, sep)
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise DataError(str(path), f"data.encoding {encoding!r} is not a text encoding Python knows") from None
     try:
         return _read(path, sep, encoding or "utf-8", sep_flag), []
     except UnicodeDecodeError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +18,12 @@ LINE = "line"
 
 def _parse_number(token: str, kind: type, source: str, lineno: int, what: str) -> float | int:
     try:
-        return kind(token)
+        value = kind(token)
     except ValueError:
         raise DataError(source, f"{what} {token!r} is not a number", line=lineno) from None
+    if kind is float and not math.isfinite(value):
+        raise DataError(source, f"{what} {token!r} is not a finite number", line=lineno)
+    return value
 
 
 def qrels_header(path: str | Path) -> bool:
