@@ -123,3 +123,13 @@ def test_write_run_ranks_agree_with_trec_eval_order_of_written_scores(tmp_path):
     back = read_run(path)
     trec_eval_order = back.sort_values(["score", "doc_id"], ascending=[False, False], kind="mergesort")
     assert list(trec_eval_order["rank"]) == [1, 2]
+
+
+def test_a_line_that_is_not_utf8_is_named(tmp_path):
+    run, qrels = tmp_path / "latin.run", tmp_path / "latin.qrels"
+    run.write_bytes(b"q1 Q0 d1 1 2.0 sys\nq1 Q0 d\xe92 2 1.0 sys\n")
+    qrels.write_bytes(b"q1 0 d1 1\nq1 0 d\xe92 0\n")
+    with pytest.raises(DataError, match=r"latin.run, line 2: is not UTF-8 \(invalid continuation byte"):
+        read_run(run)
+    with pytest.raises(DataError, match=r"latin.qrels, line 2: is not UTF-8"):
+        read_qrels(qrels)

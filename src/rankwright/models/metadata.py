@@ -72,8 +72,16 @@ class ModelMetadata:
     @classmethod
     def load(cls, folder: str | Path) -> ModelMetadata:
         path = Path(folder) / METADATA_FILE
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("schema_version", 1) > SCHEMA_VERSION:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON ({err}): the model folder is damaged") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} must hold a JSON object, got {type(data).__name__}: the model folder is damaged")
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(f"{path}: schema_version must be a whole number, got {version!r}")
+        if version > SCHEMA_VERSION:
             raise ValueError(
                 f"{path} has schema_version {data['schema_version']}; this rankwright reads up to {SCHEMA_VERSION}"
             )

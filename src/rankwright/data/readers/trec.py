@@ -48,8 +48,8 @@ def read_qrels(path: str | Path, *, skip_header: bool = False) -> pd.DataFrame:
     source = str(path)
     rows: list[tuple[str, str, float]] = []
     width: int | None = None
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for lineno, line in _lines(handle, source):
             fields = line.split()
             if not fields or (skip_header and lineno == 1):
                 continue
@@ -74,12 +74,24 @@ def read_qrels(path: str | Path, *, skip_header: bool = False) -> pd.DataFrame:
     return frame
 
 
+def _lines(handle, source: str):
+    """(line number, text) of each line of a binary file read as UTF-8; a line that is
+    not UTF-8 is a DataError naming it."""
+    for lineno, raw in enumerate(handle, start=1):
+        try:
+            yield lineno, raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(
+                source, f"is not UTF-8 ({err.reason} at byte {err.start} of the line)", line=lineno
+            ) from None
+
+
 def read_run(path: str | Path) -> pd.DataFrame:
     """A TREC run as a frame (query_id, doc_id, rank, score, tag); six fields a line."""
     source = str(path)
     rows = []
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for lineno, line in _lines(handle, source):
             fields = line.split()
             if not fields:
                 continue
