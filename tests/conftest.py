@@ -242,3 +242,15 @@ def _write_beir_fixture():
 @pytest.fixture(name="write_seed002", scope="session")
 def _write_seed002_fixture():
     return write_seed002
+
+
+@pytest.fixture
+def textless_collection() -> tuple[dict[str, str], dict[str, str], list[tuple[str, str, int]]]:
+    """(docs, queries, judgments) of a tiny collection where d5 has no text and is judged
+    relevant (grade 2) for q1 and q2: judgments kept for evaluation only."""
+    docs = {"d1": "red lamp", "d2": "blue lamp shade", "d3": "green sofa", "d4": "red sofa cover", "d5": ""}
+    docs["d6"] = "lamp"
+    queries = {"q1": "red lamp", "q2": "sofa", "q3": "blue shade"}
+    judged = [("q1", "d1", 2), ("q1", "d6", 1), ("q1", "d5", 2), ("q1", "d3", 0)]
+    judged += [("q2", "d3", 1), ("q2", "d5", 2), ("q2", "d1", 0), ("q3", "d2", 1), ("q3", "d4", 0)]
+    return docs, queries, judged

@@ -42,21 +42,12 @@ def test_split_prints_rows_dropped_and_counts_per_split(tmp_path, capsys):
     assert f"summary: {out / 'split.json'}" in printed
 
 
-def _textless_collection(tmp_path, write_beir, *, only_textless: bool = False):
-    """A BEIR folder of four queries; d5 has no text and is judged relevant for q1 and q2
-    (evaluation only); ``only_textless``: and for q5, which has no other judgment."""
-    docs = {
-        "d1": "red lamp",
-        "d2": "blue lamp shade",
-        "d3": "green sofa",
-        "d4": "red sofa cover",
-        "d5": "",
-        "d6": "lamp",
-    }
-    queries = {"q1": "red lamp", "q2": "sofa", "q3": "blue shade", "q4": "lamp cover"}
-    judged = [("q1", "d1", 2), ("q1", "d6", 1), ("q1", "d5", 2), ("q1", "d3", 0)]
-    judged += [("q2", "d3", 1), ("q2", "d5", 2), ("q2", "d1", 0), ("q3", "d2", 1), ("q3", "d4", 0)]
-    judged += [("q4", "d6", 1), ("q4", "d4", 0)]
+def _textless_collection(tmp_path, write_beir, textless, *, only_textless: bool = False):
+    """A BEIR folder of four queries (conftest's ``textless_collection`` and q4); d5 has
+    no text and is judged relevant for q1 and q2 (evaluation only); ``only_textless``:
+    and for q5, which has no other judgment."""
+    docs, queries, judged = textless
+    queries, judged = {**queries, "q4": "lamp cover"}, [*judged, ("q4", "d6", 1), ("q4", "d4", 0)]
     if only_textless:
         queries["q5"] = "shade"
         judged.append(("q5", "d5", 1))
@@ -72,8 +63,10 @@ def _evaluate(path, out, *, ratios=None):
     return evaluate_main(from_dict(EvaluateConfig, config))
 
 
-def test_split_keeps_evaluation_only_judgments_in_the_qrels_of_their_split(tmp_path, write_beir, capsys, caplog):
-    folder = _textless_collection(tmp_path, write_beir, only_textless=True)
+def test_split_keeps_evaluation_only_judgments_in_the_qrels_of_their_split(
+    tmp_path, write_beir, textless_collection, capsys, caplog
+):
+    folder = _textless_collection(tmp_path, write_beir, textless_collection, only_textless=True)
     out = tmp_path / "split"
     argv = ["split", "--data.path", str(folder), "--output_dir", str(out), "--split.ratios", "1,1,1"]
     with caplog.at_level(logging.INFO, logger="rankwright"):
@@ -101,8 +94,8 @@ def test_split_keeps_evaluation_only_judgments_in_the_qrels_of_their_split(tmp_p
     assert {"_id": "d5", "title": "", "text": ""} in corpus
 
 
-def test_a_re_read_split_evaluates_as_the_original_collection(tmp_path, write_beir, capsys):
-    folder = _textless_collection(tmp_path, write_beir)
+def test_a_re_read_split_evaluates_as_the_original_collection(tmp_path, write_beir, textless_collection, capsys):
+    folder = _textless_collection(tmp_path, write_beir, textless_collection)
     out = tmp_path / "split"
     argv = ["split", "--data.path", str(folder), "--output_dir", str(out), "--split.ratios", "0,0,1"]
     assert cli.main(argv) == 0

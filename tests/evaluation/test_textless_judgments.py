@@ -39,19 +39,9 @@ def trec_eval(qrels, run) -> pd.DataFrame:
 
 
 @pytest.fixture
-def collection(tmp_path, write_beir):
+def collection(tmp_path, write_beir, textless_collection):
     """Three queries; d5 is empty and judged relevant (grade 2) for q1 and q2."""
-    docs = {
-        "d1": "red lamp",
-        "d2": "blue lamp shade",
-        "d3": "green sofa",
-        "d4": "red sofa cover",
-        "d5": "",
-        "d6": "lamp",
-    }
-    queries = {"q1": "red lamp", "q2": "sofa", "q3": "blue shade"}
-    judged = [("q1", "d1", 2), ("q1", "d6", 1), ("q1", "d5", 2), ("q1", "d3", 0)]
-    judged += [("q2", "d3", 1), ("q2", "d5", 2), ("q2", "d1", 0), ("q3", "d2", 1), ("q3", "d4", 0)]
+    docs, queries, judged = textless_collection
     folder = write_beir(tmp_path / "beir", docs, queries, judged)
     qrels: dict[str, dict[str, int]] = {}
     for q, d, g in judged:
