@@ -168,7 +168,7 @@ def test_the_command_line_prints_no_traceback_for_a_missing_model(pairs, tmp_pat
         (["split", "--data.encoding", "klingon", "--output_dir", "{tmp}/s"], "data.encoding 'klingon' is not a text"),
         (["train", "--training.epochs", "-1"], "training.epochs -1.0 with training.max_steps -1 trains nothing"),
         (["train", "--training.grad_accum", "0"], "training.grad_accum must be at least 1, got 0"),
-        (["train", "--training.learning_rate", "-1"], "training.learning_rate must be positive, got -1.0"),
+        (["train", "--training.learning_rate", "-1"], "training.learning_rate cannot be negative, got -1.0"),
         (["mine", "--mining.block", "-5", "--output", "{tmp}/m.jsonl"], "mining.block (queries processed together)"),
         (["compare", "--runs", "{tmp}/nan.run,{tmp}/nan.run", "--rounds", "0"], "rounds (sign flips of the rando"),
         (["serve", "--model", "/nope", "--port", "70000"], None),

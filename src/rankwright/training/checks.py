@@ -104,7 +104,8 @@ def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, sche
 
 def check_schedule_setup(config: TrainConfig) -> None:
     """The schedule, before any model is loaded: some training at all (``epochs`` > 0,
-    or ``max_steps`` > 0, which wins), ``grad_accum`` >= 1, ``learning_rate`` > 0, and
+    or ``max_steps`` > 0, which wins), ``grad_accum`` >= 1, ``learning_rate`` >= 0 (0: the weights stay, e.g.
+    to measure validation alone), and
     ``warmup_ratio`` a share of the steps, 0 <= r < 1 (transformers takes a value of 1
     or more as a number of warm-up steps)."""
     t = config.training
@@ -115,8 +116,8 @@ def check_schedule_setup(config: TrainConfig) -> None:
         )
     if t.grad_accum < 1:
         raise TrainingSetupError(f"training.grad_accum must be at least 1, got {t.grad_accum}")
-    if t.learning_rate <= 0:
-        raise TrainingSetupError(f"training.learning_rate must be positive, got {t.learning_rate}")
+    if t.learning_rate < 0:
+        raise TrainingSetupError(f"training.learning_rate cannot be negative, got {t.learning_rate}")
     ratio = config.training.warmup_ratio
     if not 0 <= ratio < 1:
         raise TrainingSetupError(
