@@ -12,7 +12,7 @@ from rankwright.data.loading import load_data
 from rankwright.data.readers import write_run
 from rankwright.data.records import RelevanceData
 from rankwright.output_guard import claim_file, writes_output
-from rankwright.retrieval.bm25 import BM25, BM25Config
+from rankwright.retrieval import BM25Config, bm25_index
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,7 @@ def bm25_run(
     full: RelevanceData, subset: RelevanceData, config: BM25Config, mode: str, *, progress: bool = True
 ) -> pd.DataFrame:
     """BM25 scores: IDF over every document of ``full``; candidates or top-k of ``subset``'s queries."""
-    config.check()
-    if config.shards != 1:
-        from rankwright.retrieval.bm25_shards import ShardedBM25
-
-        index = ShardedBM25(full.documents(), config, progress=progress)
-    else:
-        index = BM25(full.documents(), config, progress=progress)
+    index = bm25_index(full.documents(), config, progress=progress)
     if mode == "retrieve":
         queries = subset.queries or dict(zip(subset.pairs["query_id"], subset.pairs["query"], strict=True))
         return index.retrieve(queries, config.top_k, progress=progress)

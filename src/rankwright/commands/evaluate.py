@@ -117,8 +117,8 @@ def _scorer_and_mode(config: EvaluateConfig, loaded: LoadedData) -> tuple[str, s
             "--scorer run or --scorer model"
         )
     scorer = config.scorer if config.scorer != "auto" else "model" if config.model else "run" if config.run else "bm25"
-    unused = [f"--{name} {value}" for name, value in (("run", config.run), ("model", config.model)) if value]
-    unused = [u for u in unused if not u.startswith(f"--{scorer} ")]
+    given = {"run": config.run, "model": config.model}
+    unused = [f"--{name} {value}" for name, value in given.items() if value and name != scorer]
     if unused:
         log.warning("scorer %s: %s not used (choose it with --scorer)", scorer, " and ".join(unused))
     if loaded.full.has_texts:

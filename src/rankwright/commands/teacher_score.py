@@ -25,6 +25,7 @@ from rankwright.cluster.blocks import query_blocks
 from rankwright.cluster.session import Executor, Handle, executor
 from rankwright.commands.configs import TeacherScoreConfig
 from rankwright.commands.rerank import reranker_handle
+from rankwright.data.labels import label_key
 from rankwright.data.loading import load_data
 from rankwright.data.records import DOC, DOC_ID, EVALUATION_ONLY, LABEL, QUERY, QUERY_ID
 from rankwright.output_guard import claim_file, writes_output
@@ -52,13 +53,6 @@ def raw_scores_in_blocks(ex: Executor, model: Handle, pairs, config: TeacherScor
     return scores
 
 
-def _label_name(label: object) -> str:
-    """A label as the data gives it (2.0 as 2)."""
-    if isinstance(label, float) and label.is_integer():
-        return str(int(label))
-    return str(label)
-
-
 def binarised_labels(labels: pd.Series, relevant: np.ndarray) -> dict[str, dict[str, int]] | None:
     """``{"pos": {label: pairs}, "neg": {label: pairs}}`` when writing ``pos``/``neg``
     loses something (a label other than 1 among the positives or other than 0 among the
@@ -69,7 +63,7 @@ def binarised_labels(labels: pd.Series, relevant: np.ndarray) -> dict[str, dict[
     counts: dict[str, dict[str, int]] = {"pos": {}, "neg": {}}
     for side, mask in (("pos", relevant), ("neg", ~relevant)):
         for label, n in labels[mask].value_counts(sort=False).items():
-            counts[side][_label_name(label)] = int(n)
+            counts[side][label_key(label)] = int(n)
     return counts
 
 

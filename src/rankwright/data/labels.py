@@ -45,7 +45,7 @@ def _integer_factor(values: list[float]) -> int:
     raise ValueError(f"gains {values} cannot be made integers by a power of ten up to 10^4")
 
 
-def _key(value: Any) -> str:
+def label_key(value: Any) -> str:
     """Mapping key of a raw label: numbers (and numeric strings such as "2.0") as
     their shortest form ("2"), class names as written."""
     if isinstance(value, str):
@@ -118,7 +118,7 @@ class LabelScheme:
     def _graded_gain(self, raw: np.ndarray, source: str, rows: np.ndarray | None = None) -> np.ndarray:
         if self.config.gains:
             table = {str(k): v for k, v in self.config.gains.items()}
-            keys = [_key(v) for v in raw]
+            keys = [label_key(v) for v in raw]
             missing = [i for i, k in enumerate(keys) if k not in table]
             if missing:
                 self._unknown(raw, missing, source, rows, sorted(table))
@@ -170,7 +170,7 @@ class LabelScheme:
         lookup = {c: i for i, c in enumerate(self.classes)}
         if self.config.bins:
             return self._binned(np.asarray(labels, dtype=object), lookup, source, rows)
-        keys = [_key(v) for v in np.asarray(labels, dtype=object)]
+        keys = [label_key(v) for v in np.asarray(labels, dtype=object)]
         missing = [i for i, k in enumerate(keys) if k not in lookup]
         if missing:
             self._unknown(np.asarray(labels, dtype=object), missing, source, rows, self.classes)
@@ -179,7 +179,7 @@ class LabelScheme:
     def _binned(self, raw: np.ndarray, lookup: dict[str, int], source: str, rows: np.ndarray | None) -> np.ndarray:
         """Each numeric label goes to the class with the highest lower bound it reaches;
         labels that are already class names pass through."""
-        names = np.array([lookup.get(_key(v), -1) for v in raw], dtype=np.int64)
+        names = np.array([lookup.get(label_key(v), -1) for v in raw], dtype=np.int64)
         todo = names < 0
         values = self._numeric(raw[todo], source, None if rows is None else rows[todo])
         bounds = sorted(self.config.bins.items(), key=lambda kv: -kv[1])
@@ -233,7 +233,7 @@ def infer_scheme(data: RelevanceData) -> LabelConfig:
     if data.labels is not None:
         return data.labels
     labels = data.pairs[LABEL]
-    values = set(labels.map(_key))
+    values = set(labels.map(label_key))
     if values <= set(ESCI_GAINS):
         return LabelConfig(scheme="classes", classes=list(ESCI_GAINS), gains=dict(ESCI_GAINS), relevant_classes=["E"])
     numeric = pd.to_numeric(labels, errors="coerce")

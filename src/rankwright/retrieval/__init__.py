@@ -32,6 +32,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'rankwright.retrieval' has no attribute {name!r}")
 
 
+def bm25_index(documents: dict[str, str], config: BM25Config, *, progress: bool = True) -> Retriever:
+    """A BM25 index of ``documents`` with ``config`` (checked first); with ``shards``
+    other than 1, sharded (the same scores)."""
+    config.check()
+    if config.shards != 1:
+        from rankwright.retrieval.bm25_shards import ShardedBM25
+
+        return ShardedBM25(documents, config, progress=progress)
+    from rankwright.retrieval.bm25 import BM25
+
+    return BM25(documents, config, progress=progress)
+
+
 def build_retriever(
     config: RetrieverConfig, documents: dict[str, str], *, progress: bool = True, encoder: DenseEncoder | None = None
 ) -> Retriever:
@@ -45,15 +58,7 @@ def build_retriever(
             "retriever.top_k (rankwright mine: the last rank of mining.ranks)"
         )
     if config.kind == "bm25":
-        config.bm25.check()
-    if config.kind == "bm25" and config.bm25.shards != 1:
-        from rankwright.retrieval.bm25_shards import ShardedBM25
-
-        return ShardedBM25(documents, config.bm25, progress=progress)
-    if config.kind == "bm25":
-        from rankwright.retrieval.bm25 import BM25
-
-        return BM25(documents, config.bm25, progress=progress)
+        return bm25_index(documents, config.bm25, progress=progress)
     if config.kind == "dense":
         from rankwright.retrieval.dense import DenseRetriever
 
@@ -71,5 +76,6 @@ __all__ = [
     "Retriever",
     "RetrieverConfig",
     "ShardedBM25",
+    "bm25_index",
     "build_retriever",
 ]

@@ -104,10 +104,9 @@ def check_calibration_setup(config: TrainConfig, val: RelevanceData | None, sche
 
 def check_schedule_setup(config: TrainConfig) -> None:
     """The schedule, before any model is loaded: some training at all (``epochs`` > 0,
-    or ``max_steps`` > 0, which wins), ``grad_accum`` >= 1, ``learning_rate`` >= 0 (0: the weights stay, e.g.
-    to measure validation alone), and
-    ``warmup_ratio`` a share of the steps, 0 <= r < 1 (transformers takes a value of 1
-    or more as a number of warm-up steps)."""
+    or ``max_steps`` > 0, which wins), ``grad_accum`` >= 1, ``learning_rate`` >= 0 (0:
+    the weights stay, e.g. to measure validation alone), and ``warmup_ratio`` a share of
+    the steps, 0 <= r < 1 (transformers takes a value of 1 or more as warm-up steps)."""
     t = config.training
     if t.max_steps <= 0 and t.epochs <= 0:
         raise TrainingSetupError(
@@ -118,7 +117,7 @@ def check_schedule_setup(config: TrainConfig) -> None:
         raise TrainingSetupError(f"training.grad_accum must be at least 1, got {t.grad_accum}")
     if t.learning_rate < 0:
         raise TrainingSetupError(f"training.learning_rate cannot be negative, got {t.learning_rate}")
-    ratio = config.training.warmup_ratio
+    ratio = t.warmup_ratio
     if not 0 <= ratio < 1:
         raise TrainingSetupError(
             f"training.warmup_ratio is the share of the steps spent warming up, 0 <= ratio < 1, got {ratio}"
@@ -141,10 +140,8 @@ def check_best_metric(config: TrainConfig) -> None:
 
 
 def check_early_stopping_setup(config: TrainConfig, val: RelevanceData | None) -> None:
-    """``training.metric_for_best_model`` (:func:`check_best_metric`) and
-    ``training.early_stopping_*``, checked before any model is loaded: stopping follows
-    the validation metric, so validation must run."""
-    check_best_metric(config)
+    """``training.early_stopping_*``, checked before any model is loaded: stopping
+    follows the validation metric, so validation must run."""
     t = config.training
     if t.early_stopping_patience is None:
         return

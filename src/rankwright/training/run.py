@@ -34,6 +34,7 @@ from rankwright.training.baselines import check_against_baselines, pair_document
 from rankwright.training.budget import MARGIN, TrainPlan, make_time_stop, parse_budget, plan_training
 from rankwright.training.checks import (
     TrainingSetupError,
+    check_best_metric,
     check_calibration_setup,
     check_early_stopping_setup,
     check_loss_fits_data,
@@ -256,6 +257,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     model_type = model_type_of(name, config.model.type)
     check_precision_setup(config)
     check_schedule_setup(config)
+    check_best_metric(config)
     if model_type == "bi-encoder":
         from rankwright.training.bi_encoder import train_bi_encoder
 
@@ -545,24 +547,23 @@ def _calibrate(
     config: TrainConfig, run: _Run, summary: dict[str, Any], method: str, data: _Data, started: float
 ) -> None:
     """Calibrate final/ and best/ and record it in the summary and final/'s metadata."""
-    assert data.val is not None  # check_calibration_setup made sure
     in_memory = Reranker(run.trainer.model, run.head, run.metadata, device=str(run.trainer.args.device))
-    summary["calibration"] = _calibrate_folders(
-        config, method, in_memory, run.final_dir, run.best, data.val, data.test, data.scheme
-    )
-    summary["total_runtime_s"] = time.perf_counter() - started
-    final_metadata = ModelMetadata.load(run.final_dir)  # now with its calibration
-    final_metadata.training["result"] = summary
-    final_metadata.save(run.final_dir)
+    _calibrate_and_record(config, method, in_memory, run.final_dir, run.best, data, summary, started)
 
 
-def _calibrate_bi_encoder(config: TrainConfig, result: TrainResult, method: str, data: _Data, started: float) -> None:
-    """Calibrate a trained bi-encoder's final/ and best/ (its cosines, as a cross-encoder's
-    logits) and record it in ``train_summary.json`` and final/'s metadata."""
+def _calibrate_and_record(
+    config: TrainConfig,
+    method: str,
+    final: Reranker,
+    final_dir: Path,
+    best_dir: Path | None,
+    data: _Data,
+    summary: dict[str, Any],
+    started: float,
+) -> None:
+    """:func:`_calibrate_folders`, recorded in ``summary`` and in final/'s metadata (the
+    summary without its log history and file list)."""
     assert data.val is not None  # check_calibration_setup made sure
-    summary, final_dir = result.metrics, Path(result.final_dir)
-    best_dir = Path(result.best_dir) if result.best_dir else None
-    final = Reranker.from_pretrained(final_dir)
     summary["calibration"] = _calibrate_folders(
         config, method, final, final_dir, best_dir, data.val, data.test, data.scheme
     )
@@ -570,6 +571,16 @@ def _calibrate_bi_encoder(config: TrainConfig, result: TrainResult, method: str,
     final_metadata = ModelMetadata.load(final_dir)  # now with its calibration
     final_metadata.training["result"] = {k: v for k, v in summary.items() if k not in ("log_history", "files")}
     final_metadata.save(final_dir)
+
+
+def _calibrate_bi_encoder(config: TrainConfig, result: TrainResult, method: str, data: _Data, started: float) -> None:
+    """Calibrate a trained bi-encoder's final/ and best/ (its cosines, as a cross-encoder's
+    logits) and record it in ``train_summary.json`` and final/'s metadata."""
+    summary, final_dir = result.metrics, Path(result.final_dir)
+    best_dir = Path(result.best_dir) if result.best_dir else None
+    _calibrate_and_record(
+        config, method, Reranker.from_pretrained(final_dir), final_dir, best_dir, data, summary, started
+    )
     write_json(summary, Path(result.output_dir) / "train_summary.json")
 
 

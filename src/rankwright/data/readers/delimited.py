@@ -5,6 +5,7 @@ a semicolon CSV): the separator it seems to use is guessed from its first lines.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 from pathlib import Path
@@ -42,8 +43,6 @@ def read_delimited(
     separator tells the user to pass (None: the file must be re-saved)."""
     sep = separator(path, sep)
     if encoding:
-        import codecs
-
         try:
             codecs.lookup(encoding)
         except LookupError:
